@@ -1,0 +1,177 @@
+"""The 50 Hz control loop: its own thread, on deadlines, teleoperating whenever the rig is open.
+
+Each tick: read leaders -> map with safety clamps -> write followers -> read followers -> take the
+newest frame of every camera -> hand the tick to the recording sink, if one is attached. Recording
+is attached and detached by the recorder between ticks; teleop never stops in between, so the
+reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
+is reported through `fault` (the recorder names the device to the operator).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from collect.episode_sink import EpisodeSink
+from collect.errors import HardwareError
+from collect.hardware import RigHardware
+from collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
+from collect.teleop import LeaderFollowerMap, ramp
+from schemas.episode_writer import Tick
+
+CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
+
+
+@dataclass
+class Recording:
+    """An episode being recorded: where ticks go and how the loop kept time meanwhile."""
+
+    sink: EpisodeSink
+    stats: LoopStats
+    t0: float = -1.0  # host time of the first recorded tick
+    ticks: int = 0
+    last_index: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # camera frames skipped by the counter
+    new_frames: dict[str, int] = field(default_factory=dict)  # distinct frames used
+
+
+class ControlLoop:
+    """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
+
+    def __init__(self, hw: RigHardware) -> None:
+        self.hw = hw
+        self.rig = hw.rig
+        self.map = LeaderFollowerMap(self.rig)
+        self.clock = DeadlineClock(self.rig.fps)
+        self.recent = LoopStats(self.rig.fps)  # the last few seconds, for the display
+        self.fault: BaseException | None = None
+        self.leader = np.zeros(hw.n_joints)
+        self.qpos = np.zeros(hw.n_joints)
+        self.warnings: deque[str] = deque(maxlen=5)
+        self._waypoints: deque[np.ndarray] = deque()
+        self._recording: Recording | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._tick = threading.Condition()
+        self.ticks = 0
+        self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)
+
+    # -- control from the recorder's thread ----------------------------------------------------------
+
+    def start(self) -> None:
+        prefer_control_thread()
+        qpos, _, _ = self.hw.read_followers()
+        self.qpos = qpos
+        self.map.reset(qpos)
+        self.clock = DeadlineClock(self.rig.fps)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def move_to(self, pose: list[float]) -> None:
+        """Drive the followers to `pose` at the safe step rate, ignoring the leaders meanwhile."""
+        with self._lock:
+            start = self.map.last if self.map.last is not None else self.qpos
+            self._waypoints = deque(ramp(start, np.asarray(pose), self.map.max_step))
+
+    @property
+    def moving(self) -> bool:
+        return bool(self._waypoints)
+
+    def attach(self, rec: Recording) -> None:
+        with self._lock:
+            rec.stats = LoopStats(self.rig.fps)
+            self._overruns0 = self.clock.overruns
+            self._skipped0 = self.clock.skipped
+            self._recording = rec
+
+    def detach(self) -> Recording | None:
+        with self._lock:
+            rec, self._recording = self._recording, None
+        if rec is not None:
+            rec.stats.overruns = self.clock.overruns - self._overruns0
+            rec.stats.skipped = self.clock.skipped - self._skipped0
+        return rec
+
+    def wait_ticks(self, n: int, timeout: float = 5.0) -> bool:
+        """Block until n more ticks ran (or the loop stopped)."""
+        target = self.ticks + n
+        with self._tick:
+            return self._tick.wait_for(lambda: self.ticks >= target or not self.running, timeout)
+
+    # -- the control thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        hw = self.hw
+        try:
+            while not self._stop.is_set():
+                deadline, start = self.clock.wait()
+                leader = hw.read_leaders()
+                with self._lock:
+                    if self._waypoints:
+                        goal = self._waypoints.popleft()
+                        self.map.last = goal
+                    else:
+                        goal = self.map(leader)
+                    rec = self._recording
+                qpos, qvel, effort = hw.write_and_read_followers(goal)
+                frames = hw.latest_frames()
+                if self.ticks % CAMERA_CHECK_EVERY == 0:
+                    hw.check_cameras()
+                if rec is not None:
+                    self._record(rec, start, leader, goal, qpos, qvel, effort, frames)
+                self.leader, self.qpos = leader, qpos
+                work = time.monotonic() - start
+                self.recent.add(deadline, start, work)
+                if rec is not None:
+                    rec.stats.add(deadline, start, work)
+                if len(self.recent.starts) > 500:
+                    self.recent = LoopStats(self.rig.fps, self.recent.starts[-250:], self.recent.errors[-250:],
+                                            self.recent.work[-250:])
+                with self._tick:
+                    self.ticks += 1
+                    self._tick.notify_all()
+        except HardwareError as e:
+            hw.hold_followers(e)
+            self.fault = e
+        except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
+            self.fault = e
+        finally:
+            with self._tick:
+                self._tick.notify_all()
+
+    def _record(self, rec: Recording, start: float, leader: np.ndarray, goal: np.ndarray, qpos: np.ndarray,
+                qvel: np.ndarray, effort: np.ndarray, frames: dict) -> None:
+        if rec.sink.error is not None:
+            raise HardwareError(f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
+                                "check free disk space and that the folder is writable")
+        if rec.t0 < 0:
+            rec.t0 = start
+        images, ftime, fidx = {}, {}, {}
+        for cam, frame in frames.items():
+            if frame is None:
+                continue
+            images[cam] = frame.image
+            ftime[cam] = frame.capture_time - rec.t0
+            fidx[cam] = frame.index
+            last = rec.last_index.get(cam)
+            if last is None or frame.index != last:
+                rec.new_frames[cam] = rec.new_frames.get(cam, 0) + 1
+                if last is not None and frame.index > last + 1:
+                    rec.dropped[cam] = rec.dropped.get(cam, 0) + frame.index - last - 1
+                    self.warnings.append(f"{cam}: {frame.index - last - 1} frame(s) dropped at t={start - rec.t0:.2f}s")
+                rec.last_index[cam] = frame.index
+        rec.sink.put(Tick(timestamp=start - rec.t0, qpos=qpos, qvel=qvel, effort=effort, action=goal,
+                          leader_qpos=leader, images=images, frame_time=ftime, frame_index=fidx))
+        rec.ticks += 1

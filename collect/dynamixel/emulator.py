@@ -1,0 +1,286 @@
+"""Servo chains on pseudo-terminals, served by one selector loop in a thread or a separate process.
+
+Each chain gets a pty; its slave path (`/dev/pts/N`) is opened by the real `dynamixel_sdk.PortHandler`
+exactly like a USB adapter. The loop reads instruction packets from every master side, lets the
+`ServoChain` answer, and writes the status packets back, either at once (`line=None`, the software
+ceiling) or at the time a real half-duplex line would deliver them: the request's and each reply's
+bytes take 10 bits each at the line's bit rate, plus every motor's return delay.
+
+Run it in-process for unit tests (`Emulator(mode="thread")`) or in its own process
+(`mode="process"`, started with `spawn`) so a recorder's control loop does not share its GIL.
+All control goes through one command pipe, so both modes behave the same.
+
+Simplifications: the Baud Rate register is stored but a pty carries any rate (the line timing is
+the chain's `line_bps`); Drive Mode is stored but not applied; the indirect-address area is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import multiprocessing
+import multiprocessing.connection
+import os
+import selectors
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from collect.dynamixel import control_table as ct
+from collect.dynamixel import protocol as p
+from collect.dynamixel.servo import Fault, Servo, ServoChain
+
+LINES: dict[str, float | None] = {"ideal": None, "1M": 1_000_000.0, "4M": 4_000_000.0}
+
+
+@dataclass(frozen=True)
+class MotorSpec:
+    id: int
+    model: str  # "xm430-w350"
+    position: float = ct.CENTER_TICK  # start position, mechanical ticks
+    min_position: int = 0  # position limits written to the EEPROM image
+    max_position: int = 4095
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    """A chain to emulate. `driver(t)` (picklable) gives mechanical ticks per motor id at time t."""
+
+    motors: tuple[MotorSpec, ...]
+    line_bps: float | None = None  # None: zero-latency line
+    driver: Callable[[float], dict[int, float]] | None = None
+    return_delay: int = 250  # factory default, 2 µs units; the bus sets 0
+
+
+def build_chain(spec: ChainSpec) -> ServoChain:
+    servos = []
+    for m in spec.motors:
+        s = Servo(ct.model(m.model), m.id, m.position)
+        s.set("min_position_limit", m.min_position)
+        s.set("max_position_limit", m.max_position)
+        s.set("return_delay_time", spec.return_delay)
+        servos.append(s)
+    if spec.driver is not None:
+        script = _Script(spec.driver, time.monotonic())
+        for s in servos:
+            s.driver = script.follower_of(s.id)
+    return ServoChain(servos)
+
+
+class _Script:
+    """Evaluates a chain's driver once per instant and hands each motor its entry."""
+
+    def __init__(self, driver: Callable[[float], dict[int, float]], t0: float) -> None:
+        self.driver, self.t0 = driver, t0
+        self._at: float | None = None
+        self._ticks: dict[int, float] = {}
+
+    def ticks(self, motor_id: int, now: float) -> float:
+        if now != self._at:
+            self._at, self._ticks = now, self.driver(now - self.t0)
+        return self._ticks[motor_id]
+
+    def follower_of(self, motor_id: int) -> Callable[[float], float]:
+        return lambda now: self.ticks(motor_id, now)
+
+
+@dataclass
+class _Link:
+    name: str
+    chain: ServoChain
+    line_bps: float | None
+    master: int
+    slave: int
+    path: str
+    parser: p.PacketParser = field(default_factory=p.PacketParser)
+    busy_until: float = 0.0  # when the line is free again (monotonic time)
+
+
+class _Loop:
+    """The selector loop: all chains, the command pipe, and the reply schedule."""
+
+    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
+        self.conn = conn
+        # select(2) keeps microsecond timeouts; epoll rounds up to whole milliseconds.
+        self.sel = selectors.SelectSelector()
+        self.sel.register(conn.fileno(), selectors.EVENT_READ, None)
+        self.links: dict[str, _Link] = {}
+        self.pending: list[tuple[float, int, int, bytes]] = []  # (due, seq, fd, bytes)
+        self.seq = 0
+        self.running = True
+
+    def run(self) -> None:
+        try:
+            while self.running:
+                timeout = None
+                if self.pending:
+                    timeout = max(0.0, self.pending[0][0] - time.monotonic())
+                for key, _ in self.sel.select(timeout):
+                    if key.data is None:
+                        self._command()
+                    else:
+                        self._receive(key.data)
+                self._flush(time.monotonic())
+        finally:
+            for link in self.links.values():
+                os.close(link.master)
+                os.close(link.slave)
+
+    def _flush(self, now: float) -> None:
+        while self.pending and self.pending[0][0] <= now:
+            _, _, fd, data = heapq.heappop(self.pending)
+            with contextlib.suppress(BlockingIOError, OSError):  # nobody reading: bytes are lost
+                os.write(fd, data)
+
+    def _receive(self, link: _Link) -> None:
+        try:
+            data = os.read(link.master, 4096)
+        except (BlockingIOError, OSError):
+            return
+        now = time.monotonic()
+        byte_s = 10.0 / link.line_bps if link.line_bps else 0.0
+        for pkt in link.parser.feed(data):
+            # Half duplex: a request is on the wire after whatever the line is still carrying
+            # (a sync write has no reply, but the next request still waits for its bytes).
+            t = max(now, link.busy_until) + len(p.encode(pkt)) * byte_s
+            replies = link.chain.handle(pkt, now)
+            if not byte_s and not any(r.delay_s for r in replies):
+                if replies:
+                    self._send(link.master, now, b"".join(r.data for r in replies))
+                continue
+            for r in replies:
+                t += r.delay_s + len(r.data) * byte_s
+                self._send(link.master, t, r.data)
+            link.busy_until = t
+
+    def _send(self, fd: int, due: float, data: bytes) -> None:
+        self.seq += 1
+        heapq.heappush(self.pending, (due, self.seq, fd, data))
+
+    def _command(self) -> None:
+        try:
+            cmd, *args = self.conn.recv()
+        except EOFError:
+            self.running = False
+            return
+        # Bytes a client wrote before sending this command are handled first, so a command sees
+        # the effect of a sync write (which has no reply to wait for) that preceded it.
+        for link in self.links.values():
+            self._receive(link)
+        try:
+            result = getattr(self, f"cmd_{cmd}")(*args)
+            self.conn.send(("ok", result))
+        except Exception as e:  # a bad command must not kill the loop; the caller re-raises it
+            self.conn.send(("error", f"{type(e).__name__}: {e}"))
+
+    def cmd_add(self, name: str, spec: ChainSpec) -> str:
+        if name in self.links:
+            raise ValueError(f"chain {name!r} already exists")
+        master, slave = os.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        link = _Link(name, build_chain(spec), spec.line_bps, master, slave, os.ttyname(slave))
+        self.links[name] = link
+        self.sel.register(master, selectors.EVENT_READ, link)
+        return link.path
+
+    def cmd_inject(self, name: str, motor_id: int, fault: Fault) -> None:
+        self.links[name].chain.inject(motor_id, fault)
+
+    def cmd_clear(self, name: str, motor_id: int | None) -> None:
+        self.links[name].chain.clear(motor_id)
+
+    def cmd_line(self, name: str, line_bps: float | None) -> None:
+        self.links[name].line_bps = line_bps
+
+    def cmd_state(self, name: str, motor_id: int) -> dict[str, int]:
+        servo = self.links[name].chain.servos[motor_id]
+        servo.advance(time.monotonic())
+        return {reg: servo.get(reg) for reg in servo.model.registers}
+
+    def cmd_stop(self) -> None:
+        self.running = False
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    _Loop(conn).run()
+
+
+class Emulator:
+    """Servo chains served by one loop; `mode` "thread" (tests) or "process" (recording, benchmarks)."""
+
+    def __init__(self, mode: str = "thread") -> None:
+        if mode not in ("thread", "process"):
+            raise ValueError(f"mode must be 'thread' or 'process', not {mode!r}")
+        self.mode = mode
+        self._conn, child = multiprocessing.Pipe()
+        self._lock = threading.Lock()
+        self._runner: threading.Thread | multiprocessing.process.BaseProcess
+        if mode == "thread":
+            self._runner = threading.Thread(
+                target=_serve, args=(child,), name="dynamixel-emulator", daemon=True
+            )
+        else:
+            ctx = multiprocessing.get_context("spawn")  # safe beside threads, unlike fork
+            self._runner = ctx.Process(target=_serve, args=(child,), name="dynamixel-emulator", daemon=True)
+        self._runner.start()
+        self._child = child
+        if mode == "process":
+            child.close()  # the child process holds its own copy
+        self._stopped = False
+
+    def _call(self, *cmd: Any) -> Any:
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("the emulator is stopped")
+            self._conn.send(cmd)
+            if not self._conn.poll(30.0):  # a spawned process needs a moment to import
+                raise RuntimeError(f"the emulator did not answer {cmd[0]!r}")
+            status, result = self._conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"emulator {cmd[0]}: {result}")
+        return result
+
+    def add_chain(self, name: str, spec: ChainSpec) -> str:
+        """Start emulating a chain; returns the pty slave path to open as a serial port."""
+        return str(self._call("add", name, spec))
+
+    def inject(self, name: str, motor_id: int, kind: str, *, seconds: float = 0.0, count: int = -1) -> None:
+        """Inject a fault (see `servo.FAULTS`) into motor `motor_id` of chain `name`."""
+        self._call("inject", name, motor_id, Fault(kind, seconds, count))
+
+    def clear(self, name: str, motor_id: int | None = None) -> None:
+        """Remove the faults of one motor (or all motors) of chain `name`: a gone motor reappears."""
+        self._call("clear", name, motor_id)
+
+    def set_line(self, name: str, line: str) -> None:
+        """Change a chain's line timing: "ideal", "1M" or "4M"."""
+        self._call("line", name, LINES[line])
+
+    def state(self, name: str, motor_id: int) -> dict[str, int]:
+        """Every register of one motor, as the emulator holds it now."""
+        return dict(self._call("state", name, motor_id))
+
+    def stop(self) -> None:
+        """Stop the loop and close every pty; safe to call twice."""
+        if self._stopped:
+            return
+        with contextlib.suppress(RuntimeError, OSError, EOFError):
+            self._call("stop")
+        self._stopped = True
+        self._runner.join(timeout=5.0)
+        if isinstance(self._runner, multiprocessing.process.BaseProcess) and self._runner.is_alive():
+            self._runner.terminate()
+        self._conn.close()
+        if self.mode == "thread":
+            self._child.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,178 @@
+"""Emulated Dynamixel chains for every `emulator:<name>` bus of a rig: the virtual rig's hardware.
+
+Usage (the recorder)::
+
+    with start_virtual_chains(rig, line="ideal", operator=True) as chains:
+        path = chains.device_path("emulator:left_follower")   # a /dev/pts/N the real SDK opens
+        ...                                                    # MotorBus resolves the port itself
+        chains.inject("emulator:left_follower", 3, "gone")     # fault injection at run time
+        chains.clear("emulator:left_follower", 3)              # the motor reappears
+
+`start_virtual_chains(rig, *, line="ideal"|"1M"|"4M", operator=True, mode="process") -> VirtualChains`
+emulates one chain per emulator port, with the motor ids and models of the rig's joints. Followers
+start at the rig's start pose; leaders (torque off, moved by a person in reality) are driven by
+`ScriptedOperator` when `operator` is true: smooth motions inside the joint limits and a gripper
+squeeze every few seconds. While started, the ports are registered with `bus.register_emulator_port`
+so `MotorBus("emulator:...")` opens them. Faults: "silent", "gone", "corrupt", "latency" (with
+`seconds`), "overload"; `count` limits a fault to that many replies. `.stop()` ends it all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from collect import calibration as cal
+from collect.dynamixel import bus as bus_mod
+from collect.dynamixel.emulator import LINES, ChainSpec, Emulator, MotorSpec
+from schemas.rig import Arm, Rig
+
+SQUEEZE_PERIOD_S = 4.0  # the operator closes and reopens the gripper this often
+
+
+@dataclass(frozen=True)
+class _ScriptedJoint:
+    lo: float
+    hi: float
+    center: float
+    amplitude: float
+    gripper: bool
+    phase: float
+    motors: tuple[tuple[int, float, float], ...]  # (id, zero tick, ticks per joint unit)
+
+
+@dataclass(frozen=True)
+class ScriptedOperator:
+    """A person moving a leader arm, as a function of time: joint values stay inside the limits."""
+
+    joints: tuple[_ScriptedJoint, ...]
+
+    @classmethod
+    def for_arm(cls, arm: Arm, calibration: cal.ArmCalibration) -> ScriptedOperator:
+        joints = []
+        for k, j in enumerate(arm.joints):
+            lo, hi = j.limits
+            span = hi - lo
+            center = min(max(j.start, lo + 0.25 * span), hi - 0.25 * span)
+            motors = tuple(
+                (i, float(calibration.leader[i].zero), calibration.leader[i].ticks_per_unit())
+                for i in j.leader_ids
+            )
+            joints.append(
+                _ScriptedJoint(lo, hi, center, min(0.2 * span, 0.6), j.kind == "gripper", 0.9 * k, motors)
+            )
+        return cls(tuple(joints))
+
+    def joint_values(self, t: float) -> list[float]:
+        out = []
+        for j in self.joints:
+            if j.gripper:  # open most of the time, squeezed shut once per period
+                s = 0.5 + 0.5 * math.cos(2 * math.pi * t / SQUEEZE_PERIOD_S + j.phase)
+                q = j.lo + (j.hi - j.lo) * (0.15 + 0.8 * s)
+            else:  # two incommensurate sines: smooth, never periodic within an episode
+                w = 0.6 * math.sin(2 * math.pi * 0.23 * t + j.phase) + 0.4 * math.sin(
+                    2 * math.pi * 0.61 * t + 2 * j.phase
+                )
+                q = j.center + j.amplitude * w
+            out.append(min(max(q, j.lo), j.hi))
+        return out
+
+    def __call__(self, t: float) -> dict[int, float]:
+        """Mechanical ticks per leader motor id at time t (seconds since the chain started)."""
+        return {
+            mid: zero + q * scale
+            for j, q in zip(self.joints, self.joint_values(t), strict=True)
+            for mid, zero, scale in j.motors
+        }
+
+
+def _motors(arm: Arm, side: str, calibration: cal.ArmCalibration, pose: list[float]) -> tuple[MotorSpec, ...]:
+    specs = []
+    for j, q in zip(arm.joints, pose, strict=True):
+        model = j.leader_model if side == "leader" else j.follower_model
+        for i in getattr(j, f"{side}_ids"):
+            m = calibration.side(side)[i]
+            lo_t, hi_t = sorted(m.zero + v * m.ticks_per_unit() for v in j.limits)
+            margin = 0.05 * (hi_t - lo_t)
+            specs.append(
+                MotorSpec(
+                    id=i,
+                    model=model,
+                    position=m.zero + q * m.ticks_per_unit(),
+                    min_position=max(0, int(lo_t - margin)),
+                    max_position=min(4095, math.ceil(hi_t + margin)),
+                )
+            )
+    return tuple(specs)
+
+
+class VirtualChains:
+    """The running emulated chains of a rig (see the module docstring)."""
+
+    def __init__(self, emulator: Emulator, paths: dict[str, str]) -> None:
+        self.emulator = emulator
+        self.paths = paths
+
+    def device_path(self, port: str) -> str:
+        """The pty path to open for an `emulator:<name>` port."""
+        try:
+            return self.paths[port]
+        except KeyError:
+            raise KeyError(f"{port!r} is not an emulated port; emulated: {', '.join(self.paths)}") from None
+
+    def inject(self, port: str, motor_id: int, fault: str, *, seconds: float = 0.0, count: int = -1) -> None:
+        """Inject a fault: "silent", "gone", "corrupt", "latency" (`seconds`) or "overload"."""
+        self.device_path(port)
+        self.emulator.inject(port, motor_id, fault, seconds=seconds, count=count)
+
+    def clear(self, port: str, motor_id: int | None = None) -> None:
+        """Remove faults (a gone motor reappears)."""
+        self.emulator.clear(port, motor_id)
+
+    def set_line(self, port: str, line: str) -> None:
+        self.emulator.set_line(port, line)
+
+    def state(self, port: str, motor_id: int) -> dict[str, int]:
+        """Every register of one emulated motor (for tests: goal position, torque enable...)."""
+        return self.emulator.state(port, motor_id)
+
+    def stop(self) -> None:
+        for port in self.paths:
+            bus_mod.unregister_emulator_port(port)
+        self.emulator.stop()
+
+    def __enter__(self) -> VirtualChains:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_virtual_chains(
+    rig: Rig, *, line: str = "ideal", operator: bool = True, mode: str = "process"
+) -> VirtualChains:
+    """Emulate every `emulator:<name>` bus of `rig`; `mode` "process" (default) or "thread"."""
+    if line not in LINES:
+        raise ValueError(f"line must be one of {', '.join(LINES)}, not {line!r}")
+    emulator = Emulator(mode)
+    paths: dict[str, str] = {}
+    try:
+        for arm in rig.arms:
+            calibration = cal.for_arm(rig, arm) if cal.is_virtual(arm) else cal.identity(arm)
+            script = ScriptedOperator.for_arm(arm, calibration) if operator else None
+            leader_pose = script.joint_values(0.0) if script else [j.start for j in arm.joints]
+            for side, pose in (("leader", leader_pose), ("follower", [j.start for j in arm.joints])):
+                port = getattr(arm, side).port
+                if not port.startswith("emulator:"):
+                    continue
+                spec = ChainSpec(
+                    _motors(arm, side, calibration, pose), LINES[line], script if side == "leader" else None
+                )
+                paths[port] = emulator.add_chain(port, spec)
+                bus_mod.register_emulator_port(port, paths[port])
+    except BaseException:
+        for port in paths:
+            bus_mod.unregister_emulator_port(port)
+        emulator.stop()
+        raise
+    return VirtualChains(emulator, paths)

@@ -1,0 +1,257 @@
+"""The episode lifecycle around the control loop: start pose, wait, record, label, reset, repeat.
+
+Attended (a terminal): the operator starts an episode with a key or a gripper squeeze on the
+leader, stops it with a key or lets the time run out, then keeps it (labelled success or failure),
+discards it, or re-records it. Unattended (`--unattended`, or standard input not a terminal):
+episodes start once the followers reach the start pose, run `episode_time` seconds, are kept with
+the label given on the command line, and follow each other after `reset_time`.
+
+Numbering never skips or overwrites: the next index is one past the highest file on disk, and a
+discarded episode is moved to `DIR/discarded/` (nothing recorded is deleted) so its index is reused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from collect.control_loop import ControlLoop, Recording
+from collect.episode_sink import EpisodeSink
+from collect.errors import HardwareError
+from collect.hardware import RigHardware
+from collect.loop_timing import LoopStats
+from schemas.dataset import EpisodeEntry, Manifest, next_episode_index
+from schemas.episode_layout import EpisodeAttrs, episode_name
+from schemas.episode_writer import EpisodeWriter
+from schemas.rig import Rig
+
+SQUEEZE_CLOSED, SQUEEZE_OPEN = 0.25, 0.6  # leader gripper (0 closed .. 1 open): closed then reopened = start
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    dataset: Path
+    episodes: int = 1
+    task: str = ""
+    operator: str = ""
+    episode_time: float | None = None  # s; None = the rig's recording.episode_time
+    reset_time: float | None = None
+    unattended: bool = True
+    label: int = -1  # success label of unattended episodes: 1, 0 or -1 (unlabeled)
+    compress: bool | None = None
+    line: str = "ideal"  # emulated bus timing for virtual rigs
+
+
+class Operator(Protocol):
+    """Where the recorder's decisions come from: keys on a terminal, or fixed answers when unattended."""
+
+    def poll(self) -> str | None: ...  # a key pressed since the last call, or None
+
+
+class EpisodeResult:
+    def __init__(self, path: Path | None, entry: EpisodeEntry | None, stats: dict[str, Any], close_s: float,
+                 dropped: dict[str, int], kept: bool) -> None:
+        self.path, self.entry, self.stats, self.close_s, self.dropped, self.kept = path, entry, stats, close_s, dropped, kept
+
+
+class Recorder:
+    """Records episodes of one rig into one dataset folder."""
+
+    def __init__(self, rig: Rig, options: RecordOptions, *, operator: Operator | None = None,
+                 display: Any = None, hardware: RigHardware | None = None) -> None:
+        self.rig = rig
+        self.opt = options
+        self.operator = operator
+        self.display = display
+        self.hw = hardware or RigHardware(rig, line=options.line)
+        self.episode_time = options.episode_time if options.episode_time is not None else rig.recording.episode_time
+        self.reset_time = options.reset_time if options.reset_time is not None else rig.recording.reset_time
+        self.compress = rig.recording.compress if options.compress is None else options.compress
+        self.loop: ControlLoop | None = None
+        self.results: list[EpisodeResult] = []
+        self.phase = "starting"
+        self.phase_end = 0.0
+        self.episode_index = 0
+        self.quit = False
+
+    # -- the whole session ---------------------------------------------------------------------------
+
+    def run(self) -> list[EpisodeResult]:
+        self.opt.dataset.mkdir(parents=True, exist_ok=True)
+        manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
+        manifest.save(self.opt.dataset)
+        self.hw.open()
+        self.loop = ControlLoop(self.hw)
+        try:
+            self.loop.start()
+            done = 0
+            while done < self.opt.episodes and not self.quit:
+                result = self.record_one(manifest)
+                if result.kept:
+                    done += 1
+                if done < self.opt.episodes and not self.quit:
+                    self._reset_phase()
+        finally:
+            self.loop.stop()
+            self.hw.close()
+        return self.results
+
+    def _set_phase(self, phase: str, seconds: float = 0.0) -> None:
+        self.phase = phase
+        self.phase_end = time.monotonic() + seconds
+        if self.display is not None:
+            self.display.phase(self, phase)
+
+    def _check_fault(self) -> None:
+        assert self.loop is not None
+        if self.loop.fault is not None:
+            raise self.loop.fault
+        if not self.loop.running:
+            raise HardwareError("the control loop stopped", "see the message above")
+
+    def _tick_wait(self, n: int = 1) -> str | None:
+        """Let n ticks pass; refresh the display; return a key pressed meanwhile."""
+        assert self.loop is not None
+        self.loop.wait_ticks(n)
+        self._check_fault()
+        if self.display is not None:
+            self.display.refresh(self)
+        return self.operator.poll() if self.operator is not None else None
+
+    # -- one episode ---------------------------------------------------------------------------------
+
+    def record_one(self, manifest: Manifest) -> EpisodeResult:
+        assert self.loop is not None
+        loop = self.loop
+        self.episode_index = next_episode_index(self.opt.dataset)
+        self._set_phase("start pose")
+        loop.move_to(self.rig.start_pose)
+        while loop.moving:
+            self._tick_wait()
+        if not self.opt.unattended:
+            self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
+            if not self._wait_for_start():
+                self.quit = True
+                return EpisodeResult(None, None, {}, 0.0, {}, kept=False)
+        path = self.opt.dataset / episode_name(self.episode_index)
+        attrs = EpisodeAttrs(
+            fps=self.rig.fps, joint_names=self.rig.joint_names, joint_limits=self.rig.joint_limits,
+            cameras=self.hw.camera_infos(), sim=self.rig.sim, compress=self.compress, robot=self.rig.robot,
+            task=self.opt.task, operator=self.opt.operator or _user(),
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            software=_software(),
+        )
+        sizes = {c.name: (c.height, c.width) for c in self.rig.cameras}
+        writer = EpisodeWriter(path, attrs, sizes, flush_interval=self.rig.recording.flush_interval,
+                               jpeg_quality=self.rig.recording.jpeg_quality)
+        sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
+        rec = Recording(sink, LoopStats(self.rig.fps))
+        self.recording = rec
+        loop.attach(rec)
+        self._set_phase(f"recording episode {self.episode_index}", self.episode_time)
+        n_ticks = round(self.episode_time * self.rig.fps)
+        try:
+            while rec.ticks < n_ticks:
+                key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)))
+                if key in (" ", "\n", "\r", "q"):
+                    self.quit = key == "q"
+                    break
+        except BaseException:
+            loop.detach()
+            sink.abort(rec.stats.summary())
+            self._save_entry(manifest, path)
+            raise
+        loop.detach()
+        stats = rec.stats.summary()
+        self._set_phase("saving")
+        label = self.opt.label if self.opt.unattended else -1
+        saved, close_s = sink.close(success=label, loop_stats=stats)
+        kept = True
+        if not self.opt.unattended:
+            kept, label = self._ask_keep(saved)
+        entry = self._save_entry(manifest, saved) if kept else None
+        result = EpisodeResult(saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept)
+        self.results.append(result)
+        if self.display is not None:
+            self.display.episode_done(self, result)
+        return result
+
+    def _wait_for_start(self) -> bool:
+        squeezed = False
+        grippers = [i for i, j in enumerate(j for a in self.rig.arms for j in a.joints) if j.kind == "gripper"]
+        while True:
+            key = self._tick_wait(2)
+            if key in (" ", "\n", "\r"):
+                return True
+            if key == "q":
+                return False
+            assert self.loop is not None
+            g = self.loop.leader[grippers] if grippers else []
+            if len(g) and min(g) < SQUEEZE_CLOSED:
+                squeezed = True
+            elif squeezed and len(g) and min(g) > SQUEEZE_OPEN:
+                return True
+
+    def _ask_keep(self, path: Path) -> tuple[bool, int]:
+        from schemas.episode_writer import finish_episode
+
+        self._set_phase("keep? s = success, f = failure, u = unlabeled, d = discard, r = re-record")
+        while True:
+            key = self._tick_wait(5)
+            if key in ("s", "f", "u"):
+                label = {"s": 1, "f": 0, "u": -1}[key]
+                finish_episode(path, success=label)
+                return True, label
+            if key in ("d", "r"):
+                discard(path)
+                return False, -1
+
+    def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
+        from schemas.episode_reader import EpisodeReader
+
+        with EpisodeReader(path) as ep:
+            entry = EpisodeEntry(path.name, ep.length, ep.success, ep.complete, str(ep.attrs.get("started_at", "")),
+                                 self.opt.task)
+        manifest.upsert(entry)
+        manifest.save(self.opt.dataset)
+        return entry
+
+    def _reset_phase(self) -> None:
+        self._set_phase("reset (leader live)", self.reset_time)
+        deadline = time.monotonic() + self.reset_time
+        while time.monotonic() < deadline:
+            key = self._tick_wait(5)
+            if key == "q":
+                self.quit = True
+                return
+            if key in (" ", "\n", "\r"):
+                return
+
+
+def discard(path: Path) -> Path:
+    """Move an episode to `discarded/` beside it (with a time stamp): its index is free again."""
+    target = path.parent / "discarded" / f"{path.stem}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}{path.suffix}"
+    target.parent.mkdir(exist_ok=True)
+    os.replace(path, target)
+    return target
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+def _software() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"demoforge {version('demoforge')}"
+    except PackageNotFoundError:
+        return "demoforge (source)"

@@ -1,0 +1,3 @@
+from demoforge.cli import main
+
+raise SystemExit(main())

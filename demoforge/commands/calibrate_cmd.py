@@ -1,0 +1,61 @@
+"""`demoforge calibrate`: record homing offsets, directions and gripper travel of an arm pair."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from schemas.errors import ConfigError
+
+NAME = "calibrate"
+HELP = "Calibrate the arms of a rig: zero pose, range of motion, gripper open/closed."
+EXAMPLES = """examples:
+  demoforge calibrate --rig aloha                 # every arm, with prompts
+  demoforge calibrate --rig my_rig.toml --arm left
+  demoforge calibrate --rig virtual --unattended  # no prompts: the arms are in the zero pose now
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rig", required=True, help="a shipped rig name (aloha, koch, virtual) or a rig TOML file"
+    )
+    parser.add_argument("--arm", help="calibrate only this arm (default: all)")
+    parser.add_argument(
+        "--range-seconds", type=float, default=8.0, help="how long to sample the range of motion (default: 8)"
+    )
+    parser.add_argument(
+        "--unattended", action="store_true", help="no prompts (implied when standard input is not a terminal)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from collect import calibration
+    from collect.dynamixel.virtual_chains import start_virtual_chains
+    from collect.rigs import resolve_rig
+
+    rig = resolve_rig(args.rig)
+    arms = [a for a in rig.arms if args.arm in (None, a.name)]
+    if not arms:
+        raise ConfigError(
+            f"rig {rig.name!r} has no arm {args.arm!r}", f"use one of: {', '.join(a.name for a in rig.arms)}"
+        )
+    unattended = args.unattended or not sys.stdin.isatty()
+
+    def ask(prompt: str) -> None:
+        input(f"{prompt} ")
+
+    with contextlib.ExitStack() as stack:
+        if any(calibration.is_virtual(a) for a in arms):
+            stack.enter_context(start_virtual_chains(rig, mode="process"))
+        for arm in arms:
+            print(f"calibrating arm {arm.name!r}: torque is off, the arms can be moved by hand", flush=True)
+            calibration.calibrate_arm(
+                rig,
+                arm,
+                ask=None if unattended else ask,
+                range_s=args.range_seconds,
+                say=lambda line: print(line, flush=True),
+            )
+    return 0

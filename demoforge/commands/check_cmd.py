@@ -1,0 +1,153 @@
+"""`demoforge check DIR`: run the quality checks, write quality/report.json + report.html, summarize."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from quality import (
+    CHECK_IDS,
+    ERROR,
+    EpisodeResult,
+    Report,
+    Thresholds,
+    check_dataset,
+    load_thresholds,
+    report_to_json,
+    write_report_html,
+    write_report_json,
+)
+from schemas.dataset import episode_files
+from schemas.errors import ConfigError, EpisodeError
+
+NAME = "check"
+HELP = "check every episode of a dataset; write quality/report.json and quality/report.html"
+EXAMPLES = """examples:
+  demoforge check data/pick_cube                       # summary table, report.json, report.html
+  demoforge check data/pick_cube --jobs 4 --config thresholds.toml
+  demoforge check data/sim_insertion --allow-unlabelled --json > report.json
+verdicts are data: the command exits 0 whenever it produced a report, even if every episode fails.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", type=Path, help="dataset folder holding episode_<i>.hdf5 files")
+    p.add_argument(
+        "--config", type=Path, help="thresholds TOML overriding the defaults (see quality/thresholds.py)"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
+    p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
+    p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")
+    p.add_argument(
+        "--unattended", action="store_true", help="plain progress lines, no bar (implied without a TTY)"
+    )
+    p.add_argument("--max-rows", type=int, default=40, help="episodes shown in the table before summarizing")
+
+
+def run(args: argparse.Namespace) -> int:
+    folder: Path = args.dir
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs} must be at least 1", "use e.g. --jobs 4")
+    th = load_thresholds(args.config)
+    if args.allow_unlabelled:
+        th = dataclasses.replace(th, allow_unlabelled=True)
+    files = episode_files(folder)  # raises for a missing folder
+    if not files:
+        raise EpisodeError(
+            f"{folder} holds no episode_<i>.hdf5 files", "pass the dataset folder that holds them"
+        )
+    console = Console(stderr=args.json)
+    report = _run_with_progress(folder, th, args, len(files), console)
+    json_path = write_report_json(folder, report)
+    html_path = write_report_html(folder, report)
+    if args.json:
+        json.dump(report_to_json(report), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    _print_summary(console, report, args.max_rows)
+    console.print(f"wrote {escape(str(json_path))} and {escape(str(html_path))}")
+    return 0
+
+
+def _run_with_progress(
+    folder: Path, th: Thresholds, args: argparse.Namespace, total: int, console: Console
+) -> Report:
+    unattended = args.unattended or not sys.stdin.isatty() or not console.is_terminal
+    if unattended:
+        done = 0
+
+        def line(r: EpisodeResult) -> None:
+            nonlocal done
+            done += 1
+            print(f"checked {done}/{total} {r.file}: {r.verdict}", file=sys.stderr, flush=True)
+
+        return check_dataset(folder, th, jobs=args.jobs, progress=line)
+    cols = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*cols, console=console, transient=True) as bar:
+        task = bar.add_task("check", total=total)
+        return check_dataset(
+            folder,
+            th,
+            jobs=args.jobs,
+            progress=lambda r: bar.advance(task),
+        )
+
+
+def _findings_cell(e: EpisodeResult) -> str:
+    counts = Counter((f.check, f.severity) for f in e.findings)
+    cells = [
+        f"[{'red' if sev == ERROR else 'yellow'}]{c}{f' x{n}' if n > 1 else ''}[/]"
+        for (c, sev), n in sorted(counts.items(), key=lambda kv: (kv[0][1] != ERROR, kv[0][0]))
+    ]
+    return ", ".join(cells)
+
+
+def _print_summary(console: Console, report: Report, max_rows: int) -> None:
+    eps = report.episodes
+    n_fail = sum(e.verdict == "fail" for e in eps)
+    # 500 rows scroll away: beyond max_rows show failing ones first, then those with warnings
+    shown = (
+        eps
+        if len(eps) <= max_rows
+        else sorted((e for e in eps if e.findings), key=lambda e: e.verdict != "fail")[:max_rows]
+    )
+    table = Table(title=f"{report.dataset}: {len(eps) - n_fail} pass, {n_fail} fail")
+    for col in ("episode", "verdict", "length", "duration s", "rate Hz", "findings"):
+        table.add_column(col, justify="right" if col in ("length", "duration s", "rate Hz") else "left")
+    for e in shown:
+        table.add_row(
+            e.file,
+            "[green]pass[/]" if e.verdict == "pass" else "[red]fail[/]",
+            str(e.length),
+            f"{e.duration_s:.2f}",
+            "-" if e.rate_hz is None else f"{e.rate_hz:.1f}",
+            _findings_cell(e),
+        )
+    console.print(table)
+    if len(shown) < len(eps):
+        clean = sum(not e.findings for e in eps)
+        console.print(
+            f"{len(eps) - len(shown)} more episodes not shown ({clean} without findings); "
+            "see report.html or --json"
+        )
+    per = Table(title="episodes per check")
+    for col in ("check", "errors", "warnings", "skipped"):
+        per.add_column(col, justify="left" if col == "check" else "right")
+    for c in CHECK_IDS:
+        err = sum(any(f.check == c and f.severity == ERROR for f in e.findings) for e in eps)
+        warn = sum(any(f.check == c and f.severity != ERROR for f in e.findings) for e in eps)
+        skip = [e.skipped[c] for e in eps if c in e.skipped]
+        why = f" ({escape(Counter(skip).most_common(1)[0][0])})" if skip else ""
+        if err or warn or skip:
+            per.add_row(c, str(err or ""), str(warn or ""), f"{len(skip)}{why}" if skip else "")
+    if per.row_count:
+        console.print(per)

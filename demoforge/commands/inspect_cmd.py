@@ -1,0 +1,82 @@
+"""`demoforge inspect PATH`: what an episode file or a dataset folder holds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from schemas.dataset import MANIFEST, episode_files
+from schemas.episode_reader import EpisodeReader
+from schemas.errors import EpisodeError
+
+NAME = "inspect"
+HELP = "show the datasets, shapes, attributes and completeness of an episode or a dataset"
+EXAMPLES = """examples:
+  demoforge inspect data/pick_cube                  # one row per episode
+  demoforge inspect data/pick_cube/episode_3.hdf5   # datasets, attributes, cameras
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="an episode_<i>.hdf5 file or a dataset folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    path: Path = args.path
+    if path.is_dir():
+        _dataset(console, path)
+    else:
+        _episode(console, path)
+    return 0
+
+
+def _dataset(console: Console, folder: Path) -> None:
+    files = episode_files(folder)
+    if not files:
+        raise EpisodeError(f"{folder} holds no episode_<i>.hdf5 files", "record some, or pass an episode file")
+    table = Table(title=f"{folder}  ({len(files)} episodes{', ' + MANIFEST if (folder / MANIFEST).exists() else ''})")
+    for col in ("episode", "ticks", "seconds", "joints", "cameras", "success", "complete", "note"):
+        table.add_column(col, justify="right" if col in ("ticks", "seconds", "joints", "cameras") else "left",
+                         no_wrap=col == "episode", overflow="fold")
+    total = 0.0
+    for f in files:
+        try:
+            with EpisodeReader(f) as ep:
+                total += ep.duration
+                label = {1: "yes", 0: "[red]no[/]", -1: "[yellow]unlabeled[/]"}[ep.success]
+                note = "cut off: run `demoforge recover`" if ep.cut_off else ("plain ALOHA" if ep.missing else "")
+                table.add_row(f.name, str(ep.length), f"{ep.duration:.2f}", str(ep.n_joints),
+                              str(len(ep.cameras)), label, "yes" if ep.complete else "[red]no[/]", note)
+        except EpisodeError as e:
+            table.add_row(f.name, "-", "-", "-", "-", "-", "-", f"[red]{escape(e.message)}[/]")
+    console.print(table)
+    console.print(f"total recorded time: {total:.1f} s")
+
+
+def _episode(console: Console, path: Path) -> None:
+    with EpisodeReader(path) as ep:
+        table = Table(title=f"{path}  ({ep.length} ticks, {ep.duration:.2f} s)")
+        table.add_column("dataset")
+        table.add_column("shape", justify="right")
+        table.add_column("dtype")
+        for name, shape, dtype in ep.datasets():
+            table.add_row(name, str(shape), dtype)
+        console.print(table)
+        attrs = Table(title="attributes")
+        attrs.add_column("name")
+        attrs.add_column("value", overflow="fold")
+        for k in sorted(ep.attrs):
+            v = str(ep.attrs[k]).replace("\n", " ")
+            attrs.add_row(k, escape(v if len(v) < 300 else v[:297] + "..."))
+        console.print(attrs)
+        fps = f"{ep.fps:g} Hz" if ep.fps else "unknown rate"
+        state = "complete" if ep.complete else ("[red]cut off[/] (run `demoforge recover`)" if ep.cut_off else "[red]incomplete[/]")
+        console.print(f"{fps}, {state}, cameras: {', '.join(ep.cameras) or 'none'}"
+                      f"{' (JPEG)' if ep.compressed else ''}")
+        if ep.missing:
+            console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(ep.missing)}")

@@ -1,0 +1,71 @@
+"""`demoforge record`: record episodes of a rig into a dataset folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "record"
+HELP = "record leader-follower demonstrations (joints + cameras at the rig's rate) into a dataset"
+EXAMPLES = """examples:
+  demoforge record --rig virtual --dataset data/try --episodes 3 --episode-time 5   # no hardware needed
+  demoforge record --rig aloha --dataset data/pick_cube --episodes 50 --task "pick up the cube"
+  demoforge record --rig koch.toml --dataset data/koch --unattended --episodes 10 --label success
+
+keys (attended): SPACE or a gripper squeeze on the leader starts, SPACE stops early;
+then s = success, f = failure, u = unlabeled, d = discard, r = re-record; q quits.
+"""
+
+LABELS = {"success": 1, "failure": 0, "none": -1}
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rig", required=True, help="a shipped rig (virtual, aloha, koch) or a rig TOML file")
+    p.add_argument("--line", choices=("ideal", "1M", "4M"), default="ideal",
+                   help="virtual rigs: emulated bus timing (default: ideal, no line delay)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--dataset", required=True, type=Path, help="the dataset folder (created if missing)")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to keep (default: 1)")
+    p.add_argument("--task", default="", help="free text stored in every episode")
+    p.add_argument("--operator", default="", help="who recorded (default: the login name)")
+    p.add_argument("--episode-time", type=float, help="seconds per episode (default: the rig's)")
+    p.add_argument("--reset-time", type=float, help="seconds between episodes (default: the rig's)")
+    p.add_argument("--label", choices=sorted(LABELS), default="none",
+                   help="unattended: success label given to every episode (default: none = unlabeled)")
+    p.add_argument("--raw", action="store_true", help="store raw RGB images instead of JPEG")
+    p.add_argument("--unattended", action="store_true",
+                   help="no prompts: fixed durations, plain progress lines (implied when stdin is not a terminal)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from collect.operator_display import LiveDisplay, PlainDisplay
+    from collect.operator_keys import TerminalKeys
+    from collect.recorder import Recorder, RecordOptions
+    from collect.rigs import resolve_rig
+    from schemas.errors import ConfigError
+
+    rig = resolve_rig(args.rig)
+    for name in ("episodes", "episode_time", "reset_time"):
+        v = getattr(args, name)
+        if v is not None and v <= 0 and not (name == "reset_time" and v == 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {v}", "pass a positive number")
+    unattended = args.unattended or not sys.stdin.isatty()
+    opts = RecordOptions(
+        dataset=args.dataset, episodes=args.episodes, task=args.task, operator=args.operator,
+        episode_time=args.episode_time, reset_time=args.reset_time, unattended=unattended,
+        label=LABELS[args.label], compress=False if args.raw else None, line=args.line,
+    )
+    if unattended:
+        with PlainDisplay() as display:
+            print(f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True)
+            results = Recorder(rig, opts, display=display).run()
+    else:
+        with TerminalKeys() as keys, LiveDisplay() as display:
+            results = Recorder(rig, opts, operator=keys, display=display).run()
+    kept = [r for r in results if r.path is not None]
+    print(f"{len(kept)} episode(s) kept in {args.dataset}")
+    return 0

@@ -1,0 +1,34 @@
+"""`demoforge recover DIR`: make episodes cut off by a crash readable again (complete=false)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "recover"
+HELP = "turn episodes cut off by a crash or power cut into valid files marked complete=false"
+EXAMPLES = """examples:
+  demoforge recover data/pick_cube     # every cut-off episode in the dataset
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", type=Path, help="the dataset folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from collect.recover import recover_dataset
+
+    results = recover_dataset(args.dataset)
+    bad = 0
+    for r in results:
+        if r.status == "intact":
+            continue
+        if r.status == "recovered":
+            print(f"{r.file}: recovered {r.ticks} ticks (complete=false); {r.dropped_rows} unfinished row(s) dropped")
+        else:
+            bad += 1
+            print(f"{r.file}: {r.status}")
+    intact = sum(r.status == "intact" for r in results)
+    print(f"{len(results)} episode(s): {intact} intact, {len(results) - intact - bad} recovered, {bad} unrecoverable")
+    return 0

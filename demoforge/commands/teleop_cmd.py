@@ -1,0 +1,53 @@
+"""`demoforge teleop`: the recording loop without recording: followers follow the leaders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from demoforge.commands.record_cmd import add_common
+
+NAME = "teleop"
+HELP = "teleoperate: followers follow the leaders at the rig's rate, nothing is recorded"
+EXAMPLES = """examples:
+  demoforge teleop --rig aloha                  # until q or Ctrl-C
+  demoforge teleop --rig virtual --seconds 5    # fixed duration (scripts, unattended)
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until q / Ctrl-C)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from collect.control_loop import ControlLoop
+    from collect.hardware import RigHardware
+    from collect.operator_keys import TerminalKeys
+    from collect.rigs import resolve_rig
+
+    rig = resolve_rig(args.rig)
+    attended = sys.stdin.isatty() and args.seconds is None
+    with RigHardware(rig, line=args.line) as hw:
+        loop = ControlLoop(hw)
+        loop.start()
+        end = time.monotonic() + (args.seconds if args.seconds is not None else float("inf"))
+        keys = TerminalKeys() if attended else None
+        try:
+            if keys is not None:
+                keys.__enter__()
+                print("teleop running: q to quit", flush=True)
+            while time.monotonic() < end and loop.running:
+                loop.wait_ticks(int(rig.fps))
+                rate, p99 = loop.recent.recent(int(rig.fps))
+                print(f"{rate:6.2f} Hz  p99 jitter {p99:.2f} ms  overruns {loop.clock.overruns}", flush=True)
+                if keys is not None and keys.poll() == "q":
+                    break
+        finally:
+            if keys is not None:
+                keys.__exit__(None, None, None)
+            loop.stop()
+        if loop.fault is not None:
+            raise loop.fault
+    return 0

@@ -1,0 +1,1 @@
+"""ACT model, data loading, training, temporal-ensembling runner, evaluation."""

@@ -1,0 +1,83 @@
+"""Integrity (the file is whole and sane) and the success label."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quality.episode import Episode, ticks_text
+from quality.findings import ERROR, Finding, runs
+from quality.thresholds import Thresholds
+from schemas import episode_layout as L
+
+# What the reader validates on open (required datasets, equal lengths, dtypes) fails the open and
+# becomes an integrity finding in the runner; this check covers what an open file can still hide.
+_FLOAT_DATASETS = (*L.JOINT_DATASETS, L.TIMESTAMPS)
+
+
+def check_integrity(ep: Episode, th: Thresholds) -> list[Finding]:
+    """Non-finite values (with their tick span), a writer that never closed, an empty episode."""
+    out: list[Finding] = []
+    if ep.length == 0:
+        return [ep.whole("integrity", "the episode has no ticks; delete it and record it again")]
+    for name in _FLOAT_DATASETS:
+        arr = ep.raw(name)
+        if arr is None or name not in ep.nonfinite:
+            continue
+        bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+        for i0, i1 in runs(bad, ep.merge_gap(th)):
+            out.append(
+                ep.finding(
+                    "integrity",
+                    ERROR,
+                    i0,
+                    i1,
+                    f"{name} holds NaN/Inf at {ticks_text(i0, i1)}; the recording is corrupt there, "
+                    "re-record the episode",
+                    dataset=name,
+                )
+            )
+    if ep.reader.cut_off:
+        out.append(
+            ep.whole(
+                "integrity",
+                "the recorder died before closing this file (cut off); run "
+                "`demoforge recover` to keep what was flushed, or re-record",
+                cut_off=True,
+            )
+        )
+    elif "attr:complete" not in ep.reader.missing and not ep.reader.complete:
+        out.append(
+            ep.whole(
+                "integrity",
+                "the episode was not closed cleanly (`complete` is false); the end may "
+                "be missing, re-record it",
+                complete=False,
+            )
+        )
+    return out
+
+
+def check_success_label(ep: Episode, th: Thresholds) -> list[Finding]:
+    """The operator's label must say success (1); unlabelled (-1) fails unless allowed."""
+    label = ep.reader.success
+    if label == 1:
+        return []
+    if label == 0:
+        return [
+            ep.whole(
+                "success_label",
+                "labelled a failed demonstration (success = 0); it teaches the "
+                "policy to fail, so it is excluded",
+                success=0,
+            )
+        ]
+    if th.allow_unlabelled:
+        return []
+    return [
+        ep.whole(
+            "success_label",
+            "never labelled (success = -1); label it with the recorder, or pass "
+            "--allow-unlabelled if every episode of this dataset is a success",
+            success=-1,
+        )
+    ]

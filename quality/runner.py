@@ -1,0 +1,241 @@
+"""Run every check over a dataset folder: episodes in parallel processes, then the dataset checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quality.assets import EpisodeAssets, gather_assets
+from quality.checks_camera import check_dark_frame, check_frame_drop, check_frozen_frame, check_stale_frame
+from quality.checks_dataset import DATASET_CHECKS, EpisodeSummary
+from quality.checks_integrity import check_integrity, check_success_label
+from quality.checks_motion import (
+    check_action_spike,
+    check_joint_limit,
+    check_pause,
+    check_tracking_error,
+    mean_speed,
+)
+from quality.checks_timing import check_camera_sync, check_control_rate
+from quality.episode import Episode
+from quality.findings import CHECK_IDS, ERROR, CheckSkipped, Finding
+from quality.thresholds import Thresholds
+from schemas import episode_layout as L
+from schemas.dataset import episode_files, utc_now
+from schemas.episode_reader import EpisodeReader
+from schemas.errors import EpisodeError
+
+Check = Callable[[Episode, Thresholds], list[Finding]]
+
+# Order matters only for reading the report: integrity first, warnings last.
+EPISODE_CHECKS: list[tuple[str, Check]] = [
+    ("integrity", check_integrity),
+    ("control_rate", check_control_rate),
+    ("frame_drop", check_frame_drop),
+    ("stale_frame", check_stale_frame),
+    ("frozen_frame", check_frozen_frame),
+    ("dark_frame", check_dark_frame),
+    ("camera_sync", check_camera_sync),
+    ("pause", check_pause),
+    ("joint_limit", check_joint_limit),
+    ("success_label", check_success_label),
+    ("tracking_error", check_tracking_error),
+    ("action_spike", check_action_spike),
+]
+
+_JSON_ATTRS = {"joint_names", "joint_limits", "cameras", "loop_stats"}  # structures, not stratification keys
+
+
+@dataclass
+class EpisodeResult:
+    """One episode's outcome: the report row plus what the dataset checks and the HTML need."""
+
+    file: str
+    fingerprint: dict[str, int]  # size + mtime_ns: cheap proof the file did not change since the check
+    length: int
+    duration_s: float
+    rate_hz: float | None
+    findings: list[Finding]
+    skipped: dict[str, str]
+    attrs: dict[str, Any]  # scalar root attributes (task, operator, ...): what `split --stratify-by` reads
+    summary: EpisodeSummary
+    assets: EpisodeAssets | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if any(f.severity == ERROR for f in self.findings) else "pass"
+
+
+@dataclass
+class Report:
+    dataset: str
+    thresholds: Thresholds
+    episodes: list[EpisodeResult]
+    dataset_findings: list[Finding] = field(default_factory=list)
+    created: str = field(default_factory=utc_now)
+
+
+def fingerprint(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError) -> EpisodeResult:
+    problem = e.message.replace(str(path), path.name)
+    msg = f"{problem} ({e.hint}); restore the file from a copy or re-record the episode"
+    reason = "episode unreadable (see integrity)"
+    return EpisodeResult(
+        path.name,
+        fp,
+        0,
+        0.0,
+        None,
+        [Finding("integrity", ERROR, 0.0, 0.0, msg)],
+        {c: reason for c in CHECK_IDS if c != "integrity"},
+        {},
+        EpisodeSummary(path.name, False),
+    )
+
+
+def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
+    """Run every per-episode check on one file. A damaged file yields an integrity finding, never raises."""
+    path = Path(path)
+    fp = fingerprint(path)
+    try:
+        reader = EpisodeReader(path)
+    except EpisodeError as e:
+        return _unreadable(path, fp, e)
+    with reader:
+        try:
+            ep = Episode(reader, th)
+        except EpisodeError as e:
+            return _unreadable(path, fp, e)
+        findings: list[Finding] = []
+        skipped: dict[str, str] = {}
+        for cid, check in EPISODE_CHECKS:
+            if ep.length == 0 and cid != "integrity":
+                skipped[cid] = "episode has no ticks"
+                continue
+            try:
+                findings.extend(check(ep, th))
+            except CheckSkipped as s:
+                skipped[cid] = str(s)
+            except EpisodeError as e:  # a dataset that opened but cannot be read back
+                findings.append(ep.whole("integrity", e.message.replace(str(path), path.name)))
+                skipped[cid] = "data unreadable (see integrity)"
+        unique = {(f.check, f.start_s, f.end_s, f.message): f for f in findings}
+        findings = sorted(unique.values(), key=lambda f: (f.start_s, f.check))
+        assets = gather_assets(ep, findings) if ep.length else None
+        rate = _rate(ep)
+        q = ep.raw(L.QPOS)
+        summary = EpisodeSummary(
+            path.name,
+            True,
+            ep.length,
+            ep.duration,
+            mean_speed(ep),
+            q[0].astype(float).tolist()
+            if ep.length and q is not None and L.QPOS not in ep.nonfinite
+            else None,
+            reader.joint_names,
+            _camera_settings(reader),
+        )
+        attrs = {
+            k: v
+            for k, v in reader.attrs.items()
+            if k not in _JSON_ATTRS and isinstance(v, str | int | float | bool) and len(str(v)) <= 200
+        }
+        return EpisodeResult(
+            path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets
+        )
+
+
+def _rate(ep: Episode) -> float | None:
+    if (
+        ep.has_timestamps
+        and L.TIMESTAMPS not in ep.nonfinite
+        and ep.length > 1
+        and ep.times[-1] > ep.times[0]
+    ):
+        return float((ep.length - 1) / (ep.times[-1] - ep.times[0]))
+    hz = ep.reader.loop_stats.get("achieved_hz")
+    return float(hz) if isinstance(hz, int | float) else None
+
+
+def _camera_settings(reader: EpisodeReader) -> dict[str, dict[str, Any]]:
+    info = reader.camera_info
+    out: dict[str, dict[str, Any]] = {}
+    for cam in reader.cameras:
+        c = {k: v for k, v in info.get(cam, {}).items() if k != "name"}
+        shape = reader.image_shapes.get(cam, ())
+        c["stored"] = "jpeg" if len(shape) == 1 else "x".join(map(str, shape))
+        out[cam] = c
+    return out
+
+
+def check_dataset(
+    folder: str | Path,
+    thresholds: Thresholds | None = None,
+    *,
+    jobs: int = 1,
+    progress: Callable[[EpisodeResult], None] | None = None,
+) -> Report:
+    """Check every episode of a dataset folder (`jobs` processes), then the dataset-level checks."""
+    th = thresholds or Thresholds()
+    folder = Path(folder)
+    files = episode_files(folder)
+    if not files:
+        raise EpisodeError(
+            f"{folder} holds no episode_<i>.hdf5 files", "pass the dataset folder that holds them"
+        )
+    results: dict[str, EpisodeResult] = {}
+    if jobs <= 1 or len(files) == 1:
+        for f in files:
+            results[f.name] = r = check_episode(f, th)
+            if progress:
+                progress(r)
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
+            futures = [pool.submit(check_episode, f, th) for f in files]
+            for fut in as_completed(futures):
+                r = fut.result()
+                results[r.file] = r
+                if progress:
+                    progress(r)
+    episodes = [results[f.name] for f in files]
+    return Report(str(folder), th, episodes, run_dataset_checks(episodes, th))
+
+
+def run_dataset_checks(episodes: list[EpisodeResult], th: Thresholds) -> list[Finding]:
+    """Add each dataset check's findings to its episodes; return one summary finding per check that fired."""
+    by_file = {e.file: e for e in episodes}
+    summaries = [e.summary for e in episodes]
+    dataset_findings: list[Finding] = []
+    for cid, check in DATASET_CHECKS:
+        try:
+            placed = check(summaries, th)
+        except CheckSkipped as s:
+            for e in episodes:
+                e.skipped.setdefault(cid, str(s))
+            continue
+        for file, finding in placed:
+            by_file[file].findings.append(finding)
+        if placed:
+            files = sorted({f for f, _ in placed}, key=lambda n: L.episode_number(n) or 0)
+            sev = placed[0][1].severity
+            dataset_findings.append(
+                Finding(
+                    cid,
+                    sev,
+                    0.0,
+                    0.0,
+                    f"{len(files)} episode(s) flagged by {cid}: "
+                    f"{', '.join(files[:10])}{' ...' if len(files) > 10 else ''}",
+                    {"episodes": files},
+                )
+            )
+    return dataset_findings

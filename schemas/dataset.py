@@ -1,0 +1,205 @@
+"""The dataset folder: `dataset.json` (manifest) and `splits.json` (curated splits).
+
+A dataset is a folder of `episode_<i>.hdf5` files plus these two JSON documents. Both are
+written atomically (temporary file + rename) so a crash never leaves half a manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from schemas.episode_layout import SCHEMA_VERSION, episode_name, episode_number
+from schemas.errors import ConfigError, EpisodeError
+
+MANIFEST = "dataset.json"
+SPLITS = "splits.json"
+REPORT_JSON = "quality/report.json"
+REPORT_HTML = "quality/report.html"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file in the same folder and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist", f"create the {what} first") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not a valid {what} ({e})", f"delete it and recreate the {what}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a valid {what} (top level is not an object)", f"recreate the {what}")
+    return data
+
+
+def episode_files(folder: str | Path) -> list[Path]:
+    """The episode files of a dataset folder, in episode order (episode_2 before episode_10)."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise EpisodeError(f"{d} is not a folder", "pass the dataset folder that holds episode_<i>.hdf5 files")
+    found = [(n, p) for p in d.iterdir() if (n := episode_number(p.name)) is not None and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def next_episode_index(folder: str | Path) -> int:
+    """One past the highest episode number on disk: numbering never skips back or overwrites."""
+    files = episode_files(folder) if Path(folder).is_dir() else []
+    nums = [episode_number(p.name) for p in files]
+    return max((n for n in nums if n is not None), default=-1) + 1
+
+
+@dataclass
+class EpisodeEntry:
+    """One episode as the manifest lists it."""
+
+    file: str
+    length: int
+    success: int
+    complete: bool
+    started_at: str = ""
+    task: str = ""
+
+
+@dataclass
+class Manifest:
+    """`dataset.json`: name, rig snapshot, schema version and the episode index."""
+
+    name: str
+    rig: dict[str, Any] = field(default_factory=dict)
+    episodes: list[EpisodeEntry] = field(default_factory=list)
+    created: str = field(default_factory=utc_now)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Manifest:
+        path = Path(folder) / MANIFEST
+        data = read_json(path, "dataset manifest")
+        try:
+            eps = [EpisodeEntry(**e) for e in data.get("episodes", [])]
+            return cls(
+                name=str(data["name"]),
+                rig=dict(data.get("rig", {})),
+                episodes=eps,
+                created=str(data.get("created", "")),
+                schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{path}: malformed manifest ({e})", "delete it; `demoforge record` rebuilds it") from None
+
+    @classmethod
+    def load_or_create(cls, folder: str | Path, name: str, rig: dict[str, Any]) -> Manifest:
+        return cls.load(folder) if (Path(folder) / MANIFEST).exists() else cls(name=name, rig=rig)
+
+    def upsert(self, entry: EpisodeEntry) -> None:
+        self.episodes = [e for e in self.episodes if e.file != entry.file] + [entry]
+        self.episodes.sort(key=lambda e: episode_number(e.file) or 0)
+
+    def save(self, folder: str | Path) -> None:
+        write_json_atomic(Path(folder) / MANIFEST, asdict(self))
+
+
+@dataclass
+class Splits:
+    """`splits.json`: train / val / holdout files, excluded files with reasons, seed, report hash."""
+
+    train: list[str]
+    val: list[str]
+    holdout: list[str]
+    excluded: dict[str, list[str]]
+    seed: int
+    report_sha256: str
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "train": self.train,
+            "val": self.val,
+            "holdout": self.holdout,
+            "excluded": self.excluded,
+            "seed": self.seed,
+            "report_sha256": self.report_sha256,
+        }
+
+    def save(self, folder: str | Path) -> None:
+        write_json_atomic(Path(folder) / SPLITS, self.to_json())
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Splits:
+        path = Path(folder) / SPLITS
+        d = read_json(path, "splits file")
+        fix = "run `demoforge check` then `demoforge split` on the dataset"
+        try:
+            lists = {k: [str(x) for x in d[k]] for k in ("train", "val", "holdout")}
+            excluded = {str(k): [str(r) for r in v] for k, v in d["excluded"].items()}
+            splits = cls(**lists, excluded=excluded, seed=int(d["seed"]), report_sha256=str(d["report_sha256"]),
+                         schema_version=int(d.get("schema_version", SCHEMA_VERSION)))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ConfigError(f"{path}: malformed splits file ({e})", fix) from None
+        seen: set[str] = set()
+        for name in splits.train + splits.val + splits.holdout:
+            if name in seen:
+                raise ConfigError(f"{path}: {name} appears in more than one split", fix)
+            if episode_number(name) is None:
+                raise ConfigError(f"{path}: {name!r} is not an episode file name", fix)
+            seen.add(name)
+        return splits
+
+    def verify_report(self, folder: str | Path) -> None:
+        """Refuse a split whose quality report changed since it was cut."""
+        path = Path(folder) / REPORT_JSON
+        if not path.exists():
+            raise ConfigError(f"{path} is missing, the split {Path(folder) / SPLITS} cannot be verified",
+                              "run `demoforge check` then `demoforge split`")
+        if sha256_file(path) != self.report_sha256:
+            raise ConfigError(f"{Path(folder) / SPLITS} was cut from another quality report than {path}",
+                              "run `demoforge split` again on the current report")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+__all__ = [
+    "MANIFEST",
+    "REPORT_HTML",
+    "REPORT_JSON",
+    "SPLITS",
+    "EpisodeEntry",
+    "Manifest",
+    "Splits",
+    "episode_files",
+    "episode_name",
+    "next_episode_index",
+    "sha256_file",
+    "utc_now",
+    "write_json_atomic",
+]

@@ -1,0 +1,230 @@
+"""EpisodeWriter: appends ticks to one episode file, crash-safe.
+
+The file is written in HDF5 SWMR mode: every dataset and attribute is created up front (SWMR
+forbids creating any later), rows are buffered and written in batches, and the file is flushed
+at least every `flush_interval` seconds of episode time. A SIGKILL or power cut therefore loses at
+most that interval; the rest reads back with `EpisodeReader` (which opens such a file in SWMR read
+mode). The closing attributes (`complete`, `success`, `loop_stats`) are set after the SWMR writer
+has closed, by reopening the file normally.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from schemas import episode_layout as L
+from schemas.errors import EpisodeError
+from schemas.jpeg import encode_jpeg
+
+JPEG_CHUNK_BYTES = 1 << 16  # padded-JPEG rows are chunked in 64 KiB pieces; a 640x480 frame is ~30-80 KiB
+
+
+@dataclass
+class Tick:
+    """One control tick. Joint vectors are (J,); images RGB (H, W, 3) uint8 or encoded JPEG bytes."""
+
+    timestamp: float  # s since episode start, host monotonic clock
+    qpos: np.ndarray
+    qvel: np.ndarray
+    effort: np.ndarray
+    action: np.ndarray
+    leader_qpos: np.ndarray
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_time: dict[str, float] = field(default_factory=dict)  # capture time, same clock as timestamp
+    frame_index: dict[str, int] = field(default_factory=dict)  # the camera's own counter
+
+
+class EpisodeWriter:
+    """Writes one episode file tick by tick.
+
+    `image_sizes` maps camera name -> (height, width). With `attrs.compress` true, frames given as
+    arrays are JPEG-encoded here; frames given as 1-D uint8 arrays are taken as already encoded
+    (the recorder encodes in worker threads so this stays cheap).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        attrs: L.EpisodeAttrs,
+        image_sizes: dict[str, tuple[int, int]],
+        *,
+        flush_interval: float = 0.5,
+        jpeg_quality: int = 90,
+    ) -> None:
+        self.path = Path(path)
+        self.attrs = attrs
+        self.cams = list(image_sizes)
+        self.image_sizes = dict(image_sizes)
+        self.flush_interval = flush_interval
+        self.jpeg_quality = jpeg_quality
+        self.length = 0  # rows written to the file
+        self.bytes_written = 0
+        self._pending: list[Tick] = []
+        self._last_flush_t: float | None = None
+        self._closed = False
+        J = len(attrs.joint_names)
+        self.n_joints = J
+        if self.path.exists():
+            raise EpisodeError(f"{self.path} already exists", "episodes are never overwritten; pick a new index")
+        try:
+            self._f = h5py.File(self.path, "w", libver="latest")
+        except OSError as e:
+            raise EpisodeError(f"cannot create {self.path}: {e}", "check the folder exists and is writable") from None
+        f = self._f
+        for key, value in attrs.to_hdf5().items():
+            f.attrs[key] = value
+        rows = 64
+        self._joint_ds = {
+            name: f.create_dataset(name, (0, J), np.float32, maxshape=(None, J), chunks=(rows, J))
+            for name in L.JOINT_DATASETS
+        }
+        self._ts = f.create_dataset(L.TIMESTAMPS, (0,), np.float64, maxshape=(None,), chunks=(rows * 4,))
+        self._img: dict[str, h5py.Dataset] = {}
+        self._ftime: dict[str, h5py.Dataset] = {}
+        self._fidx: dict[str, h5py.Dataset] = {}
+        f.require_group(L.IMAGES)
+        for cam, (h, w) in self.image_sizes.items():
+            if attrs.compress:
+                # a chunk is stored whole: small frames (sim 84x84, thumbnails) in 64 KiB chunks would
+                # make files ~20x larger than their JPEGs, so the chunk never exceeds the raw frame size
+                chunk = min(JPEG_CHUNK_BYTES, max(1024, h * w * 3))
+                self._img[cam] = f.create_dataset(
+                    L.image_path(cam), (0, 0), np.uint8, maxshape=(None, None), chunks=(1, chunk)
+                )
+            else:
+                self._img[cam] = f.create_dataset(
+                    L.image_path(cam), (0, h, w, 3), np.uint8, maxshape=(None, h, w, 3), chunks=(1, h, w, 3)
+                )
+            self._ftime[cam] = f.create_dataset(
+                L.frame_time_path(cam), (0,), np.float64, maxshape=(None,), chunks=(rows * 4,)
+            )
+            self._fidx[cam] = f.create_dataset(
+                L.frame_index_path(cam), (0,), np.int64, maxshape=(None,), chunks=(rows * 4,)
+            )
+        self._clen = None
+        if attrs.compress and self.cams:
+            n = len(self.cams)
+            self._clen = f.create_dataset(L.COMPRESS_LEN, (n, 0), np.int32, maxshape=(n, None), chunks=(n, rows * 4))
+        f.swmr_mode = True
+        f.flush()
+
+    # -- appending ---------------------------------------------------------------------------------
+
+    def append(self, tick: Tick) -> None:
+        """Buffer one tick; writes and flushes when `flush_interval` of episode time has passed."""
+        if self._closed:
+            raise RuntimeError("append() after close()")
+        if self._last_flush_t is None:
+            self._last_flush_t = tick.timestamp
+        self._pending.append(tick)
+        if tick.timestamp - self._last_flush_t >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered ticks and flush the file to disk."""
+        if not self._pending:
+            return
+        ticks, self._pending = self._pending, []
+        n0, n = self.length, len(ticks)
+        for name, ds in self._joint_ds.items():
+            attr = {L.QPOS: "qpos", L.QVEL: "qvel", L.EFFORT: "effort", L.ACTION: "action", L.LEADER_QPOS: "leader_qpos"}[name]
+            block = np.asarray([getattr(t, attr) for t in ticks], dtype=np.float32).reshape(n, self.n_joints)
+            ds.resize(n0 + n, axis=0)
+            ds[n0:] = block
+        self._ts.resize(n0 + n, axis=0)
+        self._ts[n0:] = np.asarray([t.timestamp for t in ticks], dtype=np.float64)
+        for ci, cam in enumerate(self.cams):
+            self._write_images(ci, cam, ticks, n0)
+            self._ftime[cam].resize(n0 + n, axis=0)
+            self._ftime[cam][n0:] = np.asarray([t.frame_time.get(cam, np.nan) for t in ticks], dtype=np.float64)
+            self._fidx[cam].resize(n0 + n, axis=0)
+            self._fidx[cam][n0:] = np.asarray([t.frame_index.get(cam, -1) for t in ticks], dtype=np.int64)
+        self.length = n0 + n
+        self._f.flush()
+        self._last_flush_t = ticks[-1].timestamp
+
+    def _write_images(self, ci: int, cam: str, ticks: list[Tick], n0: int) -> None:
+        ds = self._img[cam]
+        n = len(ticks)
+        h, w = self.image_sizes[cam]
+        if not self.attrs.compress:
+            block = np.empty((n, h, w, 3), np.uint8)
+            for i, t in enumerate(ticks):
+                img = t.images.get(cam)
+                if img is None or img.shape != (h, w, 3):
+                    raise EpisodeError(
+                        f"camera {cam}: frame of shape {None if img is None else img.shape} at tick {n0 + i}, "
+                        f"expected {(h, w, 3)}",
+                        "set the camera's width and height in the rig to what it delivers",
+                    )
+                block[i] = img
+            ds.resize(n0 + n, axis=0)
+            ds[n0:] = block
+            self.bytes_written += block.nbytes
+            return
+        payloads = []
+        for t in ticks:
+            img = t.images.get(cam)
+            if img is None:
+                payloads.append(np.zeros(0, np.uint8))
+            elif img.ndim == 1:
+                payloads.append(img)
+            else:
+                payloads.append(encode_jpeg(img, self.jpeg_quality))
+        width = max(ds.shape[1], max(len(p) for p in payloads))
+        if width != ds.shape[1]:
+            ds.resize(width, axis=1)
+        block = np.zeros((n, width), np.uint8)
+        for i, p in enumerate(payloads):
+            block[i, : len(p)] = p
+        ds.resize(n0 + n, axis=0)
+        ds[n0:] = block
+        assert self._clen is not None
+        self._clen.resize(n0 + n, axis=1)
+        self._clen[ci, n0:] = [len(p) for p in payloads]
+        self.bytes_written += sum(len(p) for p in payloads)
+
+    # -- closing -----------------------------------------------------------------------------------
+
+    def close(self, *, success: int | None = None, loop_stats: dict[str, Any] | None = None, complete: bool = True) -> Path:
+        """Write what is buffered, close, and set the closing attributes (`complete` last)."""
+        if self._closed:
+            return self.path
+        self.flush()
+        self._f.close()
+        self._closed = True
+        finish_episode(self.path, success=success, loop_stats=loop_stats, complete=complete)
+        return self.path
+
+    def abort(self) -> Path:
+        """Close after a failure: keep what was recorded, `complete` stays false."""
+        return self.close(complete=False)
+
+    def __enter__(self) -> EpisodeWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def finish_episode(
+    path: str | Path, *, success: int | None = None, loop_stats: dict[str, Any] | None = None, complete: bool = True
+) -> None:
+    """Set the closing attributes of a closed episode file (also used to relabel success later)."""
+    with h5py.File(path, "r+") as f:
+        if success is not None:
+            if success not in (1, 0, L.SUCCESS_UNLABELED):
+                raise ValueError(f"success must be 1, 0 or -1, got {success}")
+            f.attrs["success"] = int(success)
+        if loop_stats is not None:
+            f.attrs["loop_stats"] = json.dumps(loop_stats)
+        f.attrs["complete"] = bool(complete)

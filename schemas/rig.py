@@ -1,0 +1,402 @@
+"""The rig config: one TOML file describing arms, motors, cameras and the control rate.
+
+Parsed with `tomllib` into frozen dataclasses. Every mistake (unknown key, wrong type, impossible
+value) raises one `ConfigError` naming the file, the key and the fix.
+
+Example (a one-pair rig with one camera)::
+
+    name = "koch"
+    fps = 50
+
+    [[arms]]
+    name = "main"
+    leader = { port = "/dev/ttyACM0" }
+    follower = { port = "/dev/ttyACM1" }
+
+    [[arms.joints]]
+    name = "shoulder_pan"
+    leader_ids = [1]
+    follower_ids = [1]
+    leader_model = "xl330-m077"
+    follower_model = "xl430-w250"
+    limits = [-3.1, 3.1]
+
+    [[cameras]]
+    name = "cam_high"
+    type = "opencv"
+    source = 0
+    width = 640
+    height = 480
+    fps = 30
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import ConfigError
+
+CAMERA_TYPES = ("realsense", "opencv", "synthetic")
+JOINT_KINDS = ("revolute", "gripper")
+OPERATING_MODES = ("position", "current_position", "pwm")
+
+
+@dataclass(frozen=True)
+class Port:
+    """A serial bus: a device path (`/dev/ttyUSB0`) or `emulator:<name>` for the virtual rig."""
+
+    port: str
+    baudrate: int = 1_000_000  # bit/s; Dynamixel X-series accept up to 4.5 Mbit/s
+    protocol: float = 2.0  # only Protocol 2.0 is supported
+    timeout_ms: float = 8.0  # per packet; a 9-motor sync read takes ~1 ms at 1 Mbit/s
+
+
+@dataclass(frozen=True)
+class Joint:
+    """One joint of an arm pair; it may be driven by several motors (ViperX shoulder and elbow)."""
+
+    name: str
+    leader_ids: tuple[int, ...]
+    follower_ids: tuple[int, ...]
+    leader_model: str
+    follower_model: str
+    limits: tuple[float, float]  # rad for revolute joints, 0..1 for grippers (0 closed, 1 open)
+    kind: str = "revolute"  # "revolute" or "gripper"
+    follower_mode: str = "position"  # "position", "current_position" (grippers) or "pwm"
+    start: float = 0.0  # start pose, same unit as limits
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A leader-follower pair."""
+
+    name: str
+    leader: Port
+    follower: Port
+    joints: tuple[Joint, ...]
+    calibration: str = ""  # calibration file, relative to the rig file; "" = <rig stem>.<arm>.calib.json
+
+    @property
+    def joint_names(self) -> list[str]:
+        return [f"{self.name}_{j.name}" for j in self.joints]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera; `source` is a device index, a device path or a video file for `opencv`."""
+
+    name: str
+    type: str  # "realsense", "opencv" or "synthetic"
+    width: int
+    height: int
+    fps: float
+    serial: str = ""  # realsense: which device (or a playback file path); "" = the only one
+    source: int | str = 0  # opencv: index, /dev/videoN, or a video file
+    fourcc: str = "MJPG"  # opencv: MJPG lets USB cameras reach 30 fps at 640x480
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Clamps applied between leader and follower at every tick."""
+
+    max_step: float = 0.2  # rad per tick a follower goal may move; larger leader jumps are spread out
+    limit_margin: float = 0.0  # rad kept inside the joint limits
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Defaults of `demoforge record`."""
+
+    compress: bool = True  # JPEG images (ALOHA's padded layout) instead of raw RGB
+    jpeg_quality: int = 90
+    episode_time: float = 20.0  # s
+    reset_time: float = 5.0  # s
+    flush_interval: float = 0.5  # s between HDF5 flushes: a crash loses at most this much
+
+
+@dataclass(frozen=True)
+class Rig:
+    """A whole rig: arm pairs, cameras, control rate."""
+
+    name: str
+    fps: float
+    arms: tuple[Arm, ...]
+    cameras: tuple[Camera, ...] = ()
+    robot: str = ""  # free text stored in episodes, e.g. "aloha"
+    sim: bool = False  # followers are simulated (ALOHA's root attribute `sim`)
+    safety: Safety = field(default_factory=Safety)
+    recording: Recording = field(default_factory=Recording)
+    source: str = ""  # the file it was read from
+
+    @property
+    def joint_names(self) -> list[str]:
+        return [n for arm in self.arms for n in arm.joint_names]
+
+    @property
+    def joint_limits(self) -> list[tuple[float, float]]:
+        return [j.limits for arm in self.arms for j in arm.joints]
+
+    @property
+    def start_pose(self) -> list[float]:
+        return [j.start for arm in self.arms for j in arm.joints]
+
+    def calibration_path(self, arm: Arm) -> Path:
+        base = Path(self.source).parent if self.source else Path.cwd()
+        name = arm.calibration or f"{Path(self.source).stem or self.name}.{arm.name}.calib.json"
+        return base / name
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready copy, stored in the dataset manifest."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+class _Ctx:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {key}: {problem}", fix)
+
+
+def _check_keys(ctx: _Ctx, where: str, table: dict[str, Any], cls: type) -> None:
+    known = {f.name for f in fields(cls)} - ({"source"} if cls is Rig else set())  # Rig.source is set by us
+    for key in table:
+        if key not in known:
+            raise ctx.fail(
+                f"{where}{key}", "unknown key", f"remove it or use one of: {', '.join(sorted(known))}"
+            )
+    for f in fields(cls):
+        if f.name in known and f.name not in table and _required(f):
+            raise ctx.fail(f"{where}{f.name}", "missing", f"add `{f.name} = ...` to {where or 'the top'}")
+
+
+def _required(f: Any) -> bool:
+    from dataclasses import MISSING
+
+    return bool(f.default is MISSING and f.default_factory is MISSING)
+
+
+def _num(ctx: _Ctx, key: str, v: Any, *, integer: bool = False) -> Any:
+    ok = isinstance(v, int) if integer else isinstance(v, int | float)
+    if isinstance(v, bool) or not ok:
+        kind = "an integer" if integer else "a number"
+        raise ctx.fail(key, f"expected {kind}, got {type(v).__name__} {v!r}", f"write {key} as {kind}")
+    if not integer and not math.isfinite(v):
+        raise ctx.fail(key, f"{v!r} is not finite", "use a finite number")
+    return int(v) if integer else float(v)
+
+
+def _str(ctx: _Ctx, key: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise ctx.fail(key, f"expected a string, got {type(v).__name__} {v!r}", f'write {key} = "..."')
+    return v
+
+
+def _bool(ctx: _Ctx, key: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ctx.fail(key, f"expected true or false, got {v!r}", f"write {key} = true or false")
+    return v
+
+
+def _table(ctx: _Ctx, key: str, v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise ctx.fail(key, f"expected a table, got {type(v).__name__}", f"write [{key}] or {key} = {{...}}")
+    return v
+
+
+def _list(ctx: _Ctx, key: str, v: Any) -> list[Any]:
+    if not isinstance(v, list):
+        raise ctx.fail(key, f"expected a list, got {type(v).__name__}", f"write {key} = [...]")
+    return v
+
+
+def _positive(ctx: _Ctx, key: str, v: float) -> float:
+    if v <= 0:
+        raise ctx.fail(key, f"must be > 0, got {v}", f"set {key} to a positive value")
+    return v
+
+
+def _choice(ctx: _Ctx, key: str, v: str, options: tuple[str, ...]) -> str:
+    if v not in options:
+        raise ctx.fail(key, f"{v!r} is not one of {', '.join(options)}", f"use one of: {', '.join(options)}")
+    return v
+
+
+def _port(ctx: _Ctx, key: str, raw: Any) -> Port:
+    t = _table(ctx, key, raw)
+    _check_keys(ctx, f"{key}.", t, Port)
+    port = _str(ctx, f"{key}.port", t["port"])
+    if not port:
+        raise ctx.fail(f"{key}.port", "is empty", 'set it to a device path such as "/dev/ttyUSB0"')
+    baud = _positive(ctx, f"{key}.baudrate", _num(ctx, f"{key}.baudrate", t.get("baudrate", 1_000_000), integer=True))
+    proto = _num(ctx, f"{key}.protocol", t.get("protocol", 2.0))
+    if proto != 2.0:
+        raise ctx.fail(f"{key}.protocol", f"{proto} is not supported", "use protocol = 2.0 (X-series motors)")
+    timeout = _positive(ctx, f"{key}.timeout_ms", _num(ctx, f"{key}.timeout_ms", t.get("timeout_ms", 8.0)))
+    return Port(port=port, baudrate=int(baud), protocol=proto, timeout_ms=timeout)
+
+
+def _ids(ctx: _Ctx, key: str, v: Any) -> tuple[int, ...]:
+    items = _list(ctx, key, v)
+    if not items:
+        raise ctx.fail(key, "is empty", f"list the motor ids, e.g. {key} = [1]")
+    ids = tuple(_num(ctx, key, i, integer=True) for i in items)
+    for i in ids:
+        if not 0 <= i <= 252:
+            raise ctx.fail(key, f"motor id {i} is out of range", "Dynamixel ids are 0..252")
+    return ids
+
+
+def _joint(ctx: _Ctx, key: str, raw: Any) -> Joint:
+    t = _table(ctx, key, raw)
+    _check_keys(ctx, f"{key}.", t, Joint)
+    kind = _choice(ctx, f"{key}.kind", _str(ctx, f"{key}.kind", t.get("kind", "revolute")), JOINT_KINDS)
+    limits = _list(ctx, f"{key}.limits", t["limits"])
+    if len(limits) != 2:
+        raise ctx.fail(f"{key}.limits", f"expected [low, high], got {limits!r}", "write limits = [low, high]")
+    lo, hi = (_num(ctx, f"{key}.limits", x) for x in limits)
+    if lo >= hi:
+        raise ctx.fail(f"{key}.limits", f"low {lo} is not below high {hi}", "write limits = [low, high]")
+    if kind == "gripper" and (lo < 0 or hi > 1):
+        raise ctx.fail(f"{key}.limits", f"gripper limits {limits} leave 0..1", "grippers are normalized: 0 closed, 1 open")
+    start = _num(ctx, f"{key}.start", t.get("start", lo if kind == "gripper" else 0.0))
+    if not lo <= start <= hi:
+        raise ctx.fail(f"{key}.start", f"{start} is outside the limits [{lo}, {hi}]", "choose a start pose inside the limits")
+    mode = _str(ctx, f"{key}.follower_mode", t.get("follower_mode", "current_position" if kind == "gripper" else "position"))
+    return Joint(
+        name=_str(ctx, f"{key}.name", t["name"]),
+        leader_ids=_ids(ctx, f"{key}.leader_ids", t["leader_ids"]),
+        follower_ids=_ids(ctx, f"{key}.follower_ids", t["follower_ids"]),
+        leader_model=_str(ctx, f"{key}.leader_model", t["leader_model"]).lower(),
+        follower_model=_str(ctx, f"{key}.follower_model", t["follower_model"]).lower(),
+        limits=(lo, hi),
+        kind=kind,
+        follower_mode=_choice(ctx, f"{key}.follower_mode", mode, OPERATING_MODES),
+        start=start,
+    )
+
+
+def _arm(ctx: _Ctx, key: str, raw: Any) -> Arm:
+    t = _table(ctx, key, raw)
+    _check_keys(ctx, f"{key}.", t, Arm)
+    name = _str(ctx, f"{key}.name", t["name"])
+    joints = tuple(_joint(ctx, f"{key}.joints[{i}]", j) for i, j in enumerate(_list(ctx, f"{key}.joints", t["joints"])))
+    if not joints:
+        raise ctx.fail(f"{key}.joints", "no joints", "add at least one [[arms.joints]] table")
+    for side in ("leader", "follower"):
+        seen: dict[int, str] = {}
+        for j in joints:
+            for i in getattr(j, f"{side}_ids"):
+                if i in seen:
+                    raise ctx.fail(
+                        f"{key}.joints.{side}_ids",
+                        f"duplicate motor id {i} on the {side} bus (joints {seen[i]!r} and {j.name!r})",
+                        "give every motor on one bus its own id",
+                    )
+                seen[i] = j.name
+    names = [j.name for j in joints]
+    if len(set(names)) != len(names):
+        raise ctx.fail(f"{key}.joints", f"duplicate joint names in {names}", "give every joint its own name")
+    return Arm(
+        name=name,
+        leader=_port(ctx, f"{key}.leader", t["leader"]),
+        follower=_port(ctx, f"{key}.follower", t["follower"]),
+        joints=joints,
+        calibration=_str(ctx, f"{key}.calibration", t.get("calibration", "")),
+    )
+
+
+def _camera(ctx: _Ctx, key: str, raw: Any) -> Camera:
+    t = _table(ctx, key, raw)
+    _check_keys(ctx, f"{key}.", t, Camera)
+    name = _str(ctx, f"{key}.name", t["name"])
+    ctype = _choice(ctx, f"{key}.type", _str(ctx, f"{key}.type", t["type"]), CAMERA_TYPES)
+    w = _positive(ctx, f"{key}.width", _num(ctx, f"{key}.width", t["width"], integer=True))
+    h = _positive(ctx, f"{key}.height", _num(ctx, f"{key}.height", t["height"], integer=True))
+    fps = _positive(ctx, f"{key}.fps", _num(ctx, f"{key}.fps", t["fps"]))
+    source = t.get("source", 0)
+    if isinstance(source, bool) or not isinstance(source, int | str):
+        raise ctx.fail(f"{key}.source", f"expected an index or a path, got {source!r}", 'write source = 0 or "/dev/video0"')
+    fourcc = _str(ctx, f"{key}.fourcc", t.get("fourcc", "MJPG"))
+    if len(fourcc) != 4:
+        raise ctx.fail(f"{key}.fourcc", f"{fourcc!r} is not a four-character code", 'use e.g. "MJPG" or "YUYV"')
+    return Camera(name=name, type=ctype, width=int(w), height=int(h), fps=fps,
+                  serial=_str(ctx, f"{key}.serial", t.get("serial", "")), source=source, fourcc=fourcc)
+
+
+def _sub(ctx: _Ctx, key: str, raw: Any, cls: type) -> Any:
+    t = _table(ctx, key, raw)
+    _check_keys(ctx, f"{key}.", t, cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in t:
+            continue
+        v = t[f.name]
+        if f.type in ("bool", bool):
+            values[f.name] = _bool(ctx, f"{key}.{f.name}", v)
+        elif f.type in ("int", int):
+            values[f.name] = _num(ctx, f"{key}.{f.name}", v, integer=True)
+        else:
+            values[f.name] = _num(ctx, f"{key}.{f.name}", v)
+        if f.name != "limit_margin" and values[f.name] is not True and values[f.name] is not False:
+            _positive(ctx, f"{key}.{f.name}", values[f.name])
+    return cls(**values)
+
+
+def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
+    """Validate a parsed TOML document into a `Rig`."""
+    ctx = _Ctx(source)
+    _check_keys(ctx, "", data, Rig)
+    name = _str(ctx, "name", data["name"])
+    fps = _positive(ctx, "fps", _num(ctx, "fps", data["fps"]))
+    arms = tuple(_arm(ctx, f"arms[{i}]", a) for i, a in enumerate(_list(ctx, "arms", data["arms"])))
+    if not arms:
+        raise ctx.fail("arms", "no arms", "add at least one [[arms]] table")
+    if len({a.name for a in arms}) != len(arms):
+        raise ctx.fail("arms", "duplicate arm names", "give every arm its own name")
+    buses = [(a.name, side, getattr(a, side).port) for a in arms for side in ("leader", "follower")]
+    seen_ports: dict[str, str] = {}
+    for arm_name, side, port in buses:
+        if port in seen_ports:
+            raise ctx.fail(f"arms.{side}.port", f"{port} is used by {seen_ports[port]} and {arm_name}.{side}",
+                           "give every bus its own port")
+        seen_ports[port] = f"{arm_name}.{side}"
+    cameras = tuple(_camera(ctx, f"cameras[{i}]", c) for i, c in enumerate(_list(ctx, "cameras", data.get("cameras", []))))
+    if len({c.name for c in cameras}) != len(cameras):
+        raise ctx.fail("cameras", "duplicate camera names", "give every camera its own name")
+    return Rig(
+        name=name,
+        fps=fps,
+        arms=arms,
+        cameras=cameras,
+        robot=_str(ctx, "robot", data.get("robot", name)),
+        sim=_bool(ctx, "sim", data.get("sim", False)),
+        safety=_sub(ctx, "safety", data.get("safety", {}), Safety),
+        recording=_sub(ctx, "recording", data.get("recording", {}), Recording),
+        source=source,
+    )
+
+
+def load_rig(path: str | Path) -> Rig:
+    """Read and validate a rig TOML file."""
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"rig file {p} does not exist", "check the path, or use a shipped rig name") from None
+    except OSError as e:
+        raise ConfigError(f"rig file {p} cannot be read: {e.strerror}", "check its permissions") from None
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}", "fix the syntax at the position shown") from None
+    return parse_rig(data, str(p))

@@ -1,0 +1,299 @@
+"""Synthetic episodes and datasets with planted defects, written with the real EpisodeWriter.
+
+`clean_recording()` builds the arrays of a defect-free episode (smooth multi-joint motion, cameras
+at the control rate, capture times 4 ms before each tick, a little timing jitter); the `plant_*`
+functions damage a known tick span [a, b); `write_recording()` writes the result to disk. Used by
+tests/quality and benchmarks/bench_check.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
+from schemas.episode_writer import EpisodeWriter, Tick
+from schemas.jpeg import encode_jpeg
+
+CAMS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+FPS = 50.0
+LIMIT = 2.5  # every joint's limits are [-LIMIT, LIMIT]
+
+
+@dataclass
+class Recording:
+    """One episode as arrays, before it is written. Frames are described, rendered on write."""
+
+    ts: np.ndarray  # (T,)
+    qpos: np.ndarray  # (T, J)
+    action: np.ndarray  # (T, J)
+    leader: np.ndarray  # (T, J)
+    frame_time: dict[str, np.ndarray]  # cam -> (T,)
+    frame_index: dict[str, np.ndarray]  # cam -> (T,) int
+    frame_src: dict[str, np.ndarray]  # cam -> (T,) int: which synthetic picture each tick shows
+    frame_kind: dict[str, np.ndarray]  # cam -> (T,) "<U9": normal | black | saturated
+    size: tuple[int, int] = (32, 40)  # (H, W)
+    success: int = 1
+    complete: bool = True
+    fps_attr: float = FPS
+    serials: dict[str, str] = field(default_factory=dict)
+    task: str = "pick"
+    operator: str = "ana"
+
+    @property
+    def length(self) -> int:
+        return len(self.ts)
+
+    def tick_time(self, i: int) -> float:
+        return float(self.ts[i])
+
+
+def clean_recording(
+    length: int = 100,
+    n_joints: int = 6,
+    *,
+    seed: int = 0,
+    amplitude: float = 0.5,
+    size: tuple[int, int] = (32, 40),
+    cams: tuple[str, ...] = CAMS,
+) -> Recording:
+    rng = np.random.default_rng(seed)
+    ts = np.arange(length) / FPS + rng.uniform(-0.0005, 0.0005, length)
+    ts[0] = 0.0
+    # phases spread over pi so some joint always moves (>= 0.02 rad per tick at amplitude 0.5)
+    phase = np.linspace(0, np.pi, n_joints, endpoint=False)
+    t = np.arange(length)[:, None] / FPS
+    action = (amplitude * np.sin(2 * np.pi * 0.6 * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
+    qpos = np.concatenate([action[:1], action[:-1]])  # the follower trails its command by one tick
+    ft = {c: ts - 0.004 for c in cams}
+    fidx = {c: 1000 * k + np.arange(length, dtype=np.int64) for k, c in enumerate(cams)}
+    src = {c: np.arange(length, dtype=np.int64) for c in cams}
+    kind = {c: np.full(length, "normal", dtype="<U9") for c in cams}
+    return Recording(
+        ts,
+        qpos,
+        action,
+        action.copy(),
+        ft,
+        fidx,
+        src,
+        kind,
+        size=size,
+        serials={c: f"SN{k}" for k, c in enumerate(cams)},
+    )
+
+
+# -- defects: each damages ticks [a, b) the way the real fault would -------------------------------
+
+
+def plant_pause(r: Recording, a: int, b: int) -> None:
+    """The operator holds still from tick a-1 to b-1, then carries on where they stopped."""
+    for arr in (r.qpos, r.action, r.leader):
+        arr[:] = np.concatenate(
+            [arr[:a], np.repeat(arr[a - 1 : a], b - a, axis=0), arr[a : len(arr) - (b - a)]]
+        )
+
+
+def plant_frame_drop(r: Recording, cam: str, a: int, b: int) -> None:
+    """The camera delivered nothing new during [a, b): ticks reuse frame a-1, then the counter jumps."""
+    r.frame_index[cam][a:b] = r.frame_index[cam][a - 1]
+    r.frame_time[cam][a:b] = r.frame_time[cam][a - 1]
+    r.frame_src[cam][a:b] = r.frame_src[cam][a - 1]
+
+
+def plant_stale(r: Recording, cam: str, a: int, b: int, periods: float = 5.0) -> None:
+    """Frames arrive in order but `periods` camera periods late (a backed-up driver queue)."""
+    r.frame_time[cam][a:b] -= periods / FPS
+
+
+def plant_frozen(r: Recording, cam: str, a: int, b: int) -> None:
+    """The counter keeps advancing but the picture repeats frame a-1 (stuck driver buffer)."""
+    r.frame_src[cam][a:b] = r.frame_src[cam][a - 1]
+
+
+def plant_dark(r: Recording, cam: str, a: int, b: int, kind: str = "black") -> None:
+    r.frame_kind[cam][a:b] = kind
+
+
+def plant_desync(r: Recording, cam: str, a: int, b: int, lag_s: float = 0.045) -> None:
+    r.frame_time[cam][a:b] -= lag_s
+
+
+def plant_control_gap(r: Recording, a: int, gap_s: float = 0.2) -> None:
+    """The loop stalled before tick a; the cameras kept counting meanwhile."""
+    r.ts[a:] += gap_s
+    for c in r.frame_time:
+        r.frame_time[c][a:] += gap_s
+        r.frame_index[c][a:] += round(gap_s * FPS)
+
+
+def plant_slow_rate(r: Recording, hz: float = 40.0) -> None:
+    r.ts[:] = np.arange(r.length) / hz
+    for c in r.frame_time:
+        r.frame_time[c][:] = r.ts - 0.004
+
+
+def plant_joint_limit(r: Recording, joint: int, a: int, b: int, over: float = 0.2) -> None:
+    for arr in (r.qpos, r.action):
+        arr[a:b, joint] = LIMIT + over
+
+
+def plant_nan(r: Recording, a: int, b: int) -> None:
+    r.qpos[a:b, 0] = np.nan
+
+
+def plant_action_spike(r: Recording, joint: int, a: int, size: float = 1.0) -> None:
+    r.action[a, joint] += size
+
+
+def plant_tracking_offset(r: Recording, joint: int, offset: float = 0.1) -> None:
+    r.qpos[:, joint] += offset
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _picture(cam: str, src: int, kind: str, size: tuple[int, int]) -> np.ndarray:
+    h, w = size
+    if kind == "black":
+        return np.zeros((h, w, 3), np.uint8)
+    if kind == "saturated":
+        return np.full((h, w, 3), 255, np.uint8)
+    rng = np.random.default_rng(src * 7 + len(cam))
+    y, x = np.mgrid[0:h, 0:w]
+    base = 60 + (x * 100 // w + y * 40 // h + src) % 120
+    noise = rng.integers(0, 24, (h, w, 3))
+    return (base[..., None] + noise).astype(np.uint8)
+
+
+class JpegPool:
+    """Pre-encoded JPEG pictures (benchmark-sized frames would take minutes to encode one by one)."""
+
+    def __init__(self, size: tuple[int, int], n: int = 24) -> None:
+        self.size, self.n = size, n
+        self.cache: dict[tuple[str, int, str], np.ndarray] = {}
+
+    def get(self, cam: str, src: int, kind: str) -> np.ndarray:
+        key = (cam, src % self.n if kind == "normal" else 0, kind)
+        if key not in self.cache:
+            self.cache[key] = encode_jpeg(_picture(cam, key[1], kind, self.size), 80)
+        return self.cache[key]
+
+
+def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, compress: bool = True) -> Path:
+    n_joints = r.qpos.shape[1]
+    h, w = r.size
+    attrs = EpisodeAttrs(
+        fps=r.fps_attr,
+        joint_names=[f"joint_{j}" for j in range(n_joints)],
+        joint_limits=[(-LIMIT, LIMIT)] * n_joints,
+        cameras=[
+            CameraInfo(
+                name=c,
+                type="synthetic",
+                serial=r.serials.get(c, ""),
+                width=w,
+                height=h,
+                fps=FPS,
+                intrinsics={"fx": 30.0, "fy": 30.0, "ppx": w / 2, "ppy": h / 2},
+            )
+            for c in r.frame_time
+        ],
+        compress=compress,
+        robot="factory",
+        task=r.task,
+        operator=r.operator,
+        started_at="2026-11-24T10:00:00Z",
+    )
+    writer = EpisodeWriter(path, attrs, dict.fromkeys(r.frame_time, (h, w)))
+    qvel = (np.gradient(r.qpos, axis=0) * FPS).astype(np.float32) if r.length > 1 else r.qpos * 0
+    effort = np.zeros_like(r.qpos)
+    for i in range(r.length):
+        images = {}
+        for c in r.frame_time:
+            src, kind = int(r.frame_src[c][i]), str(r.frame_kind[c][i])
+            images[c] = pool.get(c, src, kind) if pool else _picture(c, src, kind, r.size)
+        writer.append(
+            Tick(
+                timestamp=float(r.ts[i]),
+                qpos=r.qpos[i],
+                qvel=qvel[i],
+                effort=effort[i],
+                action=r.action[i],
+                leader_qpos=r.leader[i],
+                images=images,
+                frame_time={c: float(r.frame_time[c][i]) for c in r.frame_time},
+                frame_index={c: int(r.frame_index[c][i]) for c in r.frame_index},
+            )
+        )
+    writer.close(success=r.success, complete=r.complete, loop_stats={"achieved_hz": FPS, "overruns": 0})
+    return path
+
+
+def write_dataset(folder: Path, recordings: list[Recording], *, pool: JpegPool | None = None) -> list[Path]:
+    """Episode files episode_0 .. episode_{n-1} plus a minimal dataset.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [write_recording(folder / episode_name(i), r, pool=pool) for i, r in enumerate(recordings)]
+    (folder / "dataset.json").write_text(json.dumps({"name": folder.name, "episodes": []}))
+    return paths
+
+
+def clean_dataset(folder: Path, n: int = 5, length: int = 100, **kw: object) -> list[Path]:
+    return write_dataset(folder, [clean_recording(length, seed=i, **kw) for i in range(n)])  # type: ignore[arg-type]
+
+
+# -- damaged files ---------------------------------------------------------------------------------
+
+
+def truncate(path: Path, fraction: float = 0.5) -> None:
+    """A half-copied file: the first `fraction` of its bytes."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+
+
+_KILLED_WRITER = """
+import os, sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from schemas.episode_writer import EpisodeWriter
+from tests.factories import clean_recording, write_recording
+r = clean_recording({length})
+def die(self, **kw):
+    self.flush()
+    os._exit(0)   # the recorder process dies: the SWMR writer never closes
+EpisodeWriter.close = die
+write_recording(Path(sys.argv[1]), r)
+"""
+
+
+def write_cut_off(path: Path, length: int = 60) -> Path:
+    """An episode whose writer process died before closing (SWMR flag still set)."""
+    root = str(Path(__file__).resolve().parents[1])
+    subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER.format(root=root, length=length), str(path)], check=True
+    )
+    return path
+
+
+def write_plain_aloha(
+    path: Path, length: int = 100, *, seed: int = 0, cams: tuple[str, ...] = ("top",)
+) -> Path:
+    """An episode as the original ACT/ALOHA recorder wrote it: no timestamps, counters or our attributes."""
+    import h5py
+
+    r = clean_recording(length, 14, seed=seed, cams=cams)
+    with h5py.File(path, "w") as f:
+        f.attrs["sim"] = True
+        obs = f.create_group("observations")
+        obs.create_dataset("qpos", data=r.qpos)
+        obs.create_dataset("qvel", data=np.zeros_like(r.qpos))
+        f.create_dataset("action", data=r.action)
+        imgs = obs.create_group("images")
+        for c in cams:
+            imgs.create_dataset(c, data=np.stack([_picture(c, i, "normal", r.size) for i in range(length)]))
+    return path

@@ -1,0 +1,184 @@
+"""Every defect planted at a known span is found with that span; clean episodes have no findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from quality import Report, Thresholds, check_dataset
+from tests import factories as F
+from tests.quality.conftest import errors, has_span, planted
+
+N_CLEAN = 5
+LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    plant: Callable[[F.Recording], None]
+    check: str
+    ticks: tuple[int, int] | None  # None: the whole episode
+    side_effects: frozenset[str] = frozenset()  # other errors the same fault rightly causes
+    severity: str = "error"
+
+
+def _set(**kw: object) -> Callable[[F.Recording], None]:
+    def plant(r: F.Recording) -> None:
+        for k, v in kw.items():
+            setattr(r, k, v)
+
+    return plant
+
+
+def _shift_all(joint: int, by: float) -> Callable[[F.Recording], None]:
+    def plant(r: F.Recording) -> None:
+        for arr in (r.qpos, r.action, r.leader):
+            arr[:, joint] += by
+
+    return plant
+
+
+def _faster(r: F.Recording) -> None:
+    fast = F.clean_recording(LENGTH, amplitude=1.5, seed=99)
+    r.qpos[:], r.action[:], r.leader[:] = fast.qpos, fast.action, fast.leader
+
+
+CASES = [
+    Case("pause", lambda r: F.plant_pause(r, 40, 70), "pause", (39, 70)),
+    Case(
+        "frame_drop",
+        lambda r: F.plant_frame_drop(r, "cam_high", 30, 40),
+        "frame_drop",
+        (30, 40),
+        frozenset({"stale_frame", "camera_sync"}),
+    ),
+    Case(
+        "stale",
+        lambda r: F.plant_stale(r, "cam_left_wrist", 30, 45),
+        "stale_frame",
+        (30, 45),
+        frozenset({"frame_drop", "camera_sync"}),
+    ),
+    Case("frozen", lambda r: F.plant_frozen(r, "cam_right_wrist", 20, 30), "frozen_frame", (20, 30)),
+    Case("black", lambda r: F.plant_dark(r, "cam_left_wrist", 50, 80), "dark_frame", (50, 80)),
+    Case("saturated", lambda r: F.plant_dark(r, "cam_high", 7, 12, "saturated"), "dark_frame", (7, 12)),
+    Case(
+        "desync",
+        lambda r: F.plant_desync(r, "cam_right_wrist", 60, 75),
+        "camera_sync",
+        (60, 75),
+        frozenset({"frame_drop"}),
+    ),
+    Case(
+        "control_gap",
+        lambda r: F.plant_control_gap(r, 50),
+        "control_rate",
+        (49, 51),
+        frozenset({"frame_drop"}),
+    ),
+    Case("slow_rate", F.plant_slow_rate, "control_rate", None),
+    Case("joint_limit", lambda r: F.plant_joint_limit(r, 2, 60, 70), "joint_limit", (60, 70)),
+    Case("nan", lambda r: F.plant_nan(r, 20, 30), "integrity", (20, 30)),
+    Case("failed", _set(success=0), "success_label", None),
+    Case("unlabelled", _set(success=-1), "success_label", None),
+    Case("incomplete", _set(complete=False), "integrity", None),
+    Case(
+        "action_spike", lambda r: F.plant_action_spike(r, 1, 50), "action_spike", (49, 52), severity="warning"
+    ),
+    Case("tracking", lambda r: F.plant_tracking_offset(r, 3), "tracking_error", None, severity="warning"),
+    Case("start_pose", _shift_all(0, 0.5), "start_pose", (0, 50), severity="warning"),
+    Case("speed", _faster, "speed_outlier", None, severity="warning"),
+    Case(
+        "camera_serial",
+        _set(serials={"cam_high": "OTHER", "cam_left_wrist": "SN1", "cam_right_wrist": "SN2"}),
+        "camera_settings",
+        None,
+        severity="warning",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report, dict[str, F.Recording]]:
+    folder = tmp_path_factory.mktemp("planted")
+    recs: dict[str, F.Recording] = {}
+    for i in range(N_CLEAN):
+        recs[f"clean{i}"] = F.clean_recording(LENGTH, seed=i)
+    for k, case in enumerate(CASES):
+        r = F.clean_recording(LENGTH, seed=100 + k)
+        case.plant(r)
+        recs[case.name] = r
+    short = F.clean_recording(40, seed=50)
+    recs["short"] = short
+    F.write_dataset(folder, list(recs.values()))
+    report = check_dataset(folder, Thresholds(), jobs=2)
+    return folder, report, recs
+
+
+def _result(dataset: tuple[Path, Report, dict[str, F.Recording]], name: str):  # type: ignore[no-untyped-def]
+    _, report, recs = dataset
+    return report.episodes[list(recs).index(name)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_planted_defect_found_with_its_span(
+    dataset: tuple[Path, Report, dict[str, F.Recording]], case: Case
+) -> None:
+    r = dataset[2][case.name]
+    res = _result(dataset, case.name)
+    span = planted(r, *case.ticks) if case.ticks else (0.0, res.duration_s)
+    if case.check == "start_pose":
+        span = (0.0, 1.0)  # a start-pose finding points at the first second
+    assert has_span(res.findings, case.check, span), [(f.check, f.start_s, f.end_s) for f in res.findings]
+    assert {f.severity for f in res.findings if f.check == case.check} == {case.severity}
+    expected = {case.check} if case.severity == "error" else set()
+    assert errors(res.findings) - expected - case.side_effects == set(), "unexpected errors"
+    assert res.verdict == ("fail" if case.severity == "error" else "pass")
+
+
+def test_joint_limit_names_the_joint(dataset: tuple[Path, Report, dict[str, F.Recording]]) -> None:
+    found = [f for f in _result(dataset, "joint_limit").findings if f.check == "joint_limit"]
+    assert {f.detail["joint"] for f in found} == {"joint_2"}
+    assert {f.detail["signal"] for f in found} == {"qpos", "action"}
+
+
+def test_length_outlier(dataset: tuple[Path, Report, dict[str, F.Recording]]) -> None:
+    res = _result(dataset, "short")
+    assert errors(res.findings) == {"length_outlier"}
+    assert has_span(res.findings, "length_outlier", (0.0, res.duration_s))
+    assert any(f.check == "length_outlier" for f in dataset[1].dataset_findings)
+
+
+def test_clean_episodes_have_no_findings(dataset: tuple[Path, Report, dict[str, F.Recording]]) -> None:
+    for i in range(N_CLEAN):
+        res = _result(dataset, f"clean{i}")
+        assert res.verdict == "pass"
+        assert res.findings == [], [(f.check, f.message) for f in res.findings]
+        assert res.skipped == {}
+        assert res.rate_hz == pytest.approx(50.0, rel=0.01)
+
+
+def test_unlabelled_allowed(tmp_path: Path) -> None:
+    r = F.clean_recording(60)
+    r.success = -1
+    F.write_dataset(tmp_path, [r])
+    from quality import check_episode
+
+    assert "success_label" in errors(check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings)
+    allowed = check_episode(tmp_path / "episode_0.hdf5", Thresholds(allow_unlabelled=True))
+    assert allowed.findings == []
+
+
+def test_pause_at_the_edges_is_not_counted_unless_asked(tmp_path: Path) -> None:
+    r = F.clean_recording(100)
+    F.plant_pause(r, 1, 40)  # the operator settles in: still from tick 0
+    F.write_dataset(tmp_path, [r])
+    from quality import check_episode
+
+    assert check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings == []
+    strict = check_episode(tmp_path / "episode_0.hdf5", Thresholds(pause_count_edges=True))
+    assert has_span(strict.findings, "pause", planted(r, 0, 40))
