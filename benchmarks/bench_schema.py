@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from schemas.episode_layout import CameraInfo, EpisodeAttrs  # noqa: E402
-from schemas.episode_reader import EpisodeReader  # noqa: E402
-from schemas.episode_writer import EpisodeWriter, Tick  # noqa: E402
-from schemas.jpeg import encode_jpeg  # noqa: E402
+from schemas.episode_layout import CameraInfo, EpisodeAttrs
+from schemas.episode_reader import EpisodeReader
+from schemas.episode_writer import EpisodeWriter, Tick
+from schemas.jpeg import encode_jpeg
 
 H, W, CAMS, J = 480, 640, ("cam_high", "cam_left_wrist", "cam_right_wrist"), 14
 
@@ -55,24 +55,42 @@ def make_ticks(n: int, frames: list[np.ndarray]) -> list[Tick]:
 
 
 def write(path: Path, ticks: list[Tick], compress: bool, pre_encode: bool) -> dict[str, float]:
-    attrs = EpisodeAttrs(fps=50, joint_names=[f"j{i}" for i in range(J)], joint_limits=[(-3, 3)] * J,
-                         cameras=[CameraInfo(c, width=W, height=H, fps=30) for c in CAMS], compress=compress)
+    attrs = EpisodeAttrs(
+        fps=50,
+        joint_names=[f"j{i}" for i in range(J)],
+        joint_limits=[(-3, 3)] * J,
+        cameras=[CameraInfo(c, width=W, height=H, fps=30) for c in CAMS],
+        compress=compress,
+    )
     pool = ThreadPoolExecutor(2) if pre_encode else None
     t0 = time.perf_counter()
     w = EpisodeWriter(path, attrs, dict.fromkeys(CAMS, (H, W)), flush_interval=0.5)
     for tick in ticks:
         if pool is not None:
             futs = {c: pool.submit(encode_jpeg, img, 90) for c, img in tick.images.items()}
-            tick = Tick(tick.timestamp, tick.qpos, tick.qvel, tick.effort, tick.action, tick.leader_qpos,
-                        {c: f.result() for c, f in futs.items()}, tick.frame_time, tick.frame_index)
+            tick = Tick(
+                tick.timestamp,
+                tick.qpos,
+                tick.qvel,
+                tick.effort,
+                tick.action,
+                tick.leader_qpos,
+                {c: f.result() for c, f in futs.items()},
+                tick.frame_time,
+                tick.frame_index,
+            )
         w.append(tick)
     w.close(success=1)
     dt = time.perf_counter() - t0
     if pool is not None:
         pool.shutdown()
     size = path.stat().st_size
-    return {"ticks_per_s": round(len(ticks) / dt, 1), "MB_per_s": round(size / dt / 1e6, 1),
-            "file_MB": round(size / 1e6, 1), "seconds": round(dt, 3)}
+    return {
+        "ticks_per_s": round(len(ticks) / dt, 1),
+        "MB_per_s": round(size / dt / 1e6, 1),
+        "file_MB": round(size / 1e6, 1),
+        "seconds": round(dt, 3),
+    }
 
 
 def read(path: Path) -> dict[str, float]:
@@ -89,8 +107,12 @@ def read(path: Path) -> dict[str, float]:
             for c in ep.cameras:
                 ep.image(c, t)
     img = time.perf_counter() - t0
-    return {"metadata_ticks_per_s": round(n / meta, 1), "metadata_ms_per_episode": round(meta * 1e3, 2),
-            "image_ticks_per_s": round(n / img, 1), "image_frames_per_s": round(n * len(CAMS) / img, 1)}
+    return {
+        "metadata_ticks_per_s": round(n / meta, 1),
+        "metadata_ms_per_episode": round(meta * 1e3, 2),
+        "image_ticks_per_s": round(n / img, 1),
+        "image_frames_per_s": round(n * len(CAMS) / img, 1),
+    }
 
 
 def main() -> None:
@@ -102,15 +124,34 @@ def main() -> None:
     try:
         ticks = make_ticks(args.ticks, scene_frames())
         results = {}
-        for name, compress, pre in (("raw", False, False), ("jpeg", True, False), ("jpeg_pre_encoded_2_threads", True, True)):
+        for name, compress, pre in (
+            ("raw", False, False),
+            ("jpeg", True, False),
+            ("jpeg_pre_encoded_2_threads", True, True),
+        ):
             path = folder / f"{name}.hdf5"
             results[name] = {"write": write(path, ticks, compress, pre), "read": read(path)}
-        print(json.dumps({
-            "benchmark": "schema",
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-            "episode": {"ticks": args.ticks, "fps": 50, "cameras": len(CAMS), "size": [H, W], "joints": J},
-            "results": results,
-        }, indent=1))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "schema",
+                    "machine": {
+                        "cpus": os.cpu_count(),
+                        "platform": platform.platform(),
+                        "python": platform.python_version(),
+                    },
+                    "episode": {
+                        "ticks": args.ticks,
+                        "fps": 50,
+                        "cameras": len(CAMS),
+                        "size": [H, W],
+                        "joints": J,
+                    },
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -137,8 +137,12 @@ class ControlLoop:
                 if rec is not None:
                     rec.stats.add(deadline, start, work)
                 if len(self.recent.starts) > 500:
-                    self.recent = LoopStats(self.rig.fps, self.recent.starts[-250:], self.recent.errors[-250:],
-                                            self.recent.work[-250:])
+                    self.recent = LoopStats(
+                        self.rig.fps,
+                        self.recent.starts[-250:],
+                        self.recent.errors[-250:],
+                        self.recent.work[-250:],
+                    )
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
@@ -151,11 +155,22 @@ class ControlLoop:
             with self._tick:
                 self._tick.notify_all()
 
-    def _record(self, rec: Recording, start: float, leader: np.ndarray, goal: np.ndarray, qpos: np.ndarray,
-                qvel: np.ndarray, effort: np.ndarray, frames: dict) -> None:
+    def _record(
+        self,
+        rec: Recording,
+        start: float,
+        leader: np.ndarray,
+        goal: np.ndarray,
+        qpos: np.ndarray,
+        qvel: np.ndarray,
+        effort: np.ndarray,
+        frames: dict,
+    ) -> None:
         if rec.sink.error is not None:
-            raise HardwareError(f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
-                                "check free disk space and that the folder is writable")
+            raise HardwareError(
+                f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
+                "check free disk space and that the folder is writable",
+            )
         if rec.t0 < 0:
             rec.t0 = start
         images, ftime, fidx = {}, {}, {}
@@ -170,8 +185,21 @@ class ControlLoop:
                 rec.new_frames[cam] = rec.new_frames.get(cam, 0) + 1
                 if last is not None and frame.index > last + 1:
                     rec.dropped[cam] = rec.dropped.get(cam, 0) + frame.index - last - 1
-                    self.warnings.append(f"{cam}: {frame.index - last - 1} frame(s) dropped at t={start - rec.t0:.2f}s")
+                    self.warnings.append(
+                        f"{cam}: {frame.index - last - 1} frame(s) dropped at t={start - rec.t0:.2f}s"
+                    )
                 rec.last_index[cam] = frame.index
-        rec.sink.put(Tick(timestamp=start - rec.t0, qpos=qpos, qvel=qvel, effort=effort, action=goal,
-                          leader_qpos=leader, images=images, frame_time=ftime, frame_index=fidx))
+        rec.sink.put(
+            Tick(
+                timestamp=start - rec.t0,
+                qpos=qpos,
+                qvel=qvel,
+                effort=effort,
+                action=goal,
+                leader_qpos=leader,
+                images=images,
+                frame_time=ftime,
+                frame_index=fidx,
+            )
+        )
         rec.ticks += 1

@@ -30,7 +30,9 @@ _STOP = object()
 class EpisodeSink:
     """A writer thread (plus JPEG encoder threads) in front of one `EpisodeWriter`."""
 
-    def __init__(self, writer: EpisodeWriter, *, compress: bool, jpeg_quality: int = 90, encoders: int = 2) -> None:
+    def __init__(
+        self, writer: EpisodeWriter, *, compress: bool, jpeg_quality: int = 90, encoders: int = 2
+    ) -> None:
         self.writer = writer
         self.compress = compress
         self.jpeg_quality = jpeg_quality
@@ -56,7 +58,9 @@ class EpisodeSink:
 
     def _encode(self, tick: Tick) -> tuple[Tick, dict[str, Future[np.ndarray]]]:
         assert self._pool is not None
-        return tick, {cam: self._pool.submit(encode_jpeg, img, self.jpeg_quality) for cam, img in tick.images.items()}
+        return tick, {
+            cam: self._pool.submit(encode_jpeg, img, self.jpeg_quality) for cam, img in tick.images.items()
+        }
 
     def _run(self) -> None:
         pending: deque[tuple[Tick, dict[str, Future[np.ndarray]]]] = deque()
@@ -89,7 +93,9 @@ class EpisodeSink:
                 for f in futures.values():
                     f.cancel()
 
-    def close(self, *, success: int | None, loop_stats: dict[str, Any] | None, complete: bool = True) -> tuple[Path, float]:
+    def close(
+        self, *, success: int | None, loop_stats: dict[str, Any] | None, complete: bool = True
+    ) -> tuple[Path, float]:
         """Drain, close the file; returns (path, seconds the close took after the last tick)."""
         t0 = time.monotonic()
         self._q.put(_STOP)

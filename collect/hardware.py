@@ -85,7 +85,9 @@ class RigHardware:
 
     def read_leaders(self) -> np.ndarray:
         out = np.empty(self.n_joints)
-        for sl, (qpos, _, _) in zip(self._slices, self._each_arm(lambda i: self.leaders[i].read()), strict=True):
+        for sl, (qpos, _, _) in zip(
+            self._slices, self._each_arm(lambda i: self.leaders[i].read()), strict=True
+        ):
             out[sl] = qpos
         return out
 
@@ -103,7 +105,9 @@ class RigHardware:
 
     def read_followers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         qpos, qvel, effort = (np.empty(self.n_joints) for _ in range(3))
-        for sl, (q, v, e) in zip(self._slices, self._each_arm(lambda i: self.followers[i].read()), strict=True):
+        for sl, (q, v, e) in zip(
+            self._slices, self._each_arm(lambda i: self.followers[i].read()), strict=True
+        ):
             qpos[sl], qvel[sl], effort[sl] = q, v, e
         return qpos, qvel, effort
 
@@ -119,11 +123,17 @@ class RigHardware:
         out = []
         for cfg in self.rig.cameras:
             info = self.cameras[cfg.name].info() if cfg.name in self.cameras else {}
-            out.append(CameraInfo(
-                name=cfg.name, type=cfg.type, serial=str(info.get("serial", cfg.serial)),
-                width=cfg.width, height=cfg.height, fps=float(info.get("fps", cfg.fps)),
-                intrinsics=dict(info.get("intrinsics") or {}),
-            ))
+            out.append(
+                CameraInfo(
+                    name=cfg.name,
+                    type=cfg.type,
+                    serial=str(info.get("serial", cfg.serial)),
+                    width=cfg.width,
+                    height=cfg.height,
+                    fps=float(info.get("fps", cfg.fps)),
+                    intrinsics=dict(info.get("intrinsics") or {}),
+                )
+            )
         return out
 
     # -- safety ------------------------------------------------------------------------------------

@@ -93,8 +93,11 @@ class LoopStats:
                 "max": round(float(err.max()), 4),
             },
             "period_ms": {"min": round(float(periods.min()), 4), "max": round(float(periods.max()), 4)},
-            "work_ms": {"p50": round(float(np.percentile(work, 50)), 4), "p99": round(float(np.percentile(work, 99)), 4),
-                        "max": round(float(work.max()), 4)},
+            "work_ms": {
+                "p50": round(float(np.percentile(work, 50)), 4),
+                "p99": round(float(np.percentile(work, 99)), 4),
+                "max": round(float(work.max()), 4),
+            },
             "overruns": self.overruns,
             "skipped_ticks": self.skipped,
         }

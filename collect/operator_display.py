@@ -22,9 +22,11 @@ REFRESH_S = 0.25
 
 def _fmt_stats(stats: dict[str, Any]) -> str:
     err = stats.get("period_error_ms", {})
-    return (f"{stats.get('ticks', 0)} ticks at {stats.get('achieved_hz', 0):.2f} Hz, period error p50 "
-            f"{err.get('p50', 0):.3f} / p99 {err.get('p99', 0):.3f} / max {err.get('max', 0):.3f} ms, "
-            f"overruns {stats.get('overruns', 0)}")
+    return (
+        f"{stats.get('ticks', 0)} ticks at {stats.get('achieved_hz', 0):.2f} Hz, period error p50 "
+        f"{err.get('p50', 0):.3f} / p99 {err.get('p99', 0):.3f} / max {err.get('max', 0):.3f} ms, "
+        f"overruns {stats.get('overruns', 0)}"
+    )
 
 
 class PlainDisplay:
@@ -51,8 +53,12 @@ class PlainDisplay:
             print("episode discarded", file=self.out, flush=True)
             return
         drops = ", ".join(f"{c} {n}" for c, n in result.dropped.items() if n) or "none"
-        print(f"saved {result.path} ({_fmt_stats(result.stats)}; dropped frames: {drops}; "
-              f"closed in {result.close_s:.2f} s)", file=self.out, flush=True)
+        print(
+            f"saved {result.path} ({_fmt_stats(result.stats)}; dropped frames: {drops}; "
+            f"closed in {result.close_s:.2f} s)",
+            file=self.out,
+            flush=True,
+        )
 
 
 class LiveDisplay:
@@ -91,14 +97,25 @@ class LiveDisplay:
         rate, p99 = loop.recent.recent(50) if loop is not None else (0.0, 0.0)
         left = max(0.0, rec.phase_end - time.monotonic())
         head = Table.grid(padding=(0, 2))
-        head.add_row("[bold]episode[/]", f"{rec.episode_index}  ({len(rec.results)} kept of {rec.opt.episodes})",
-                     "[bold]phase[/]", escape(rec.phase), "[bold]left[/]", f"{left:5.1f} s")
+        head.add_row(
+            "[bold]episode[/]",
+            f"{rec.episode_index}  ({len(rec.results)} kept of {rec.opt.episodes})",
+            "[bold]phase[/]",
+            escape(rec.phase),
+            "[bold]left[/]",
+            f"{left:5.1f} s",
+        )
         target = rec.rig.fps
         rate_style = "green" if rate >= 0.95 * target else "red"
         overruns = loop.clock.overruns if loop is not None else 0
-        head.add_row("[bold]loop[/]", f"[{rate_style}]{rate:5.1f} Hz[/] (target {target:g})",
-                     "[bold]jitter p99[/]", f"{p99:.2f} ms", "[bold]overruns[/]",
-                     f"[{'red' if overruns else 'green'}]{overruns}[/]")
+        head.add_row(
+            "[bold]loop[/]",
+            f"[{rate_style}]{rate:5.1f} Hz[/] (target {target:g})",
+            "[bold]jitter p99[/]",
+            f"{p99:.2f} ms",
+            "[bold]overruns[/]",
+            f"[{'red' if overruns else 'green'}]{overruns}[/]",
+        )
         cams = Table("camera", "fps", "dropped", "backlog", box=None, padding=(0, 2))
         recording = getattr(rec, "recording", None) if rec.phase.startswith("recording") else None
         elapsed = max(1e-6, (recording.ticks / target)) if recording is not None else 0.0
@@ -106,8 +123,12 @@ class LiveDisplay:
             if recording is not None:
                 fps = recording.new_frames.get(cfg.name, 0) / elapsed if elapsed else 0.0
                 dropped = recording.dropped.get(cfg.name, 0)
-                cams.add_row(cfg.name, f"{fps:5.1f} / {cfg.fps:g}", f"[{'red' if dropped else 'green'}]{dropped}[/]",
-                             str(recording.sink.backlog))
+                cams.add_row(
+                    cfg.name,
+                    f"{fps:5.1f} / {cfg.fps:g}",
+                    f"[{'red' if dropped else 'green'}]{dropped}[/]",
+                    str(recording.sink.backlog),
+                )
             else:
                 cams.add_row(cfg.name, f"- / {cfg.fps:g}", "-", "-")
         warnings = list(loop.warnings) if loop is not None else []
@@ -116,4 +137,6 @@ class LiveDisplay:
             parts.append("[yellow]" + "\n".join(escape(w) for w in warnings[-3:]) + "[/]")
         if self._saved:
             parts.append("[dim]" + "\n".join(escape(s) for s in self._saved) + "[/]")
-        return Panel(Group(*parts), title=f"demoforge record · {escape(rec.rig.name)} → {escape(str(rec.opt.dataset))}")
+        return Panel(
+            Group(*parts), title=f"demoforge record · {escape(rec.rig.name)} → {escape(str(rec.opt.dataset))}"
+        )

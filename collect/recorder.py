@@ -53,23 +53,39 @@ class Operator(Protocol):
     def poll(self) -> str | None: ...  # a key pressed since the last call, or None
 
 
+@dataclass
 class EpisodeResult:
-    def __init__(self, path: Path | None, entry: EpisodeEntry | None, stats: dict[str, Any], close_s: float,
-                 dropped: dict[str, int], kept: bool) -> None:
-        self.path, self.entry, self.stats, self.close_s, self.dropped, self.kept = path, entry, stats, close_s, dropped, kept
+    """What one recorded episode became."""
+
+    path: Path | None  # None when discarded
+    entry: EpisodeEntry | None
+    stats: dict[str, Any]  # the episode's loop_stats
+    close_s: float  # time from the last tick to the file closed
+    dropped: dict[str, int]  # camera frames skipped by the counter, per camera
+    kept: bool
+    backlog_max: int = 0  # most ticks waiting in the writer at once
 
 
 class Recorder:
     """Records episodes of one rig into one dataset folder."""
 
-    def __init__(self, rig: Rig, options: RecordOptions, *, operator: Operator | None = None,
-                 display: Any = None, hardware: RigHardware | None = None) -> None:
+    def __init__(
+        self,
+        rig: Rig,
+        options: RecordOptions,
+        *,
+        operator: Operator | None = None,
+        display: Any = None,
+        hardware: RigHardware | None = None,
+    ) -> None:
         self.rig = rig
         self.opt = options
         self.operator = operator
         self.display = display
         self.hw = hardware or RigHardware(rig, line=options.line)
-        self.episode_time = options.episode_time if options.episode_time is not None else rig.recording.episode_time
+        self.episode_time = (
+            options.episode_time if options.episode_time is not None else rig.recording.episode_time
+        )
         self.reset_time = options.reset_time if options.reset_time is not None else rig.recording.reset_time
         self.compress = rig.recording.compress if options.compress is None else options.compress
         self.loop: ControlLoop | None = None
@@ -140,15 +156,26 @@ class Recorder:
                 return EpisodeResult(None, None, {}, 0.0, {}, kept=False)
         path = self.opt.dataset / episode_name(self.episode_index)
         attrs = EpisodeAttrs(
-            fps=self.rig.fps, joint_names=self.rig.joint_names, joint_limits=self.rig.joint_limits,
-            cameras=self.hw.camera_infos(), sim=self.rig.sim, compress=self.compress, robot=self.rig.robot,
-            task=self.opt.task, operator=self.opt.operator or _user(),
+            fps=self.rig.fps,
+            joint_names=self.rig.joint_names,
+            joint_limits=self.rig.joint_limits,
+            cameras=self.hw.camera_infos(),
+            sim=self.rig.sim,
+            compress=self.compress,
+            robot=self.rig.robot,
+            task=self.opt.task,
+            operator=self.opt.operator or _user(),
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             software=_software(),
         )
         sizes = {c.name: (c.height, c.width) for c in self.rig.cameras}
-        writer = EpisodeWriter(path, attrs, sizes, flush_interval=self.rig.recording.flush_interval,
-                               jpeg_quality=self.rig.recording.jpeg_quality)
+        writer = EpisodeWriter(
+            path,
+            attrs,
+            sizes,
+            flush_interval=self.rig.recording.flush_interval,
+            jpeg_quality=self.rig.recording.jpeg_quality,
+        )
         sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
         rec = Recording(sink, LoopStats(self.rig.fps))
         self.recording = rec
@@ -175,7 +202,9 @@ class Recorder:
         if not self.opt.unattended:
             kept, label = self._ask_keep(saved)
         entry = self._save_entry(manifest, saved) if kept else None
-        result = EpisodeResult(saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept)
+        result = EpisodeResult(
+            saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog
+        )
         self.results.append(result)
         if self.display is not None:
             self.display.episode_done(self, result)
@@ -183,7 +212,9 @@ class Recorder:
 
     def _wait_for_start(self) -> bool:
         squeezed = False
-        grippers = [i for i, j in enumerate(j for a in self.rig.arms for j in a.joints) if j.kind == "gripper"]
+        grippers = [
+            i for i, j in enumerate(j for a in self.rig.arms for j in a.joints) if j.kind == "gripper"
+        ]
         while True:
             key = self._tick_wait(2)
             if key in (" ", "\n", "\r"):
@@ -191,10 +222,12 @@ class Recorder:
             if key == "q":
                 return False
             assert self.loop is not None
-            g = self.loop.leader[grippers] if grippers else []
-            if len(g) and min(g) < SQUEEZE_CLOSED:
+            if not grippers:
+                continue
+            closest = float(self.loop.leader[grippers].min())  # any leader gripper squeezed counts
+            if closest < SQUEEZE_CLOSED:
                 squeezed = True
-            elif squeezed and len(g) and min(g) > SQUEEZE_OPEN:
+            elif squeezed and closest > SQUEEZE_OPEN:
                 return True
 
     def _ask_keep(self, path: Path) -> tuple[bool, int]:
@@ -215,8 +248,14 @@ class Recorder:
         from schemas.episode_reader import EpisodeReader
 
         with EpisodeReader(path) as ep:
-            entry = EpisodeEntry(path.name, ep.length, ep.success, ep.complete, str(ep.attrs.get("started_at", "")),
-                                 self.opt.task)
+            entry = EpisodeEntry(
+                path.name,
+                ep.length,
+                ep.success,
+                ep.complete,
+                str(ep.attrs.get("started_at", "")),
+                self.opt.task,
+            )
         manifest.upsert(entry)
         manifest.save(self.opt.dataset)
         return entry
@@ -235,7 +274,9 @@ class Recorder:
 
 def discard(path: Path) -> Path:
     """Move an episode to `discarded/` beside it (with a time stamp): its index is free again."""
-    target = path.parent / "discarded" / f"{path.stem}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}{path.suffix}"
+    target = (
+        path.parent / "discarded" / f"{path.stem}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}{path.suffix}"
+    )
     target.parent.mkdir(exist_ok=True)
     os.replace(path, target)
     return target

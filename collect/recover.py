@@ -80,7 +80,11 @@ def recover_episode(path: Path) -> Recovered:
                     dst.attrs[key] = value
                 for name, ds in data.items():
                     shape = (n, *ds.shape[1:])
-                    chunks = tuple(max(1, min(c, d)) for c, d in zip(ds.chunks, shape, strict=True)) if ds.chunks and all(shape) else None
+                    chunks = (
+                        tuple(max(1, min(c, d)) for c, d in zip(ds.chunks, shape, strict=True))
+                        if ds.chunks and all(shape)
+                        else None
+                    )
                     out = dst.create_dataset(name, shape, ds.dtype, chunks=chunks)
                     for a in range(0, n, COPY_ROWS):
                         out[a : min(n, a + COPY_ROWS)] = ds[a : min(n, a + COPY_ROWS)]
@@ -91,7 +95,9 @@ def recover_episode(path: Path) -> Recovered:
                 dst.attrs["loop_stats"] = json.dumps(stats)
         with EpisodeReader(tmp) as check:
             if check.length != n:
-                raise EpisodeError(f"{tmp}: recovered copy has {check.length} ticks, expected {n}", "report this as a bug")
+                raise EpisodeError(
+                    f"{tmp}: recovered copy has {check.length} ticks, expected {n}", "report this as a bug"
+                )
         os.replace(tmp, path)
         return Recovered(path.name, n, max(lengths) - n, "recovered")
     except (OSError, EpisodeError, ValueError, KeyError) as e:
@@ -117,7 +123,15 @@ def recover_dataset(folder: Path) -> list[Recovered]:
         for r in results:
             if r.status == "recovered":
                 with EpisodeReader(folder / r.file) as ep:
-                    manifest.upsert(EpisodeEntry(r.file, ep.length, ep.success, ep.complete,
-                                                 str(ep.attrs.get("started_at", "")), str(ep.attrs.get("task", ""))))
+                    manifest.upsert(
+                        EpisodeEntry(
+                            r.file,
+                            ep.length,
+                            ep.success,
+                            ep.complete,
+                            str(ep.attrs.get("started_at", "")),
+                            str(ep.attrs.get("task", "")),
+                        )
+                    )
         manifest.save(folder)
     return results

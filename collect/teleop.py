@@ -24,7 +24,9 @@ class LeaderFollowerMap:
         self.low = limits[:, 0] + margin
         self.high = limits[:, 1] - margin
         steps = [1.0 if j.kind == "gripper" else rig.safety.max_step for a in rig.arms for j in a.joints]
-        self.max_step = np.asarray(steps, dtype=np.float64)  # grippers: normalized units, a full stroke per tick
+        self.max_step = np.asarray(
+            steps, dtype=np.float64
+        )  # grippers: normalized units, a full stroke per tick
         self.last: np.ndarray | None = None
         self.clamped_ticks = 0  # ticks where a clamp changed the command
 

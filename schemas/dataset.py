@@ -60,7 +60,9 @@ def episode_files(folder: str | Path) -> list[Path]:
     """The episode files of a dataset folder, in episode order (episode_2 before episode_10)."""
     d = Path(folder)
     if not d.is_dir():
-        raise EpisodeError(f"{d} is not a folder", "pass the dataset folder that holds episode_<i>.hdf5 files")
+        raise EpisodeError(
+            f"{d} is not a folder", "pass the dataset folder that holds episode_<i>.hdf5 files"
+        )
     found = [(n, p) for p in d.iterdir() if (n := episode_number(p.name)) is not None and p.is_file()]
     return [p for _, p in sorted(found)]
 
@@ -108,7 +110,9 @@ class Manifest:
                 schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
             )
         except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"{path}: malformed manifest ({e})", "delete it; `demoforge record` rebuilds it") from None
+            raise ConfigError(
+                f"{path}: malformed manifest ({e})", "delete it; `demoforge record` rebuilds it"
+            ) from None
 
     @classmethod
     def load_or_create(cls, folder: str | Path, name: str, rig: dict[str, Any]) -> Manifest:
@@ -156,8 +160,13 @@ class Splits:
         try:
             lists = {k: [str(x) for x in d[k]] for k in ("train", "val", "holdout")}
             excluded = {str(k): [str(r) for r in v] for k, v in d["excluded"].items()}
-            splits = cls(**lists, excluded=excluded, seed=int(d["seed"]), report_sha256=str(d["report_sha256"]),
-                         schema_version=int(d.get("schema_version", SCHEMA_VERSION)))
+            splits = cls(
+                **lists,
+                excluded=excluded,
+                seed=int(d["seed"]),
+                report_sha256=str(d["report_sha256"]),
+                schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"{path}: malformed splits file ({e})", fix) from None
         seen: set[str] = set()
@@ -173,11 +182,15 @@ class Splits:
         """Refuse a split whose quality report changed since it was cut."""
         path = Path(folder) / REPORT_JSON
         if not path.exists():
-            raise ConfigError(f"{path} is missing, the split {Path(folder) / SPLITS} cannot be verified",
-                              "run `demoforge check` then `demoforge split`")
+            raise ConfigError(
+                f"{path} is missing, the split {Path(folder) / SPLITS} cannot be verified",
+                "run `demoforge check` then `demoforge split`",
+            )
         if sha256_file(path) != self.report_sha256:
-            raise ConfigError(f"{Path(folder) / SPLITS} was cut from another quality report than {path}",
-                              "run `demoforge split` again on the current report")
+            raise ConfigError(
+                f"{Path(folder) / SPLITS} was cut from another quality report than {path}",
+                "run `demoforge split` again on the current report",
+            )
 
 
 def sha256_file(path: str | Path) -> str:

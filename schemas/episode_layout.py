@@ -89,7 +89,9 @@ class EpisodeAttrs:
     software: str = ""
     success: int = SUCCESS_UNLABELED  # 1 success, 0 failure, -1 unlabeled
     complete: bool = False  # true only after a clean close
-    loop_stats: dict[str, Any] = field(default_factory=dict)  # achieved_hz, period error percentiles, overruns
+    loop_stats: dict[str, Any] = field(
+        default_factory=dict
+    )  # achieved_hz, period error percentiles, overruns
     schema_version: int = SCHEMA_VERSION
 
     def to_hdf5(self) -> dict[str, Any]:

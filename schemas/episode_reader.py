@@ -60,7 +60,9 @@ class EpisodeReader:
         if not self.path.exists():
             raise EpisodeError(f"{self.path} does not exist", "check the path")
         if self.path.is_dir():
-            raise EpisodeError(f"{self.path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file")
+            raise EpisodeError(
+                f"{self.path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file"
+            )
         try:
             return h5py.File(self.path, "r")
         except OSError as first:
@@ -68,11 +70,15 @@ class EpisodeReader:
             # ignores it and sees everything flushed before the crash. Only then: SWMR readers retry
             # failed metadata checksums ~100 times with back-off, which on a damaged file looks like a hang.
             if "already open for write" not in str(first):
-                raise self._error(f"not a readable HDF5 file ({first})", "the file is damaged or not an episode") from None
+                raise self._error(
+                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
+                ) from None
             try:
                 f = h5py.File(self.path, "r", libver="latest", swmr=True)
             except OSError:
-                raise self._error(f"not a readable HDF5 file ({first})", "the file is damaged or not an episode") from None
+                raise self._error(
+                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
+                ) from None
             self.cut_off = True
             return f
 
@@ -90,7 +96,9 @@ class EpisodeReader:
         self.missing: list[str] = []  # our extensions this file lacks (plain ALOHA files lack all)
         for name in L.REQUIRED_DATASETS:
             if self._dataset(name) is None:
-                raise self._error(f"required dataset {name} is missing", "this is not an ALOHA-layout episode")
+                raise self._error(
+                    f"required dataset {name} is missing", "this is not an ALOHA-layout episode"
+                )
         qpos = self._dataset(L.QPOS)
         assert qpos is not None
         if qpos.ndim != 2:
@@ -133,13 +141,24 @@ class EpisodeReader:
         self.compressed = bool(self.attrs.get("compress", False)) or any(
             len(s) == 1 for s in self.image_shapes.values()
         )
-        for key in ("fps", "joint_names", "joint_limits", "cameras", "success", "complete", "loop_stats", "schema_version"):
+        for key in (
+            "fps",
+            "joint_names",
+            "joint_limits",
+            "cameras",
+            "success",
+            "complete",
+            "loop_stats",
+            "schema_version",
+        ):
             if key not in self.attrs:
                 self.missing.append(f"attr:{key}")
 
     def _check_rows(self, name: str, ds: h5py.Dataset, shape: tuple[int, ...], kind: str) -> None:
         if ds.shape != shape:
-            raise self._error(f"{name} has shape {ds.shape}, expected {shape} (all datasets need T = {self.length} rows)")
+            raise self._error(
+                f"{name} has shape {ds.shape}, expected {shape} (all datasets need T = {self.length} rows)"
+            )
         if ds.dtype.kind not in ({"f"} if kind == "f" else {"i", "u"}):
             want = "floating point" if kind == "f" else "integer"
             raise self._error(f"{name} has dtype {ds.dtype}, expected {want}")
@@ -224,7 +243,9 @@ class EpisodeReader:
         arr = self._cache[name]
         if check_finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
-            raise self._error(f"{name} has a non-finite value at row {int(bad[0])}", "the recording is corrupt")
+            raise self._error(
+                f"{name} has a non-finite value at row {int(bad[0])}", "the recording is corrupt"
+            )
         return arr
 
     @property
@@ -264,7 +285,9 @@ class EpisodeReader:
     def image(self, cam: str, t: int) -> np.ndarray:
         """The RGB frame of camera `cam` at tick `t`, (H, W, 3) uint8."""
         if cam not in self.image_shapes:
-            raise self._error(f"no camera {cam!r}", f"cameras in this file: {', '.join(self.cameras) or 'none'}")
+            raise self._error(
+                f"no camera {cam!r}", f"cameras in this file: {', '.join(self.cameras) or 'none'}"
+            )
         if not -self.length <= t < self.length:
             raise IndexError(f"tick {t} out of range for {self.length} ticks")
         ds = self._f[L.image_path(cam)]

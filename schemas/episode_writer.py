@@ -71,11 +71,15 @@ class EpisodeWriter:
         J = len(attrs.joint_names)
         self.n_joints = J
         if self.path.exists():
-            raise EpisodeError(f"{self.path} already exists", "episodes are never overwritten; pick a new index")
+            raise EpisodeError(
+                f"{self.path} already exists", "episodes are never overwritten; pick a new index"
+            )
         try:
             self._f = h5py.File(self.path, "w", libver="latest")
         except OSError as e:
-            raise EpisodeError(f"cannot create {self.path}: {e}", "check the folder exists and is writable") from None
+            raise EpisodeError(
+                f"cannot create {self.path}: {e}", "check the folder exists and is writable"
+            ) from None
         f = self._f
         for key, value in attrs.to_hdf5().items():
             f.attrs[key] = value
@@ -110,7 +114,9 @@ class EpisodeWriter:
         self._clen = None
         if attrs.compress and self.cams:
             n = len(self.cams)
-            self._clen = f.create_dataset(L.COMPRESS_LEN, (n, 0), np.int32, maxshape=(n, None), chunks=(n, rows * 4))
+            self._clen = f.create_dataset(
+                L.COMPRESS_LEN, (n, 0), np.int32, maxshape=(n, None), chunks=(n, rows * 4)
+            )
         f.swmr_mode = True
         f.flush()
 
@@ -133,7 +139,13 @@ class EpisodeWriter:
         ticks, self._pending = self._pending, []
         n0, n = self.length, len(ticks)
         for name, ds in self._joint_ds.items():
-            attr = {L.QPOS: "qpos", L.QVEL: "qvel", L.EFFORT: "effort", L.ACTION: "action", L.LEADER_QPOS: "leader_qpos"}[name]
+            attr = {
+                L.QPOS: "qpos",
+                L.QVEL: "qvel",
+                L.EFFORT: "effort",
+                L.ACTION: "action",
+                L.LEADER_QPOS: "leader_qpos",
+            }[name]
             block = np.asarray([getattr(t, attr) for t in ticks], dtype=np.float32).reshape(n, self.n_joints)
             ds.resize(n0 + n, axis=0)
             ds[n0:] = block
@@ -142,7 +154,9 @@ class EpisodeWriter:
         for ci, cam in enumerate(self.cams):
             self._write_images(ci, cam, ticks, n0)
             self._ftime[cam].resize(n0 + n, axis=0)
-            self._ftime[cam][n0:] = np.asarray([t.frame_time.get(cam, np.nan) for t in ticks], dtype=np.float64)
+            self._ftime[cam][n0:] = np.asarray(
+                [t.frame_time.get(cam, np.nan) for t in ticks], dtype=np.float64
+            )
             self._fidx[cam].resize(n0 + n, axis=0)
             self._fidx[cam][n0:] = np.asarray([t.frame_index.get(cam, -1) for t in ticks], dtype=np.int64)
         self.length = n0 + n
@@ -158,9 +172,9 @@ class EpisodeWriter:
             for i, t in enumerate(ticks):
                 img = t.images.get(cam)
                 if img is None or img.shape != (h, w, 3):
+                    got = None if img is None else img.shape
                     raise EpisodeError(
-                        f"camera {cam}: frame of shape {None if img is None else img.shape} at tick {n0 + i}, "
-                        f"expected {(h, w, 3)}",
+                        f"camera {cam}: frame of shape {got} at tick {n0 + i}, expected {(h, w, 3)}",
                         "set the camera's width and height in the rig to what it delivers",
                     )
                 block[i] = img
@@ -192,7 +206,9 @@ class EpisodeWriter:
 
     # -- closing -----------------------------------------------------------------------------------
 
-    def close(self, *, success: int | None = None, loop_stats: dict[str, Any] | None = None, complete: bool = True) -> Path:
+    def close(
+        self, *, success: int | None = None, loop_stats: dict[str, Any] | None = None, complete: bool = True
+    ) -> Path:
         """Write what is buffered, close, and set the closing attributes (`complete` last)."""
         if self._closed:
             return self.path
@@ -217,7 +233,11 @@ class EpisodeWriter:
 
 
 def finish_episode(
-    path: str | Path, *, success: int | None = None, loop_stats: dict[str, Any] | None = None, complete: bool = True
+    path: str | Path,
+    *,
+    success: int | None = None,
+    loop_stats: dict[str, Any] | None = None,
+    complete: bool = True,
 ) -> None:
     """Set the closing attributes of a closed episode file (also used to relabel success later)."""
     with h5py.File(path, "r+") as f:

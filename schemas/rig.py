@@ -237,7 +237,9 @@ def _port(ctx: _Ctx, key: str, raw: Any) -> Port:
     port = _str(ctx, f"{key}.port", t["port"])
     if not port:
         raise ctx.fail(f"{key}.port", "is empty", 'set it to a device path such as "/dev/ttyUSB0"')
-    baud = _positive(ctx, f"{key}.baudrate", _num(ctx, f"{key}.baudrate", t.get("baudrate", 1_000_000), integer=True))
+    baud = _positive(
+        ctx, f"{key}.baudrate", _num(ctx, f"{key}.baudrate", t.get("baudrate", 1_000_000), integer=True)
+    )
     proto = _num(ctx, f"{key}.protocol", t.get("protocol", 2.0))
     if proto != 2.0:
         raise ctx.fail(f"{key}.protocol", f"{proto} is not supported", "use protocol = 2.0 (X-series motors)")
@@ -267,11 +269,23 @@ def _joint(ctx: _Ctx, key: str, raw: Any) -> Joint:
     if lo >= hi:
         raise ctx.fail(f"{key}.limits", f"low {lo} is not below high {hi}", "write limits = [low, high]")
     if kind == "gripper" and (lo < 0 or hi > 1):
-        raise ctx.fail(f"{key}.limits", f"gripper limits {limits} leave 0..1", "grippers are normalized: 0 closed, 1 open")
+        raise ctx.fail(
+            f"{key}.limits",
+            f"gripper limits {limits} leave 0..1",
+            "grippers are normalized: 0 closed, 1 open",
+        )
     start = _num(ctx, f"{key}.start", t.get("start", lo if kind == "gripper" else 0.0))
     if not lo <= start <= hi:
-        raise ctx.fail(f"{key}.start", f"{start} is outside the limits [{lo}, {hi}]", "choose a start pose inside the limits")
-    mode = _str(ctx, f"{key}.follower_mode", t.get("follower_mode", "current_position" if kind == "gripper" else "position"))
+        raise ctx.fail(
+            f"{key}.start",
+            f"{start} is outside the limits [{lo}, {hi}]",
+            "choose a start pose inside the limits",
+        )
+    mode = _str(
+        ctx,
+        f"{key}.follower_mode",
+        t.get("follower_mode", "current_position" if kind == "gripper" else "position"),
+    )
     return Joint(
         name=_str(ctx, f"{key}.name", t["name"]),
         leader_ids=_ids(ctx, f"{key}.leader_ids", t["leader_ids"]),
@@ -289,7 +303,9 @@ def _arm(ctx: _Ctx, key: str, raw: Any) -> Arm:
     t = _table(ctx, key, raw)
     _check_keys(ctx, f"{key}.", t, Arm)
     name = _str(ctx, f"{key}.name", t["name"])
-    joints = tuple(_joint(ctx, f"{key}.joints[{i}]", j) for i, j in enumerate(_list(ctx, f"{key}.joints", t["joints"])))
+    joints = tuple(
+        _joint(ctx, f"{key}.joints[{i}]", j) for i, j in enumerate(_list(ctx, f"{key}.joints", t["joints"]))
+    )
     if not joints:
         raise ctx.fail(f"{key}.joints", "no joints", "add at least one [[arms.joints]] table")
     for side in ("leader", "follower"):
@@ -325,12 +341,26 @@ def _camera(ctx: _Ctx, key: str, raw: Any) -> Camera:
     fps = _positive(ctx, f"{key}.fps", _num(ctx, f"{key}.fps", t["fps"]))
     source = t.get("source", 0)
     if isinstance(source, bool) or not isinstance(source, int | str):
-        raise ctx.fail(f"{key}.source", f"expected an index or a path, got {source!r}", 'write source = 0 or "/dev/video0"')
+        raise ctx.fail(
+            f"{key}.source",
+            f"expected an index or a path, got {source!r}",
+            'write source = 0 or "/dev/video0"',
+        )
     fourcc = _str(ctx, f"{key}.fourcc", t.get("fourcc", "MJPG"))
     if len(fourcc) != 4:
-        raise ctx.fail(f"{key}.fourcc", f"{fourcc!r} is not a four-character code", 'use e.g. "MJPG" or "YUYV"')
-    return Camera(name=name, type=ctype, width=int(w), height=int(h), fps=fps,
-                  serial=_str(ctx, f"{key}.serial", t.get("serial", "")), source=source, fourcc=fourcc)
+        raise ctx.fail(
+            f"{key}.fourcc", f"{fourcc!r} is not a four-character code", 'use e.g. "MJPG" or "YUYV"'
+        )
+    return Camera(
+        name=name,
+        type=ctype,
+        width=int(w),
+        height=int(h),
+        fps=fps,
+        serial=_str(ctx, f"{key}.serial", t.get("serial", "")),
+        source=source,
+        fourcc=fourcc,
+    )
 
 
 def _sub(ctx: _Ctx, key: str, raw: Any, cls: type) -> Any:
@@ -367,10 +397,15 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
     seen_ports: dict[str, str] = {}
     for arm_name, side, port in buses:
         if port in seen_ports:
-            raise ctx.fail(f"arms.{side}.port", f"{port} is used by {seen_ports[port]} and {arm_name}.{side}",
-                           "give every bus its own port")
+            raise ctx.fail(
+                f"arms.{side}.port",
+                f"{port} is used by {seen_ports[port]} and {arm_name}.{side}",
+                "give every bus its own port",
+            )
         seen_ports[port] = f"{arm_name}.{side}"
-    cameras = tuple(_camera(ctx, f"cameras[{i}]", c) for i, c in enumerate(_list(ctx, "cameras", data.get("cameras", []))))
+    cameras = tuple(
+        _camera(ctx, f"cameras[{i}]", c) for i, c in enumerate(_list(ctx, "cameras", data.get("cameras", [])))
+    )
     if len({c.name for c in cameras}) != len(cameras):
         raise ctx.fail("cameras", "duplicate camera names", "give every camera its own name")
     return Rig(
@@ -392,7 +427,9 @@ def load_rig(path: str | Path) -> Rig:
     try:
         text = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"rig file {p} does not exist", "check the path, or use a shipped rig name") from None
+        raise ConfigError(
+            f"rig file {p} does not exist", "check the path, or use a shipped rig name"
+        ) from None
     except OSError as e:
         raise ConfigError(f"rig file {p} cannot be read: {e.strerror}", "check its permissions") from None
     try:

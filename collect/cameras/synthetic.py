@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collect.cameras.base import STALL_PERIODS, CaptureThread, Frame
+from schemas.errors import ConfigError
 
 INDEX_BITS = 24  # the counter wraps after 2**24 frames (6 days at 30 fps)
 BIT_BLOCK = 4  # px per bit block side; the strip is INDEX_BITS * BIT_BLOCK wide
@@ -85,7 +86,10 @@ class SyntheticCamera(CaptureThread):
     ) -> None:
         super().__init__(name, width, height, fps, stall_periods=stall_periods)
         if width < INDEX_BITS * BIT_BLOCK or height < 2 * BIT_BLOCK:
-            raise ValueError(f"synthetic frames need at least {INDEX_BITS * BIT_BLOCK}x{2 * BIT_BLOCK} px")
+            raise ConfigError(
+                f"synthetic camera {name}: {width}x{height} is too small to carry its frame counter",
+                f"set width >= {INDEX_BITS * BIT_BLOCK} and height >= {2 * BIT_BLOCK}",
+            )
         self.faults = faults or SyntheticFaults()  # read every frame: may be replaced while running
         self.source = "synthetic"
         self._texture = _texture(height, width, seed)

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         ports.add_column(col, overflow="fold")
     scans = scan_ports(tuple(args.baud)) if args.baud else scan_ports()
     for s in scans:
-        motors = ", ".join(f"{i}: {m}" for i, m in sorted(s.motors.items())) or (f"[red]{escape(s.error)}[/]" if s.error else "none")
+        motors = ", ".join(f"{i}: {m}" for i, m in sorted(s.motors.items())) or (
+            f"[red]{escape(s.error)}[/]" if s.error else "none"
+        )
         ports.add_row(s.port, escape(s.description or ""), str(s.baudrate or "-"), motors)
     if not scans:
         ports.add_row("none found", "", "", "")
@@ -42,13 +44,22 @@ def run(args: argparse.Namespace) -> int:
             cams.add_column(col, overflow="fold")
         for c in list_cameras():
             if c.get("type") == "error":
-                cams.add_row("realsense", "-", f"[yellow]{escape(str(c.get('message')))}[/] ({escape(str(c.get('hint', '')))})")
+                cams.add_row(
+                    "realsense",
+                    "-",
+                    f"[yellow]{escape(str(c.get('message')))}[/] ({escape(str(c.get('hint', '')))})",
+                )
             elif c.get("type") == "realsense":
-                modes = ", ".join(f"{m.get('width')}x{m.get('height')}@{m.get('fps')}" for m in c.get("color_modes", [])[:6])
+                modes = ", ".join(
+                    f"{m.get('width')}x{m.get('height')}@{m.get('fps')}" for m in c.get("color_modes", [])[:6]
+                )
                 cams.add_row("realsense", str(c.get("serial")), escape(f"{c.get('name', '')}: {modes}"))
             else:
-                cams.add_row("opencv", str(c.get("source", c.get("index"))),
-                              f"{c.get('width')}x{c.get('height')}@{c.get('fps')} {c.get('fourcc', '')}")
+                cams.add_row(
+                    "opencv",
+                    str(c.get("source", c.get("index"))),
+                    f"{c.get('width')}x{c.get('height')}@{c.get('fps')} {c.get('fourcc', '')}",
+                )
         if not cams.rows:
             cams.add_row("none found", "", "")
         console.print(cams)

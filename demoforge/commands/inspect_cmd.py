@@ -38,20 +38,40 @@ def run(args: argparse.Namespace) -> int:
 def _dataset(console: Console, folder: Path) -> None:
     files = episode_files(folder)
     if not files:
-        raise EpisodeError(f"{folder} holds no episode_<i>.hdf5 files", "record some, or pass an episode file")
-    table = Table(title=f"{folder}  ({len(files)} episodes{', ' + MANIFEST if (folder / MANIFEST).exists() else ''})")
+        raise EpisodeError(
+            f"{folder} holds no episode_<i>.hdf5 files", "record some, or pass an episode file"
+        )
+    table = Table(
+        title=f"{folder}  ({len(files)} episodes{', ' + MANIFEST if (folder / MANIFEST).exists() else ''})"
+    )
     for col in ("episode", "ticks", "seconds", "joints", "cameras", "success", "complete", "note"):
-        table.add_column(col, justify="right" if col in ("ticks", "seconds", "joints", "cameras") else "left",
-                         no_wrap=col == "episode", overflow="fold")
+        table.add_column(
+            col,
+            justify="right" if col in ("ticks", "seconds", "joints", "cameras") else "left",
+            no_wrap=col == "episode",
+            overflow="fold",
+        )
     total = 0.0
     for f in files:
         try:
             with EpisodeReader(f) as ep:
                 total += ep.duration
                 label = {1: "yes", 0: "[red]no[/]", -1: "[yellow]unlabeled[/]"}[ep.success]
-                note = "cut off: run `demoforge recover`" if ep.cut_off else ("plain ALOHA" if ep.missing else "")
-                table.add_row(f.name, str(ep.length), f"{ep.duration:.2f}", str(ep.n_joints),
-                              str(len(ep.cameras)), label, "yes" if ep.complete else "[red]no[/]", note)
+                note = (
+                    "cut off: run `demoforge recover`"
+                    if ep.cut_off
+                    else ("plain ALOHA" if ep.missing else "")
+                )
+                table.add_row(
+                    f.name,
+                    str(ep.length),
+                    f"{ep.duration:.2f}",
+                    str(ep.n_joints),
+                    str(len(ep.cameras)),
+                    label,
+                    "yes" if ep.complete else "[red]no[/]",
+                    note,
+                )
         except EpisodeError as e:
             table.add_row(f.name, "-", "-", "-", "-", "-", "-", f"[red]{escape(e.message)}[/]")
     console.print(table)
@@ -75,8 +95,13 @@ def _episode(console: Console, path: Path) -> None:
             attrs.add_row(k, escape(v if len(v) < 300 else v[:297] + "..."))
         console.print(attrs)
         fps = f"{ep.fps:g} Hz" if ep.fps else "unknown rate"
-        state = "complete" if ep.complete else ("[red]cut off[/] (run `demoforge recover`)" if ep.cut_off else "[red]incomplete[/]")
-        console.print(f"{fps}, {state}, cameras: {', '.join(ep.cameras) or 'none'}"
-                      f"{' (JPEG)' if ep.compressed else ''}")
+        state = (
+            "complete"
+            if ep.complete
+            else ("[red]cut off[/] (run `demoforge recover`)" if ep.cut_off else "[red]incomplete[/]")
+        )
+        console.print(
+            f"{fps}, {state}, cameras: {', '.join(ep.cameras) or 'none'}{' (JPEG)' if ep.compressed else ''}"
+        )
         if ep.missing:
             console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(ep.missing)}")

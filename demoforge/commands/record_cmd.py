@@ -22,8 +22,12 @@ LABELS = {"success": 1, "failure": 0, "none": -1}
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rig", required=True, help="a shipped rig (virtual, aloha, koch) or a rig TOML file")
-    p.add_argument("--line", choices=("ideal", "1M", "4M"), default="ideal",
-                   help="virtual rigs: emulated bus timing (default: ideal, no line delay)")
+    p.add_argument(
+        "--line",
+        choices=("ideal", "1M", "4M"),
+        default="ideal",
+        help="virtual rigs: emulated bus timing (default: ideal, no line delay)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,11 +38,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", default="", help="who recorded (default: the login name)")
     p.add_argument("--episode-time", type=float, help="seconds per episode (default: the rig's)")
     p.add_argument("--reset-time", type=float, help="seconds between episodes (default: the rig's)")
-    p.add_argument("--label", choices=sorted(LABELS), default="none",
-                   help="unattended: success label given to every episode (default: none = unlabeled)")
+    p.add_argument(
+        "--label",
+        choices=sorted(LABELS),
+        default="none",
+        help="unattended: success label given to every episode (default: none = unlabeled)",
+    )
     p.add_argument("--raw", action="store_true", help="store raw RGB images instead of JPEG")
-    p.add_argument("--unattended", action="store_true",
-                   help="no prompts: fixed durations, plain progress lines (implied when stdin is not a terminal)")
+    p.add_argument(
+        "--unattended",
+        action="store_true",
+        help="no prompts: fixed durations, plain progress lines (implied when stdin is not a terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,12 +63,21 @@ def run(args: argparse.Namespace) -> int:
     for name in ("episodes", "episode_time", "reset_time"):
         v = getattr(args, name)
         if v is not None and v <= 0 and not (name == "reset_time" and v == 0):
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {v}", "pass a positive number")
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be positive, got {v}", "pass a positive number"
+            )
     unattended = args.unattended or not sys.stdin.isatty()
     opts = RecordOptions(
-        dataset=args.dataset, episodes=args.episodes, task=args.task, operator=args.operator,
-        episode_time=args.episode_time, reset_time=args.reset_time, unattended=unattended,
-        label=LABELS[args.label], compress=False if args.raw else None, line=args.line,
+        dataset=args.dataset,
+        episodes=args.episodes,
+        task=args.task,
+        operator=args.operator,
+        episode_time=args.episode_time,
+        reset_time=args.reset_time,
+        unattended=unattended,
+        label=LABELS[args.label],
+        compress=False if args.raw else None,
+        line=args.line,
     )
     if unattended:
         with PlainDisplay() as display:

@@ -25,10 +25,12 @@ def run(args: argparse.Namespace) -> int:
         if r.status == "intact":
             continue
         if r.status == "recovered":
-            print(f"{r.file}: recovered {r.ticks} ticks (complete=false); {r.dropped_rows} unfinished row(s) dropped")
+            dropped = f"{r.dropped_rows} unfinished row(s) dropped"
+            print(f"{r.file}: recovered {r.ticks} ticks (complete=false); {dropped}")
         else:
             bad += 1
             print(f"{r.file}: {r.status}")
     intact = sum(r.status == "intact" for r in results)
-    print(f"{len(results)} episode(s): {intact} intact, {len(results) - intact - bad} recovered, {bad} unrecoverable")
+    recovered = len(results) - intact - bad
+    print(f"{len(results)} episode(s): {intact} intact, {recovered} recovered, {bad} unrecoverable")
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quality import Report, Thresholds, check_dataset
+from quality import EpisodeResult, Report, Thresholds, check_dataset
 from tests import factories as F
 from tests.quality.conftest import errors, has_span, planted
 
@@ -119,7 +119,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report, dic
     return folder, report, recs
 
 
-def _result(dataset: tuple[Path, Report, dict[str, F.Recording]], name: str):  # type: ignore[no-untyped-def]
+def _result(dataset: tuple[Path, Report, dict[str, F.Recording]], name: str) -> EpisodeResult:
     _, report, recs = dataset
     return report.episodes[list(recs).index(name)]
 

@@ -75,5 +75,5 @@ def test_raw_frame_of_wrong_size_is_a_clear_error(tmp_path: Path) -> None:
     tick = make_tick(0)
     tick.images["cam_high"] = np.zeros((10, 10, 3), np.uint8)
     w.append(tick)
-    with pytest.raises(EpisodeError, match="cam_high.*expected"):
+    with pytest.raises(EpisodeError, match=r"cam_high.*expected"):
         w.flush()

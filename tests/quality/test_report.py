@@ -1,0 +1,114 @@
+"""report.json follows the design brief's format exactly; report.html is self-contained and light."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from quality import (
+    CHECK_IDS,
+    Report,
+    check_dataset,
+    load_report_json,
+    report_to_json,
+    write_report_html,
+    write_report_json,
+)
+from quality.findings import Finding
+from schemas.errors import ConfigError
+from tests import factories as F
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
+    folder = tmp_path_factory.mktemp("report")
+    recs = [F.clean_recording(80, seed=i) for i in range(4)]
+    F.plant_pause(recs[1], 30, 60)
+    F.plant_dark(recs[2], "cam_high", 20, 40)
+    F.write_dataset(folder, recs)
+    F.truncate(folder / "episode_3.hdf5", 0.5)
+    report = check_dataset(folder)
+    write_report_json(folder, report)
+    write_report_html(folder, report)
+    return folder, report
+
+
+def test_report_json_format(checked: tuple[Path, Report]) -> None:
+    folder, _ = checked
+    data = json.loads((folder / "quality" / "report.json").read_text())
+    assert set(data) == {"schema_version", "dataset", "created", "thresholds", "episodes", "dataset_findings"}
+    assert data["schema_version"] == 1 and data["dataset"] == str(folder)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created"])
+    assert data["thresholds"]["pause_min_s"] == 0.5
+    assert [e["file"] for e in data["episodes"]] == [f"episode_{i}.hdf5" for i in range(4)]
+    for row in data["episodes"]:
+        assert {"file", "verdict", "length", "duration_s", "findings", "skipped"} <= set(row)
+        assert row["verdict"] in ("pass", "fail")
+        assert set(row["fingerprint"]) == {"size", "mtime_ns"}
+        for f in row["findings"]:
+            assert set(f) == {"check", "severity", "start_s", "end_s", "message", "detail"}
+            assert f["check"] in CHECK_IDS and f["severity"] in ("error", "warning")
+            assert 0 <= f["start_s"] <= f["end_s"] <= row["duration_s"] + 1e-6
+        for cid in row["skipped"]:
+            assert cid in CHECK_IDS
+    verdicts = [e["verdict"] for e in data["episodes"]]
+    assert verdicts == ["pass", "fail", "fail", "fail"]
+    assert [f["check"] for f in data["episodes"][1]["findings"]] == ["pause"]
+    assert data["episodes"][0]["attrs"]["task"] == "pick"
+
+
+def test_whole_episode_finding_spans_the_duration(checked: tuple[Path, Report]) -> None:
+    _, report = checked
+    ep = report.episodes[0]
+    f = Finding("success_label", "error", 0.0, ep.duration_s, "x")
+    assert f.to_json()["end_s"] == round(ep.duration_s, 4)
+
+
+def test_report_round_trips_through_json(checked: tuple[Path, Report]) -> None:
+    folder, report = checked
+    data = load_report_json(folder)
+    assert data == json.loads(json.dumps(report_to_json(report)))
+    for row, res in zip(data["episodes"], report.episodes, strict=True):
+        assert [Finding.from_json(f).check for f in row["findings"]] == [f.check for f in res.findings]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '{"schema_version": 2, "episodes": []}',
+        '{"schema_version": 1}',
+        "[]",
+        "{not json",
+        '{"schema_version": 1, "episodes": [{"file": "episode_0.hdf5", "verdict": "maybe"}]}',
+    ],
+)
+def test_load_rejects_malformed_reports(tmp_path: Path, broken: str) -> None:
+    (tmp_path / "quality").mkdir()
+    (tmp_path / "quality" / "report.json").write_text(broken)
+    with pytest.raises(ConfigError):
+        load_report_json(tmp_path)
+
+
+def test_html_self_contained(checked: tuple[Path, Report]) -> None:
+    folder, _ = checked
+    html = (folder / "quality" / "report.html").read_text()
+    assert html.startswith("<!doctype html>")
+    assert "http://" not in html and "https://" not in html and "<script src" not in html
+    assert html.count('class="ep"') == 3  # the flagged episodes only
+    assert 'id="ep-episode_1-hdf5"' in html and 'id="ep-episode_0-hdf5"' not in html
+    assert "data:image/jpeg;base64," in html and "<polyline" in html and "frame interval" in html
+    assert html.count("<rect") > 10  # shaded spans and histogram bars
+    assert 'class="sortable"' in html
+
+
+def test_html_stays_light_for_many_episodes(tmp_path: Path) -> None:
+    recs = [F.clean_recording(60, seed=i) for i in range(40)]
+    for r in recs[::2]:
+        F.plant_pause(r, 20, 50)
+    F.write_dataset(tmp_path, recs)
+    report = check_dataset(tmp_path, jobs=2)
+    size = write_report_html(tmp_path, report).stat().st_size
+    assert size < 40 * 20_000 + 100_000  # ~20 KB per flagged episode: 500 episodes stay around 10 MB
