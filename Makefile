@@ -15,15 +15,16 @@ $(STAMP): pyproject.toml constraints.txt scripts/system-packages.sh
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-# The whole loop that exists so far, on the virtual rig (no hardware): record, check, split.
+# The whole loop that exists so far, on the virtual rig (no hardware): record 8 episodes, three of them
+# with planted defects (an operator pause, dropped frames, a frozen camera), check, split.
 # Each run records into a new folder: recorded data is never overwritten.
 DEMO_DIR ?= demo-data/$(shell date +%Y%m%d-%H%M%S)
 demo: setup
-	$(BIN)/demoforge record --rig virtual --dataset $(DEMO_DIR) --episodes 6 --episode-time 4 --reset-time 0.5 \
-		--label success --task "virtual demo" --unattended
+	$(BIN)/demoforge record --rig virtual --dataset $(DEMO_DIR) --episodes 8 --episode-time 4 --reset-time 0.5 \
+		--label success --task "virtual demo" --unattended \
+		--inject pause@1:1.0+1.2 --inject drop.cam_high@3:2.0+0.1 --inject freeze.cam_left_wrist@4:1.5+0.6
 	$(BIN)/demoforge check $(DEMO_DIR) --unattended
 	$(BIN)/demoforge split $(DEMO_DIR) --val 0.2 --holdout 1
-	$(BIN)/demoforge inspect $(DEMO_DIR)
 	@echo "report: $(DEMO_DIR)/quality/report.html   splits: $(DEMO_DIR)/splits.json"
 
 lint: setup

@@ -25,6 +25,7 @@ from collect.episode_sink import EpisodeSink
 from collect.errors import HardwareError
 from collect.hardware import RigHardware
 from collect.loop_timing import LoopStats
+from collect.virtual_faults import FaultInjector, PlannedFault
 from schemas.dataset import EpisodeEntry, Manifest, next_episode_index
 from schemas.episode_layout import EpisodeAttrs, episode_name
 from schemas.episode_writer import EpisodeWriter
@@ -45,6 +46,7 @@ class RecordOptions:
     label: int = -1  # success label of unattended episodes: 1, 0 or -1 (unlabeled)
     compress: bool | None = None
     line: str = "ideal"  # emulated bus timing for virtual rigs
+    faults: tuple[PlannedFault, ...] = ()  # virtual rigs: defects planted at known times
 
 
 class Operator(Protocol):
@@ -94,6 +96,7 @@ class Recorder:
         self.phase_end = 0.0
         self.episode_index = 0
         self.quit = False
+        self.injector = FaultInjector(list(options.faults))
 
     # -- the whole session ---------------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ class Recorder:
         self.hw.open()
         self.loop = ControlLoop(self.hw)
         try:
+            self.injector.validate(self.hw)
             self.loop.start()
             done = 0
             while done < self.opt.episodes and not self.quit:
@@ -185,6 +189,7 @@ class Recorder:
         try:
             while rec.ticks < n_ticks:
                 key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)))
+                self.injector.step(self.hw, self.episode_index, rec.ticks / self.rig.fps)
                 if key in (" ", "\n", "\r", "q"):
                     self.quit = key == "q"
                     break

@@ -23,7 +23,7 @@ class Thumb:
     cam: str
     tick: int
     time_s: float
-    finding: int  # index into the episode's findings, -1 for the start frame
+    finding: int  # index into the episode's findings
     jpeg_b64: str
 
 
@@ -67,7 +67,7 @@ def gather_assets(ep: Episode, findings: list[Finding]) -> EpisodeAssets:
     ranked = sorted(range(len(findings)), key=lambda i: findings[i].severity != ERROR)[
         :MAX_FINDINGS_WITH_THUMBS
     ]
-    wanted: list[tuple[int, str, int]] = [(-1, ep.reader.cameras[0], 0)]
+    wanted: list[tuple[int, str, int]] = []
     for i in ranked:
         f = findings[i]
         named = f.detail.get("camera")

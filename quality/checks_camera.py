@@ -152,9 +152,7 @@ class _Frames:
                 self.cache[t] = None  # undecodable frames are integrity's business
         return self.cache[t]
 
-    def same(self, a: int, b: int, lens: np.ndarray | None, th: Thresholds) -> bool:
-        if lens is not None and lens[a] != lens[b]:
-            return False  # different JPEG sizes cannot be the same bytes: no decode needed
+    def same(self, a: int, b: int, th: Thresholds) -> bool:
         fa, fb = self.get(a), self.get(b)
         if fa is None or fb is None or not np.array_equal(fa, fb):
             return False
@@ -172,12 +170,18 @@ def check_frozen_frame(ep: Episode, th: Thresholds) -> list[Finding]:
         new, _, _ = _new_frames(ep, cam)
         if len(new) < 2:
             continue
-        lens = ep.reader.jpeg_lengths(cam)
+        lens = ep.jpeg_lengths(cam)
         events = np.concatenate(([0], new))
         frames = _Frames(ep, cam)
         same = np.zeros(len(events), dtype=bool)  # same[k]: event k shows event k-1's content
-        for k in range(1, len(events)):
-            same[k] = frames.same(int(events[k - 1]), int(events[k]), lens, th)
+        # only equal JPEG sizes can be equal bytes: decode those candidates alone
+        maybe = (
+            np.flatnonzero(lens[events[1:]] == lens[events[:-1]]) + 1
+            if lens is not None
+            else range(1, len(events))
+        )
+        for k in maybe:
+            same[k] = frames.same(int(events[k - 1]), int(events[k]), th)
         for k0, k1 in runs(same):
             if k1 - k0 < th.frozen_min_frames:
                 continue
@@ -241,15 +245,28 @@ class _Brightness:
         return lambda t: self.kind(t) == k
 
 
+def _samples(length: int, lens: np.ndarray | None, n: int) -> set[int]:
+    """`n` ticks to decode: the smallest JPEG first (a uniform frame compresses best), then evenly spaced."""
+    picks: set[int] = set()
+    if n <= 0 or length == 0:
+        return picks
+    if lens is not None and len(lens):
+        picks.add(int(np.argmin(lens)))
+    rest = n - len(picks)
+    if rest > 0:
+        picks |= set(np.linspace(0, length - 1, rest + 2)[1:-1].round().astype(int).tolist())
+    return picks
+
+
 def check_dark_frame(ep: Episode, th: Thresholds) -> list[Finding]:
-    """Black or saturated frames among sampled ticks and small JPEGs, each expanded to its full span."""
+    """Black or saturated frames among sampled ticks and all small JPEGs, each expanded to its full span."""
     if not ep.reader.cameras:
         raise CheckSkipped("no cameras")
     out: list[Finding] = []
     for cam in ep.reader.cameras:
         frames = _Brightness(ep, cam, th)
-        suspects = set(np.linspace(0, ep.length - 1, max(th.image_samples, 1)).round().astype(int).tolist())
-        lens = ep.reader.jpeg_lengths(cam)
+        lens = ep.jpeg_lengths(cam)
+        suspects = _samples(ep.length, lens, th.image_samples)
         if lens is not None and len(lens):
             small = lens < SMALL_JPEG_FRACTION * np.median(lens)
             suspects |= {s for s, _ in runs(small)[:MAX_SMALL_JPEG_SUSPECTS]}

@@ -144,7 +144,7 @@ def _episode_section(e: EpisodeResult) -> str:
             figs = "".join(
                 f'<figure><img alt="{_e(t.cam)} tick {t.tick}" src="data:image/jpeg;base64,{t.jpeg_b64}">'
                 f"<figcaption>{_e(t.cam)} {t.time_s:.2f} s<br>"
-                f"{'start' if t.finding < 0 else _e(e.findings[t.finding].check)}</figcaption></figure>"
+                f"{_e(e.findings[t.finding].check)}</figcaption></figure>"
                 for t in a.thumbs
             )
             parts.append(f'<div class="thumbs">{figs}</div>')

@@ -129,7 +129,9 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
                 skipped[cid] = "data unreadable (see integrity)"
         unique = {(f.check, f.start_s, f.end_s, f.message): f for f in findings}
         findings = sorted(unique.values(), key=lambda f: (f.start_s, f.check))
-        assets = gather_assets(ep, findings) if ep.length else None
+        # plots and thumbnails only for flagged episodes; run_dataset_checks adds them for episodes
+        # that only the dataset checks flag
+        assets = gather_assets(ep, findings) if ep.length and findings else None
         rate = _rate(ep)
         q = ep.raw(L.QPOS)
         summary = EpisodeSummary(
@@ -207,7 +209,21 @@ def check_dataset(
                 if progress:
                     progress(r)
     episodes = [results[f.name] for f in files]
-    return Report(str(folder), th, episodes, run_dataset_checks(episodes, th))
+    dataset_findings = run_dataset_checks(episodes, th)
+    for e in episodes:
+        if e.findings and e.assets is None and e.summary.readable:
+            e.assets = _assets_for(folder / e.file, e.findings, th)
+    return Report(str(folder), th, episodes, dataset_findings)
+
+
+def _assets_for(path: Path, findings: list[Finding], th: Thresholds) -> EpisodeAssets | None:
+    """Reopen an episode flagged only by a dataset check to gather its plots and thumbnails."""
+    try:
+        with EpisodeReader(path) as reader:
+            ep = Episode(reader, th)
+            return gather_assets(ep, findings) if ep.length else None
+    except EpisodeError:
+        return None  # it opened a moment ago; if it changed since, the report will just lack its plots
 
 
 def run_dataset_checks(episodes: list[EpisodeResult], th: Thresholds) -> list[Finding]:

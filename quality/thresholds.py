@@ -45,9 +45,10 @@ class Thresholds:
     # Identical content over 3 counter advances = frozen: sensor noise makes two real frames differ,
     # a stuck driver repeats its last buffer.
     frozen_min_frames: int = 3
-    # Frames decoded per camera for the black/saturated check (plus every unusually small JPEG):
-    # decoding all frames would cost more than reading everything else.
-    image_samples: int = 6
+    # Frames decoded per camera for the black/saturated check: the smallest JPEG (a uniform frame
+    # compresses best), then evenly spaced ticks. Every JPEG under 70 % of the median size is decoded
+    # as well, so JPEG sizes screen all frames; decoding them all would cost ~10x reading the rest.
+    image_samples: int = 1
     # Mean pixel value (0-255) at or below this = black frame (lens cap, lights off).
     dark_max_mean: float = 12.0
     # Mean pixel value at or above this = saturated frame (exposure blown out).

@@ -158,7 +158,7 @@ def plant_tracking_offset(r: Recording, joint: int, offset: float = 0.1) -> None
 # -- writing ---------------------------------------------------------------------------------------
 
 
-def _picture(cam: str, src: int, kind: str, size: tuple[int, int]) -> np.ndarray:
+def _picture(cam: str, src: int, kind: str, size: tuple[int, int], noise: int = 24) -> np.ndarray:
     h, w = size
     if kind == "black":
         return np.zeros((h, w, 3), np.uint8)
@@ -167,21 +167,21 @@ def _picture(cam: str, src: int, kind: str, size: tuple[int, int]) -> np.ndarray
     rng = np.random.default_rng(src * 7 + len(cam))
     y, x = np.mgrid[0:h, 0:w]
     base = 60 + (x * 100 // w + y * 40 // h + src) % 120
-    noise = rng.integers(0, 24, (h, w, 3))
-    return (base[..., None] + noise).astype(np.uint8)
+    grain = rng.integers(0, noise, (h, w, 3))
+    return (base[..., None] + grain).astype(np.uint8)
 
 
 class JpegPool:
     """Pre-encoded JPEG pictures (benchmark-sized frames would take minutes to encode one by one)."""
 
-    def __init__(self, size: tuple[int, int], n: int = 24) -> None:
-        self.size, self.n = size, n
+    def __init__(self, size: tuple[int, int], n: int = 24, noise: int = 24) -> None:
+        self.size, self.n, self.noise = size, n, noise
         self.cache: dict[tuple[str, int, str], np.ndarray] = {}
 
     def get(self, cam: str, src: int, kind: str) -> np.ndarray:
         key = (cam, src % self.n if kind == "normal" else 0, kind)
         if key not in self.cache:
-            self.cache[key] = encode_jpeg(_picture(cam, key[1], kind, self.size), 80)
+            self.cache[key] = encode_jpeg(_picture(cam, key[1], kind, self.size, self.noise), 80)
         return self.cache[key]
 
 
@@ -235,10 +235,15 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
     return path
 
 
-def write_dataset(folder: Path, recordings: list[Recording], *, pool: JpegPool | None = None) -> list[Path]:
+def write_dataset(
+    folder: Path, recordings: list[Recording], *, pool: JpegPool | None = None, compress: bool = True
+) -> list[Path]:
     """Episode files episode_0 .. episode_{n-1} plus a minimal dataset.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [write_recording(folder / episode_name(i), r, pool=pool) for i, r in enumerate(recordings)]
+    paths = [
+        write_recording(folder / episode_name(i), r, pool=pool, compress=compress)
+        for i, r in enumerate(recordings)
+    ]
     (folder / "dataset.json").write_text(json.dumps({"name": folder.name, "episodes": []}))
     return paths
 

@@ -288,6 +288,10 @@ class MotorBus:
         for attempt in range(self.retries):
             self.stats.transactions += 1
             self.stats.retries += attempt > 0
+            if attempt > 0:
+                # Replies of the failed attempt that arrive late would be read as this attempt's
+                # (the SDK's clearPort only flushes output): drop them first.
+                self._p.ser.reset_input_buffer()
             result = group.txPacket()
             failed = -1
             if result == COMM_SUCCESS:

@@ -63,11 +63,13 @@ def build_chain(spec: ChainSpec) -> ServoChain:
         s.set("max_position_limit", m.max_position)
         s.set("return_delay_time", spec.return_delay)
         servos.append(s)
+    chain = ServoChain(servos)
     if spec.driver is not None:
         script = _Script(spec.driver, time.monotonic())
         for s in servos:
             s.driver = script.follower_of(s.id)
-    return ServoChain(servos)
+        chain.script = script
+    return chain
 
 
 class _Script:
@@ -77,10 +79,22 @@ class _Script:
         self.driver, self.t0 = driver, t0
         self._at: float | None = None
         self._ticks: dict[int, float] = {}
+        self._frozen_t = 0.0
+        self._paused_until = 0.0
+
+    def pause(self, now: float, seconds: float) -> None:
+        """The operator holds still for `seconds`, then carries on where the motion stopped."""
+        if now < self._paused_until:
+            return
+        self._frozen_t = now - self.t0
+        self._paused_until = now + seconds
+        self.t0 += seconds
+        self._at = None
 
     def ticks(self, motor_id: int, now: float) -> float:
         if now != self._at:
-            self._at, self._ticks = now, self.driver(now - self.t0)
+            t = self._frozen_t if now < self._paused_until else now - self.t0
+            self._at, self._ticks = now, self.driver(t)
         return self._ticks[motor_id]
 
     def follower_of(self, motor_id: int) -> Callable[[float], float]:
@@ -194,6 +208,12 @@ class _Loop:
     def cmd_clear(self, name: str, motor_id: int | None) -> None:
         self.links[name].chain.clear(motor_id)
 
+    def cmd_pause(self, name: str, seconds: float) -> None:
+        script = self.links[name].chain.script
+        if script is None:
+            raise ValueError(f"chain {name!r} has no scripted operator to pause")
+        script.pause(time.monotonic(), seconds)
+
     def cmd_line(self, name: str, line_bps: float | None) -> None:
         self.links[name].line_bps = line_bps
 
@@ -256,6 +276,10 @@ class Emulator:
     def clear(self, name: str, motor_id: int | None = None) -> None:
         """Remove the faults of one motor (or all motors) of chain `name`: a gone motor reappears."""
         self._call("clear", name, motor_id)
+
+    def pause_operator(self, name: str, seconds: float) -> None:
+        """The scripted operator of chain `name` holds the leader still for `seconds`."""
+        self._call("pause", name, float(seconds))
 
     def set_line(self, name: str, line: str) -> None:
         """Change a chain's line timing: "ideal", "1M" or "4M"."""

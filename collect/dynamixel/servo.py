@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from collect.dynamixel import control_table as ct
 from collect.dynamixel import protocol as p
@@ -158,6 +159,7 @@ class ServoChain:
         self.servos = {s.id: s for s in servos}
         self.faults: dict[int, Fault] = {}
         self.handled = 0
+        self.script: Any = None  # the scripted operator moving this chain (leaders of a virtual rig)
 
     def inject(self, motor_id: int, fault: Fault) -> None:
         if fault.kind not in FAULTS:

@@ -129,6 +129,11 @@ class VirtualChains:
         """Remove faults (a gone motor reappears)."""
         self.emulator.clear(port, motor_id)
 
+    def pause_operator(self, port: str, seconds: float) -> None:
+        """The scripted operator holds the leader on `port` still for `seconds` (a hesitation)."""
+        self.device_path(port)
+        self.emulator.pause_operator(port, seconds)
+
     def set_line(self, port: str, line: str) -> None:
         self.emulator.set_line(port, line)
 

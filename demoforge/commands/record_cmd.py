@@ -46,6 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--raw", action="store_true", help="store raw RGB images instead of JPEG")
     p.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="virtual rig: plant a fault, KIND[.TARGET]@EPISODE:START[+DURATION], e.g. "
+        "pause@1:1.5+1.2 or drop.cam_high@2:2+0.3 (kinds: pause, drop, freeze, black, stall, gone)",
+    )
+    p.add_argument(
         "--unattended",
         action="store_true",
         help="no prompts: fixed durations, plain progress lines (implied when stdin is not a terminal)",
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from collect.operator_keys import TerminalKeys
     from collect.recorder import Recorder, RecordOptions
     from collect.rigs import resolve_rig
+    from collect.virtual_faults import parse_fault
     from schemas.errors import ConfigError
 
     rig = resolve_rig(args.rig)
@@ -78,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         label=LABELS[args.label],
         compress=False if args.raw else None,
         line=args.line,
+        faults=tuple(parse_fault(s) for s in args.inject),
     )
     if unattended:
         with PlainDisplay() as display:

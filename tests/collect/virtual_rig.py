@@ -9,8 +9,8 @@ from schemas.rig import Rig, load_rig
 ARM = """
 [[arms]]
 name = "{side}"
-leader = {{ port = "emulator:leader_{side}" }}
-follower = {{ port = "emulator:follower_{side}" }}
+leader = {{ port = "emulator:leader_{side}", timeout_ms = 30.0 }}
+follower = {{ port = "emulator:follower_{side}", timeout_ms = 30.0 }}
 
 [[arms.joints]]
 name = "waist"

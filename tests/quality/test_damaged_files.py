@@ -46,10 +46,12 @@ def test_corrupt_jpeg_row_is_an_integrity_finding(tmp_path: Path) -> None:
 
     path = _one(tmp_path)
     with h5py.File(path, "r+") as f:
-        f["/observations/images/cam_high"][0, :50] = 7  # tick 0 is always sampled
+        lens = f["/compress_len"][0]
+        t = int(lens.argmin())  # the frame the dark-frame check samples first
+        f["/observations/images/cam_high"][t, :50] = 7
     res = check_episode(path, Thresholds())
     hits = [f for f in res.findings if f.check == "integrity"]
-    assert hits and hits[0].start_s == 0.0 and hits[0].detail["camera"] == "cam_high"
+    assert hits and hits[0].detail == {"ticks": [t, t + 1], "camera": "cam_high"}
 
 
 def test_mixed_dataset_still_reports_every_episode(tmp_path: Path) -> None:
@@ -92,3 +94,14 @@ def test_empty_episode(tmp_path: Path) -> None:
     path = F.write_dataset(tmp_path, [r])[0]
     res = check_episode(path, Thresholds())  # one tick: most checks cannot say anything, none may crash
     assert res.length == 1
+
+
+def test_raw_image_episodes(tmp_path: Path) -> None:
+    recs = [F.clean_recording(60, seed=i) for i in range(3)]
+    F.plant_frozen(recs[1], "cam_high", 20, 30)
+    F.plant_dark(recs[2], "cam_left_wrist", 10, 50)  # covers the middle tick, the one raw frames sample
+    F.write_dataset(tmp_path, recs, compress=False)
+    report = check_dataset(tmp_path)
+    assert report.episodes[0].findings == []
+    assert errors(report.episodes[1].findings) == {"frozen_frame"}
+    assert errors(report.episodes[2].findings) == {"dark_frame"}

@@ -112,3 +112,26 @@ def test_html_stays_light_for_many_episodes(tmp_path: Path) -> None:
     report = check_dataset(tmp_path, jobs=2)
     size = write_report_html(tmp_path, report).stat().st_size
     assert size < 40 * 20_000 + 100_000  # ~20 KB per flagged episode: 500 episodes stay around 10 MB
+
+
+def test_parallel_equals_serial(tmp_path: Path) -> None:
+    recs = [F.clean_recording(60, seed=i) for i in range(5)]
+    F.plant_pause(recs[1], 20, 45)
+    F.plant_tracking_offset(recs[3], 0)
+    F.write_dataset(tmp_path, recs)
+    one, two = (
+        report_to_json(check_dataset(tmp_path, jobs=1)),
+        report_to_json(check_dataset(tmp_path, jobs=2)),
+    )
+    assert one["episodes"] == two["episodes"] and one["dataset_findings"] == two["dataset_findings"]
+
+
+def test_dataset_flagged_episode_gets_plots(tmp_path: Path) -> None:
+    recs = [F.clean_recording(60, seed=i) for i in range(4)]
+    recs.append(F.clean_recording(20, seed=9))  # only the dataset's length check flags it
+    F.write_dataset(tmp_path, recs)
+    report = check_dataset(tmp_path)
+    short = report.episodes[4]
+    assert [f.check for f in short.findings] == ["length_outlier"]
+    assert short.assets is not None and short.assets.thumbs and short.assets.qpos.shape == (20, 6)
+    assert all(e.assets is None for e in report.episodes[:4])

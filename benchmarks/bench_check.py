@@ -1,0 +1,140 @@
+"""Throughput of `demoforge check` on a synthetic dataset with 3 JPEG cameras; prints JSON.
+
+    .venv/bin/python benchmarks/bench_check.py                  # 50 episodes x 400 ticks, 480x640
+    .venv/bin/python benchmarks/bench_check.py --episodes 60 --ticks 300 --keep /tmp/ds
+
+Measures, on a warm page cache (the dataset was just written and is read once before timing),
+best of --repeats:
+  baseline_h5py    every episode's non-image data plus the cameras' frame times, counters and JPEG
+                   lengths, read with bare h5py, one process;
+  baseline_reader  the same through schemas.EpisodeReader (which validates the layout on open);
+  check_jobs_N     quality.check_dataset with N processes (pool start-up included).
+`ratio_vs_*` = that time / the baseline's; the target is <= 2 for 1 job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from quality import Thresholds, check_dataset
+from schemas import episode_layout as L
+from schemas.dataset import episode_files
+from schemas.episode_reader import EpisodeReader
+from tests import factories as F
+
+
+def build(folder: Path, episodes: int, ticks: int, size: tuple[int, int]) -> None:
+    pool = F.JpegPool(size, n=24)
+    recs = []
+    for i in range(episodes):
+        r = F.clean_recording(ticks, 14, seed=i, size=size)
+        if i % 10 == 3:  # a few flagged episodes, as in a real dataset
+            F.plant_pause(r, ticks // 3, ticks // 3 + 60)
+        recs.append(r)
+    F.write_dataset(folder, recs, pool=pool)
+
+
+def read_with_reader(files: list[Path]) -> None:
+    for path in files:
+        with EpisodeReader(path) as r:
+            for name in (*L.JOINT_DATASETS, L.TIMESTAMPS):
+                if name not in r.missing:
+                    r.array(name, check_finite=False)
+            for cam in r.cameras:
+                r.frame_time(cam)
+                r.frame_index(cam)
+                r.jpeg_lengths(cam)
+
+
+def read_with_h5py(files: list[Path]) -> None:
+    for path in files:
+        with h5py.File(path, "r") as f:
+            for name in (*L.JOINT_DATASETS, L.TIMESTAMPS, L.COMPRESS_LEN):
+                if name in f:
+                    np.asarray(f[name][()])
+            for group in (L.FRAME_TIME, L.FRAME_INDEX):
+                for ds in f[group].values():
+                    np.asarray(ds[()])
+
+
+def timed(fn: object, *args: object, **kw: object) -> float:
+    t0 = time.perf_counter()
+    fn(*args, **kw)  # type: ignore[operator]
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=50)
+    ap.add_argument("--ticks", type=int, default=400)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--repeats", type=int, default=3, help="best of N timings")
+    ap.add_argument(
+        "--keep", type=Path, help="build (or reuse) the dataset here instead of a temporary folder"
+    )
+    a = ap.parse_args()
+    folder = a.keep or Path(tempfile.mkdtemp(prefix="bench_check_"))
+    try:
+        t_build = 0.0
+        if not episode_files(folder) if folder.is_dir() else True:
+            t_build = timed(build, folder, a.episodes, a.ticks, (a.height, a.width))
+        files = episode_files(folder)
+        total_mb = sum(p.stat().st_size for p in files) / 1e6
+        read_with_h5py(files)  # warm the page cache
+        th = Thresholds()
+        h5 = min(timed(read_with_h5py, files) for _ in range(a.repeats))
+        reader = min(timed(read_with_reader, files) for _ in range(a.repeats))
+        check1 = min(timed(check_dataset, folder, th, jobs=1) for _ in range(a.repeats))
+        check2 = min(timed(check_dataset, folder, th, jobs=2) for _ in range(a.repeats))
+        report = check_dataset(folder, th, jobs=1)
+        n = len(files)
+
+        def rates(s: float) -> dict[str, float]:
+            return {
+                "s": round(s, 3),
+                "episodes_per_s": round(n / s, 1),
+                "mb_per_s": round(total_mb / s, 1),
+                "ratio_vs_reader_baseline": round(s / reader, 2),
+                "ratio_vs_h5py_baseline": round(s / h5, 2),
+            }
+
+        result = {
+            "benchmark": "check",
+            "command": " ".join(["python", *sys.argv]),
+            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+            "python": platform.python_version(),
+            "episodes": n,
+            "ticks_per_episode": a.ticks,
+            "cameras": 3,
+            "image": f"{a.height}x{a.width} JPEG",
+            "dataset_mb": round(total_mb, 1),
+            "failing_episodes": sum(e.verdict == "fail" for e in report.episodes),
+            "image_samples_per_camera": th.image_samples,
+            "build_s": round(t_build, 2),
+            "baseline_h5py": rates(h5),
+            "baseline_reader": rates(reader),
+            "check_jobs_1": rates(check1),
+            "check_jobs_2": rates(check2),
+        }
+        print(json.dumps(result, indent=1))
+    finally:
+        if a.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Faults planted through the real recording loop are found by the quality checks at their times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collect.virtual_faults import KINDS, PlannedFault, parse_fault
+from demoforge.cli import main
+from quality import check_dataset
+from schemas.errors import ConfigError
+from tests.collect.virtual_rig import small_virtual_rig
+
+
+def test_parse_examples() -> None:
+    assert parse_fault("pause@1:1.5+1.2") == PlannedFault("pause", 1, 1.5, 1.2)
+    assert parse_fault("drop.cam_high@2:2+0.3") == PlannedFault("drop", 2, 2.0, 0.3, "cam_high")
+    assert parse_fault("gone.follower_left.2@4:1") == PlannedFault("gone", 4, 1.0, 0.0, "follower_left.2")
+    assert parse_fault("stall@0:0.5").target == ""
+
+
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ("pause", "not KIND"),
+        ("jump@1:1+1", "unknown fault 'jump'"),
+        ("pause@1:1", "pause needs a duration"),
+        ("pause.cam@1:1+1", "pause takes no target"),
+        ("gone.follower_left@1:1", "gone needs BUS.MOTOR_ID"),
+        ("drop@1:1.2.3+1", "must be numbers"),
+    ],
+)
+def test_parse_errors(spec: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern) as info:
+        parse_fault(spec)
+    assert info.value.hint
+
+
+@given(st.text(max_size=40))
+def test_any_text_parses_or_is_a_config_error(spec: str) -> None:
+    try:
+        f = parse_fault(spec)
+    except ConfigError:
+        return
+    assert f.kind in KINDS and f.episode >= 0 and f.start >= 0 and f.duration >= 0
+
+
+def test_planted_pause_and_drop_are_found_at_their_times(tmp_path: Path) -> None:
+    small_virtual_rig(tmp_path, arms=1, cameras=2)
+    ds = tmp_path / "ds"
+    args = [
+        "record",
+        "--rig",
+        str(tmp_path / "rig.toml"),
+        "--dataset",
+        str(ds),
+        "--episodes",
+        "3",
+        "--episode-time",
+        "2.4",
+        "--reset-time",
+        "0",
+        "--label",
+        "success",
+        "--unattended",
+        "--inject",
+        "pause@1:0.6+1.0",
+        "--inject",
+        "drop.cam_wrist@2:1.2+0.1",
+    ]
+    assert main(args) == 0
+    report = check_dataset(ds)
+    by_file = {e.file: e for e in report.episodes}
+    assert by_file["episode_0.hdf5"].verdict == "pass"
+    [pause] = [f for f in by_file["episode_1.hdf5"].findings if f.check == "pause"]
+    assert pause.start_s == pytest.approx(0.6, abs=0.15) and pause.end_s == pytest.approx(1.6, abs=0.15)
+    drops = [f for f in by_file["episode_2.hdf5"].findings if f.check == "frame_drop"]
+    assert drops and drops[0].start_s == pytest.approx(1.2, abs=0.15)
+
+
+def test_inject_on_a_rig_without_that_camera_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    args = [
+        "record",
+        "--rig",
+        str(tmp_path / "rig.toml"),
+        "--dataset",
+        str(tmp_path / "ds"),
+        "--episodes",
+        "1",
+        "--episode-time",
+        "0.5",
+        "--unattended",
+        "--inject",
+        "drop.cam_nope@0:0.1+0.1",
+    ]
+    assert main(args) == 2
+    assert "no camera 'cam_nope'" in capsys.readouterr().err
