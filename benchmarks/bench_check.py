@@ -9,7 +9,8 @@ best of --repeats:
                    lengths, read with bare h5py, one process;
   baseline_reader  the same through schemas.EpisodeReader (which validates the layout on open);
   check_jobs_N     quality.check_dataset with N processes (pool start-up included).
-`ratio_vs_*` = that time / the baseline's; the target is <= 2 for 1 job.
+`ratio_vs_*` = that time / the baseline's; the target is <= 2 for 1 job. `mb_per_s` divides the
+whole files' size (images included) by the time, although only sampled frames are read.
 """
 
 from __future__ import annotations

@@ -25,14 +25,26 @@ MAX_SMALL_JPEG_SUSPECTS = 16  # per camera: runs of small JPEGs are probed once 
 
 
 def _new_frames(ep: Episode, cam: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Ticks at which `cam` delivered a new frame, with its counter and capture time per tick."""
+    """Ticks at which `cam` delivered a new frame (ticks without a frame skipped), counter and time."""
     fidx = ep.raw(L.frame_index_path(cam))
     ft = ep.raw(L.frame_time_path(cam))
     key = fidx if fidx is not None else ft
     if key is None:
         raise CheckSkipped("no frame_index or frame_time datasets")
-    new = np.flatnonzero(key[1:] != key[:-1]) + 1
-    return new, fidx, ft
+    valid = np.flatnonzero(_has_frame(fidx, ft))
+    changed = key[valid[1:]] != key[valid[:-1]]
+    return valid[1:][changed], fidx, ft
+
+
+def _has_frame(fidx: np.ndarray | None, ft: np.ndarray | None) -> np.ndarray:
+    """Ticks with a frame: the recorder writes counter -1 and time NaN when the camera had none yet."""
+    n = len(fidx) if fidx is not None else len(ft) if ft is not None else 0
+    ok = np.ones(n, dtype=bool)
+    if fidx is not None:
+        ok &= fidx >= 0
+    if ft is not None:
+        ok &= np.isfinite(ft)
+    return ok
 
 
 def _allowed_periods(ep: Episode, cam_fps: float, th: Thresholds) -> float:
@@ -55,12 +67,9 @@ def check_frame_drop(ep: Episode, th: Thresholds) -> list[Finding]:
         cam_fps = ep.camera_fps(cam)
         allowed = _allowed_periods(ep, cam_fps, th)
         bad = np.zeros(ep.length, dtype=bool)
-        missing = np.zeros(ep.length, dtype=bool)
-        if fidx is not None:
-            missing |= fidx < 0
-        if ft is not None:
-            missing |= ~np.isfinite(ft)
-        prev = np.concatenate(([0], new[:-1]))
+        missing = ~_has_frame(fidx, ft)
+        valid = np.flatnonzero(~missing)
+        prev = np.concatenate((valid[:1], new[:-1]))[: len(new)]  # the previous new frame (or the first)
         gap = np.zeros(len(new), dtype=bool)
         if fidx is not None:
             jump = fidx[new] - fidx[prev]
@@ -167,11 +176,11 @@ def check_frozen_frame(ep: Episode, th: Thresholds) -> list[Finding]:
         raise CheckSkipped("no frame_index datasets (cannot tell a frozen image from a slow camera)")
     out: list[Finding] = []
     for cam in cams:
-        new, _, _ = _new_frames(ep, cam)
+        new, fidx, ft = _new_frames(ep, cam)
         if len(new) < 2:
             continue
         lens = ep.jpeg_lengths(cam)
-        events = np.concatenate(([0], new))
+        events = np.concatenate((np.flatnonzero(_has_frame(fidx, ft))[:1], new))
         frames = _Frames(ep, cam)
         same = np.zeros(len(events), dtype=bool)  # same[k]: event k shows event k-1's content
         # only equal JPEG sizes can be equal bytes: decode those candidates alone

@@ -96,7 +96,7 @@ def check_control_rate(ep: Episode, th: Thresholds) -> list[Finding]:
 
 
 def check_camera_sync(ep: Episode, th: Thresholds) -> list[Finding]:
-    """Capture times of different cameras used at the same tick must lie within a limit."""
+    """Capture times of different cameras used at one tick within `max_camera_skew_periods`."""
     cams = ep.cameras_with("frame_time")
     if len(cams) < 2:
         raise CheckSkipped("no frame_time datasets" if not cams else "only one camera has frame_time")
@@ -109,8 +109,9 @@ def check_camera_sync(ep: Episode, th: Thresholds) -> list[Finding]:
         worse = d > skew
         skew = np.where(worse, d, skew)
         worst_pair[worse] = (a, b)
+    limit = th.max_camera_skew_periods / min(ep.camera_fps(c) for c in cams)  # s, slowest camera
     out: list[Finding] = []
-    for i0, i1 in runs(skew * 1000 > th.max_camera_skew_ms, ep.merge_gap(th)):
+    for i0, i1 in runs(skew > limit, ep.merge_gap(th)):
         k = i0 + int(np.argmax(skew[i0:i1]))
         a, b = worst_pair[k]
         out.append(
@@ -120,7 +121,7 @@ def check_camera_sync(ep: Episode, th: Thresholds) -> list[Finding]:
                 i0,
                 i1,
                 f"{cams[a]} and {cams[b]} captured up to {skew[k] * 1000:.0f} ms apart "
-                f"(limit {th.max_camera_skew_ms:g} ms); one camera lags, check its USB bandwidth "
+                f"(limit {limit * 1000:.0f} ms); one camera lags, check its USB bandwidth "
                 "and exposure",
                 cameras=[cams[a], cams[b]],
                 max_skew_ms=skew[k] * 1000,

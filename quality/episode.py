@@ -106,26 +106,11 @@ class Episode:
 
         libjpeg's scaled decoding skips most of the inverse DCT: 1/4 scale costs ~1/6 of a full decode,
         which is what keeps sampled image checks near the cost of reading the non-image data. The mean
-        brightness is unchanged by scaling. EpisodeReader only offers full decodes, so the padded JPEG
-        row is read here from its open file; anything unexpected falls back to `reader.image`.
+        brightness is unchanged by scaling.
         """
         width = int(self.camera_info.get(cam, {}).get("width") or 0)
         factor = next((f for f in (8, 4, 2) if width // f >= THUMB_WIDTH), 1)
-        lens = self.jpeg_lengths(cam)
-        if factor == 1 or lens is None or not 0 <= t < self.length:
-            return self.reader.image(cam, t)
-        try:
-            row = np.asarray(self.reader._f[L.image_path(cam)][t])
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError):
-            return self.reader.image(cam, t)  # raises the reader's EpisodeError for a damaged row
-        flag = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}[
-            factor
-        ]
-        data = row[: int(lens[t])] if 0 < lens[t] <= row.size else row
-        bgr = cv2.imdecode(data, flag) if data.size > 4 and data[0] == 0xFF and data[1] == 0xD8 else None
-        if bgr is None:
-            return self.reader.image(cam, t)
-        return np.ascontiguousarray(bgr[..., ::-1])
+        return self.reader.image(cam, t, reduce=factor)
 
     def jpeg_lengths(self, cam: str) -> np.ndarray | None:
         """JPEG byte lengths per tick for a JPEG camera (read once), None for raw frames."""

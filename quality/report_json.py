@@ -63,6 +63,14 @@ def load_report_json(folder: str | Path) -> dict[str, Any]:
             or row.get("verdict") not in ("pass", "fail")
         ):
             raise ConfigError(f"{path}: episode row {i} lacks a file name or a pass/fail verdict", fix)
-        if not isinstance(row.get("findings", []), list):
+        findings = row.setdefault("findings", [])
+        if not isinstance(findings, list) or not all(
+            isinstance(f, dict)
+            and isinstance(f.get("check"), str)
+            and f.get("severity") in ("error", "warning")
+            for f in findings
+        ):
             raise ConfigError(f"{path}: episode row {i} has malformed findings", fix)
+        if not isinstance(row.setdefault("attrs", {}), dict):
+            raise ConfigError(f"{path}: episode row {i} has malformed attrs", fix)
     return data

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from quality.assets import EpisodeAssets, gather_assets
 from quality.checks_camera import check_dark_frame, check_frame_drop, check_frozen_frame, check_stale_frame
 from quality.checks_dataset import DATASET_CHECKS, EpisodeSummary
@@ -101,6 +103,23 @@ def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError) -> EpisodeResul
     )
 
 
+def _run_checks(
+    ep: Episode, th: Thresholds, path: Path, findings: list[Finding], skipped: dict[str, str]
+) -> None:
+    """Each per-episode check in turn; a check that cannot run leaves its reason in `skipped`."""
+    for cid, check in EPISODE_CHECKS:
+        if ep.length == 0 and cid != "integrity":
+            skipped[cid] = "episode has no ticks"
+            continue
+        try:
+            findings.extend(check(ep, th))
+        except CheckSkipped as s:
+            skipped[cid] = str(s)
+        except EpisodeError as e:  # a dataset that opened but cannot be read back
+            findings.append(ep.whole("integrity", e.message.replace(str(path), path.name)))
+            skipped[cid] = "data unreadable (see integrity)"
+
+
 def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
     """Run every per-episode check on one file. A damaged file yields an integrity finding, never raises."""
     path = Path(path)
@@ -116,30 +135,24 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             return _unreadable(path, fp, e)
         findings: list[Finding] = []
         skipped: dict[str, str] = {}
-        for cid, check in EPISODE_CHECKS:
-            if ep.length == 0 and cid != "integrity":
-                skipped[cid] = "episode has no ticks"
-                continue
-            try:
-                findings.extend(check(ep, th))
-            except CheckSkipped as s:
-                skipped[cid] = str(s)
-            except EpisodeError as e:  # a dataset that opened but cannot be read back
-                findings.append(ep.whole("integrity", e.message.replace(str(path), path.name)))
-                skipped[cid] = "data unreadable (see integrity)"
+        with np.errstate(all="ignore"):  # damaged files hold garbage values; the checks report them
+            _run_checks(ep, th, path, findings, skipped)
         unique = {(f.check, f.start_s, f.end_s, f.message): f for f in findings}
         findings = sorted(unique.values(), key=lambda f: (f.start_s, f.check))
         # plots and thumbnails only for flagged episodes; run_dataset_checks adds them for episodes
         # that only the dataset checks flag
-        assets = gather_assets(ep, findings) if ep.length and findings else None
+        try:
+            assets = gather_assets(ep, findings) if ep.length and findings else None
+            q, speed = ep.raw(L.QPOS), mean_speed(ep)
+        except EpisodeError:  # already reported by the check that hit it
+            assets, q, speed = None, None, None
         rate = _rate(ep)
-        q = ep.raw(L.QPOS)
         summary = EpisodeSummary(
             path.name,
             True,
             ep.length,
             ep.duration,
-            mean_speed(ep),
+            speed,
             q[0].astype(float).tolist()
             if ep.length and q is not None and L.QPOS not in ep.nonfinite
             else None,

@@ -53,9 +53,10 @@ class Thresholds:
     dark_max_mean: float = 12.0
     # Mean pixel value at or above this = saturated frame (exposure blown out).
     saturated_min_mean: float = 245.0
-    # Cameras' capture times at one tick further apart than this = out of sync. Free-running 50 fps
-    # cameras differ by up to one period (20 ms); 1.5 periods means one of them lags.
-    max_camera_skew_ms: float = 30.0
+    # Cameras' capture times at one tick further apart than this many periods of the slower camera
+    # = out of sync. Free-running cameras' latest frames differ by up to one period (33 ms at 30 fps);
+    # 1.5 periods means one of them lags.
+    max_camera_skew_periods: float = 1.5
     # -- motion ------------------------------------------------------------------------------------
     # A joint "moves" when its range over the window exceeds 0.01 rad (0.6 deg: above encoder
     # noise, below any deliberate motion).

@@ -282,8 +282,11 @@ class EpisodeReader:
 
     # -- images ------------------------------------------------------------------------------------
 
-    def image(self, cam: str, t: int) -> np.ndarray:
-        """The RGB frame of camera `cam` at tick `t`, (H, W, 3) uint8."""
+    def image(self, cam: str, t: int, *, reduce: int = 1) -> np.ndarray:
+        """The RGB frame of camera `cam` at tick `t`, (H, W, 3) uint8; `reduce` 2, 4 or 8 shrinks it.
+
+        Reduced JPEG frames are decoded at that scale directly (much cheaper than a full decode).
+        """
         if cam not in self.image_shapes:
             raise self._error(
                 f"no camera {cam!r}", f"cameras in this file: {', '.join(self.cameras) or 'none'}"
@@ -296,8 +299,11 @@ class EpisodeReader:
         except _H5_ERRORS as e:
             raise self._error(f"{L.image_path(cam)}[{t}] cannot be read ({e})") from None
         if row.ndim == 3:
-            return np.asarray(row)
-        rgb = decode_jpeg(row)
+            return np.ascontiguousarray(row[::reduce, ::reduce])
+        lengths = self.jpeg_lengths(cam)
+        if lengths is not None and 0 < lengths[t] <= row.size:
+            row = row[: int(lengths[t])]  # skip decoding the zero padding
+        rgb = decode_jpeg(row, reduce)
         if rgb is None:
             raise self._error(f"{L.image_path(cam)}[{t}] is not a valid JPEG")
         return rgb
@@ -314,6 +320,15 @@ class EpisodeReader:
         """Byte lengths of the JPEG rows of `cam` (from /compress_len), or None for raw images."""
         if len(self.image_shapes.get(cam, ())) != 1:
             return None
+        key = f"{L.COMPRESS_LEN}:{cam}"
+        if key not in self._cache:
+            lengths = self._jpeg_lengths(cam)
+            if lengths is None:
+                return None
+            self._cache[key] = lengths
+        return self._cache[key]
+
+    def _jpeg_lengths(self, cam: str) -> np.ndarray | None:
         ds = self._dataset(L.COMPRESS_LEN)
         if ds is None or ds.ndim != 2 or ds.shape[1] != self.length:
             return None

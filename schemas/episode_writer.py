@@ -22,7 +22,7 @@ from schemas import episode_layout as L
 from schemas.errors import EpisodeError
 from schemas.jpeg import encode_jpeg
 
-JPEG_CHUNK_BYTES = 1 << 16  # padded-JPEG rows are chunked in 64 KiB pieces; a 640x480 frame is ~30-80 KiB
+JPEG_CHUNK_BYTES = 1 << 14  # padded rows are stored in 16 KiB chunks: < 16 KiB a row beyond the padded width
 
 
 @dataclass

@@ -41,6 +41,7 @@ class Recording:
     success: int = 1
     complete: bool = True
     fps_attr: float = FPS
+    cam_fps: float = FPS
     serials: dict[str, str] = field(default_factory=dict)
     task: str = "pick"
     operator: str = "ana"
@@ -61,6 +62,7 @@ def clean_recording(
     amplitude: float = 0.5,
     size: tuple[int, int] = (32, 40),
     cams: tuple[str, ...] = CAMS,
+    cam_fps: float = FPS,
 ) -> Recording:
     rng = np.random.default_rng(seed)
     ts = np.arange(length) / FPS + rng.uniform(-0.0005, 0.0005, length)
@@ -70,11 +72,19 @@ def clean_recording(
     t = np.arange(length)[:, None] / FPS
     action = (amplitude * np.sin(2 * np.pi * 0.6 * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
     qpos = np.concatenate([action[:1], action[:-1]])  # the follower trails its command by one tick
-    ft = {c: ts - 0.004 for c in cams}
-    fidx = {c: 1000 * k + np.arange(length, dtype=np.int64) for k, c in enumerate(cams)}
-    src = {c: np.arange(length, dtype=np.int64) for c in cams}
+    if cam_fps == FPS:  # one new frame per tick, captured 4 ms before it
+        ft = {c: ts - 0.004 for c in cams}
+        fidx = {c: 1000 * k + np.arange(length, dtype=np.int64) for k, c in enumerate(cams)}
+    else:  # free-running cameras at their own rate and phase: each tick takes the latest frame
+        ft, fidx = {}, {}
+        for k, c in enumerate(cams):
+            offset = (k + 1) / (len(cams) + 1) / cam_fps
+            n = np.floor((ts - 0.002 - offset) * cam_fps).astype(np.int64) + 1
+            ft[c] = n / cam_fps + offset - 1 / cam_fps
+            fidx[c] = 1000 * k + n
+    src = {c: fidx[c] - fidx[c][0] for c in cams}
     kind = {c: np.full(length, "normal", dtype="<U9") for c in cams}
-    return Recording(
+    rec = Recording(
         ts,
         qpos,
         action,
@@ -85,7 +95,9 @@ def clean_recording(
         kind,
         size=size,
         serials={c: f"SN{k}" for k, c in enumerate(cams)},
+        cam_fps=cam_fps,
     )
+    return rec
 
 
 # -- defects: each damages ticks [a, b) the way the real fault would -------------------------------
@@ -104,6 +116,12 @@ def plant_frame_drop(r: Recording, cam: str, a: int, b: int) -> None:
     r.frame_index[cam][a:b] = r.frame_index[cam][a - 1]
     r.frame_time[cam][a:b] = r.frame_time[cam][a - 1]
     r.frame_src[cam][a:b] = r.frame_src[cam][a - 1]
+
+
+def plant_no_frame(r: Recording, cam: str, a: int, b: int) -> None:
+    """The camera had no frame at all for these ticks (not started yet, or unplugged)."""
+    r.frame_index[cam][a:b] = -1
+    r.frame_time[cam][a:b] = np.nan
 
 
 def plant_stale(r: Recording, cam: str, a: int, b: int, periods: float = 5.0) -> None:
@@ -199,7 +217,7 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
                 serial=r.serials.get(c, ""),
                 width=w,
                 height=h,
-                fps=FPS,
+                fps=r.cam_fps,
                 intrinsics={"fx": 30.0, "fy": 30.0, "ppx": w / 2, "ppy": h / 2},
             )
             for c in r.frame_time

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from quality import CHECK_IDS, Thresholds, check_dataset, check_episode
 from tests import factories as F
@@ -105,3 +107,20 @@ def test_raw_image_episodes(tmp_path: Path) -> None:
     assert report.episodes[0].findings == []
     assert errors(report.episodes[1].findings) == {"frozen_frame"}
     assert errors(report.episodes[2].findings) == {"dark_frame"}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = F.write_dataset(tmp_path_factory.mktemp("pristine"), [F.clean_recording(60)])[0]
+    return path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offset=st.floats(0, 1, exclude_max=True), junk=st.binary(min_size=1, max_size=512))
+def test_random_damage_never_crashes(tmp_path: Path, pristine: bytes, offset: float, junk: bytes) -> None:
+    i = int(offset * len(pristine))
+    path = tmp_path / "episode_0.hdf5"
+    path.write_bytes(pristine[:i] + junk + pristine[i + len(junk) :])
+    res = check_episode(path, Thresholds())
+    assert res.verdict in ("pass", "fail")
+    assert all(f.check in CHECK_IDS for f in res.findings)

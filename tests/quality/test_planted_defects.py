@@ -182,3 +182,29 @@ def test_pause_at_the_edges_is_not_counted_unless_asked(tmp_path: Path) -> None:
     assert check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings == []
     strict = check_episode(tmp_path / "episode_0.hdf5", Thresholds(pause_count_edges=True))
     assert has_span(strict.findings, "pause", planted(r, 0, 40))
+
+
+@pytest.mark.parametrize("cam_fps", [30.0, 60.0])
+def test_cameras_at_their_own_rate_are_clean_and_drops_still_found(tmp_path: Path, cam_fps: float) -> None:
+    recs = [F.clean_recording(150, seed=i, cam_fps=cam_fps) for i in range(3)]
+    F.plant_frame_drop(recs[2], "cam_high", 60, 80)
+    F.write_dataset(tmp_path, recs)
+    report = check_dataset(tmp_path)
+    for res in report.episodes[:2]:
+        assert res.findings == [], [(f.check, f.message) for f in res.findings]
+    found = [f for f in report.episodes[2].findings if f.check == "frame_drop"]
+    assert found and found[0].detail["camera"] == "cam_high"
+    assert abs(found[0].start_s - recs[2].ts[60]) < 0.05 and abs(found[0].end_s - recs[2].ts[80]) < 0.05
+
+
+def test_ticks_without_a_frame(tmp_path: Path) -> None:
+    r = F.clean_recording(100)
+    F.plant_no_frame(r, "cam_high", 0, 3)  # not started yet
+    F.plant_no_frame(r, "cam_high", 50, 56)  # unplugged for a moment
+    F.write_dataset(tmp_path, [r])
+    found = [f for f in check_dataset(tmp_path).episodes[0].findings]
+    assert {f.check for f in found} == {"frame_drop"}
+    assert has_span(found, "frame_drop", planted(r, 0, 3)) and has_span(
+        found, "frame_drop", planted(r, 50, 56)
+    )
+    assert all(f.detail.get("missing") for f in found)

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from quality import (
     CHECK_IDS,
@@ -38,7 +40,9 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
 
 def test_report_json_format(checked: tuple[Path, Report]) -> None:
     folder, _ = checked
-    data = json.loads((folder / "quality" / "report.json").read_text())
+    path = folder / "quality" / "report.json"
+    assert path.stat().st_mode & 0o044 == 0o044  # readable by the trainer running as another user
+    data = json.loads(path.read_text())
     assert set(data) == {"schema_version", "dataset", "created", "thresholds", "episodes", "dataset_findings"}
     assert data["schema_version"] == 1 and data["dataset"] == str(folder)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created"])
@@ -135,3 +139,40 @@ def test_dataset_flagged_episode_gets_plots(tmp_path: Path) -> None:
     assert [f.check for f in short.findings] == ["length_outlier"]
     assert short.assets is not None and short.assets.thumbs and short.assets.qpos.shape == (20, 6)
     assert all(e.assets is None for e in report.episodes[:4])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+rows = st.fixed_dictionaries(
+    {
+        "file": st.one_of(st.text(max_size=12), st.integers()),
+        "verdict": st.sampled_from(["pass", "fail", "x"]),
+    },
+    optional={
+        "findings": st.one_of(
+            json_values,
+            st.lists(
+                st.fixed_dictionaries({"check": st.sampled_from(["pause", 3]), "severity": st.just("error")})
+            ),
+        )
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(json_values, st.fixed_dictionaries({"schema_version": st.just(1), "episodes": st.lists(rows)}))
+)
+def test_load_report_any_json(tmp_path: Path, doc: object) -> None:
+    (tmp_path / "quality").mkdir(exist_ok=True)
+    (tmp_path / "quality" / "report.json").write_text(json.dumps(doc))
+    try:
+        data = load_report_json(tmp_path)
+    except ConfigError as e:
+        assert "report.json" in e.message
+        return
+    assert all(r["verdict"] in ("pass", "fail") and isinstance(r["file"], str) for r in data["episodes"])
+    assert all(isinstance(f["check"], str) for r in data["episodes"] for f in r["findings"])
