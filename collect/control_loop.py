@@ -32,6 +32,7 @@ class Recording:
 
     sink: EpisodeSink
     stats: LoopStats
+    limit: int = 1 << 62  # ticks to record at most
     t0: float = -1.0  # host time of the first recorded tick
     ticks: int = 0
     last_index: dict[str, int] = field(default_factory=dict)
@@ -99,6 +100,7 @@ class ControlLoop:
     def detach(self) -> Recording | None:
         with self._lock:
             rec, self._recording = self._recording, None
+        self.wait_ticks(1)  # the tick in flight may still be recording: let it finish
         if rec is not None:
             rec.stats.overruns = self.clock.overruns - self._overruns0
             rec.stats.skipped = self.clock.skipped - self._skipped0
@@ -117,6 +119,7 @@ class ControlLoop:
         try:
             while not self._stop.is_set():
                 deadline, start = self.clock.wait()
+                rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
                 leader = hw.read_leaders()
                 with self._lock:
                     if self._waypoints:
@@ -124,7 +127,6 @@ class ControlLoop:
                         self.map.last = goal
                     else:
                         goal = self.map(leader)
-                    rec = self._recording
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
@@ -134,7 +136,7 @@ class ControlLoop:
                 self.leader, self.qpos = leader, qpos
                 work = time.monotonic() - start
                 self.recent.add(deadline, start, work)
-                if rec is not None:
+                if rec is not None and len(rec.stats.starts) < rec.limit:
                     rec.stats.add(deadline, start, work)
                 if len(self.recent.starts) > 500:
                     self.recent = LoopStats(
@@ -166,6 +168,8 @@ class ControlLoop:
         effort: np.ndarray,
         frames: dict,
     ) -> None:
+        if rec.ticks >= rec.limit:
+            return
         if rec.sink.error is not None:
             raise HardwareError(
                 f"writing {rec.sink.writer.path} failed: {rec.sink.error}",

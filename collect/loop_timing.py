@@ -44,7 +44,8 @@ class DeadlineClock:
         deadline = self.next_deadline()
         now = self.clock()
         if now - deadline >= self.period:
-            missed = int((now - deadline) / self.period)
+            # Resume on the next deadline still ahead: running the stale one now would be late too.
+            missed = int((now - deadline) / self.period) + 1
             self.overruns += 1
             self.skipped += missed
             self.k += missed

@@ -12,6 +12,7 @@ discarded episode is moved to `DIR/discarded/` (nothing recorded is deleted) so 
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import time
@@ -181,11 +182,17 @@ class Recorder:
             jpeg_quality=self.rig.recording.jpeg_quality,
         )
         sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
-        rec = Recording(sink, LoopStats(self.rig.fps))
+        n_ticks = round(self.episode_time * self.rig.fps)
+        rec = Recording(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.recording = rec
+        # Opening the file and a full garbage collection hold the GIL for up to tens of ms: do both,
+        # then let two ticks pass, so the episode's first tick starts on its deadline. No collection runs
+        # during the episode (per-tick objects are freed by reference counting); one runs after it.
+        gc.collect()
+        gc.disable()
+        loop.wait_ticks(2)
         loop.attach(rec)
         self._set_phase(f"recording episode {self.episode_index}", self.episode_time)
-        n_ticks = round(self.episode_time * self.rig.fps)
         try:
             while rec.ticks < n_ticks:
                 key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)))
@@ -195,10 +202,12 @@ class Recorder:
                     break
         except BaseException:
             loop.detach()
+            gc.enable()
             sink.abort(rec.stats.summary())
             self._save_entry(manifest, path)
             raise
         loop.detach()
+        gc.enable()
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1
