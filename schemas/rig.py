@@ -32,13 +32,13 @@ Example (a one-pair rig with one camera)::
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
+from schemas.toml_fields import Ctx, check_keys, choice, flag, items, num, positive, table, text
 
 CAMERA_TYPES = ("realsense", "opencv", "synthetic")
 JOINT_KINDS = ("revolute", "gripper")
@@ -156,116 +156,44 @@ class Rig:
         return asdict(self)
 
 
-# --- parsing --------------------------------------------------------------------------------------
+# --- parsing ---------------------------------------------------------------------------------------
 
 
-class _Ctx:
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, key: str, problem: str, fix: str) -> ConfigError:
-        return ConfigError(f"{self.file}: {key}: {problem}", fix)
-
-
-def _check_keys(ctx: _Ctx, where: str, table: dict[str, Any], cls: type) -> None:
-    known = {f.name for f in fields(cls)} - ({"source"} if cls is Rig else set())  # Rig.source is set by us
-    for key in table:
-        if key not in known:
-            raise ctx.fail(
-                f"{where}{key}", "unknown key", f"remove it or use one of: {', '.join(sorted(known))}"
-            )
-    for f in fields(cls):
-        if f.name in known and f.name not in table and _required(f):
-            raise ctx.fail(f"{where}{f.name}", "missing", f"add `{f.name} = ...` to {where or 'the top'}")
-
-
-def _required(f: Any) -> bool:
-    from dataclasses import MISSING
-
-    return bool(f.default is MISSING and f.default_factory is MISSING)
-
-
-def _num(ctx: _Ctx, key: str, v: Any, *, integer: bool = False) -> Any:
-    ok = isinstance(v, int) if integer else isinstance(v, int | float)
-    if isinstance(v, bool) or not ok:
-        kind = "an integer" if integer else "a number"
-        raise ctx.fail(key, f"expected {kind}, got {type(v).__name__} {v!r}", f"write {key} as {kind}")
-    if not integer and not math.isfinite(v):
-        raise ctx.fail(key, f"{v!r} is not finite", "use a finite number")
-    return int(v) if integer else float(v)
-
-
-def _str(ctx: _Ctx, key: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise ctx.fail(key, f"expected a string, got {type(v).__name__} {v!r}", f'write {key} = "..."')
-    return v
-
-
-def _bool(ctx: _Ctx, key: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ctx.fail(key, f"expected true or false, got {v!r}", f"write {key} = true or false")
-    return v
-
-
-def _table(ctx: _Ctx, key: str, v: Any) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise ctx.fail(key, f"expected a table, got {type(v).__name__}", f"write [{key}] or {key} = {{...}}")
-    return v
-
-
-def _list(ctx: _Ctx, key: str, v: Any) -> list[Any]:
-    if not isinstance(v, list):
-        raise ctx.fail(key, f"expected a list, got {type(v).__name__}", f"write {key} = [...]")
-    return v
-
-
-def _positive(ctx: _Ctx, key: str, v: float) -> float:
-    if v <= 0:
-        raise ctx.fail(key, f"must be > 0, got {v}", f"set {key} to a positive value")
-    return v
-
-
-def _choice(ctx: _Ctx, key: str, v: str, options: tuple[str, ...]) -> str:
-    if v not in options:
-        raise ctx.fail(key, f"{v!r} is not one of {', '.join(options)}", f"use one of: {', '.join(options)}")
-    return v
-
-
-def _port(ctx: _Ctx, key: str, raw: Any) -> Port:
-    t = _table(ctx, key, raw)
-    _check_keys(ctx, f"{key}.", t, Port)
-    port = _str(ctx, f"{key}.port", t["port"])
+def _port(ctx: Ctx, key: str, raw: Any) -> Port:
+    t = table(ctx, key, raw)
+    check_keys(ctx, f"{key}.", t, Port)
+    port = text(ctx, f"{key}.port", t["port"])
     if not port:
         raise ctx.fail(f"{key}.port", "is empty", 'set it to a device path such as "/dev/ttyUSB0"')
-    baud = _positive(
-        ctx, f"{key}.baudrate", _num(ctx, f"{key}.baudrate", t.get("baudrate", 1_000_000), integer=True)
+    baud = positive(
+        ctx, f"{key}.baudrate", num(ctx, f"{key}.baudrate", t.get("baudrate", 1_000_000), integer=True)
     )
-    proto = _num(ctx, f"{key}.protocol", t.get("protocol", 2.0))
+    proto = num(ctx, f"{key}.protocol", t.get("protocol", 2.0))
     if proto != 2.0:
         raise ctx.fail(f"{key}.protocol", f"{proto} is not supported", "use protocol = 2.0 (X-series motors)")
-    timeout = _positive(ctx, f"{key}.timeout_ms", _num(ctx, f"{key}.timeout_ms", t.get("timeout_ms", 8.0)))
+    timeout = positive(ctx, f"{key}.timeout_ms", num(ctx, f"{key}.timeout_ms", t.get("timeout_ms", 8.0)))
     return Port(port=port, baudrate=int(baud), protocol=proto, timeout_ms=timeout)
 
 
-def _ids(ctx: _Ctx, key: str, v: Any) -> tuple[int, ...]:
-    items = _list(ctx, key, v)
-    if not items:
+def _ids(ctx: Ctx, key: str, v: Any) -> tuple[int, ...]:
+    listed = items(ctx, key, v)
+    if not listed:
         raise ctx.fail(key, "is empty", f"list the motor ids, e.g. {key} = [1]")
-    ids = tuple(_num(ctx, key, i, integer=True) for i in items)
+    ids = tuple(num(ctx, key, i, integer=True) for i in listed)
     for i in ids:
         if not 0 <= i <= 252:
             raise ctx.fail(key, f"motor id {i} is out of range", "Dynamixel ids are 0..252")
     return ids
 
 
-def _joint(ctx: _Ctx, key: str, raw: Any) -> Joint:
-    t = _table(ctx, key, raw)
-    _check_keys(ctx, f"{key}.", t, Joint)
-    kind = _choice(ctx, f"{key}.kind", _str(ctx, f"{key}.kind", t.get("kind", "revolute")), JOINT_KINDS)
-    limits = _list(ctx, f"{key}.limits", t["limits"])
+def _joint(ctx: Ctx, key: str, raw: Any) -> Joint:
+    t = table(ctx, key, raw)
+    check_keys(ctx, f"{key}.", t, Joint)
+    kind = choice(ctx, f"{key}.kind", text(ctx, f"{key}.kind", t.get("kind", "revolute")), JOINT_KINDS)
+    limits = items(ctx, f"{key}.limits", t["limits"])
     if len(limits) != 2:
         raise ctx.fail(f"{key}.limits", f"expected [low, high], got {limits!r}", "write limits = [low, high]")
-    lo, hi = (_num(ctx, f"{key}.limits", x) for x in limits)
+    lo, hi = (num(ctx, f"{key}.limits", x) for x in limits)
     if lo >= hi:
         raise ctx.fail(f"{key}.limits", f"low {lo} is not below high {hi}", "write limits = [low, high]")
     if kind == "gripper" and (lo < 0 or hi > 1):
@@ -274,37 +202,37 @@ def _joint(ctx: _Ctx, key: str, raw: Any) -> Joint:
             f"gripper limits {limits} leave 0..1",
             "grippers are normalized: 0 closed, 1 open",
         )
-    start = _num(ctx, f"{key}.start", t.get("start", lo if kind == "gripper" else 0.0))
+    start = num(ctx, f"{key}.start", t.get("start", lo if kind == "gripper" else 0.0))
     if not lo <= start <= hi:
         raise ctx.fail(
             f"{key}.start",
             f"{start} is outside the limits [{lo}, {hi}]",
             "choose a start pose inside the limits",
         )
-    mode = _str(
+    mode = text(
         ctx,
         f"{key}.follower_mode",
         t.get("follower_mode", "current_position" if kind == "gripper" else "position"),
     )
     return Joint(
-        name=_str(ctx, f"{key}.name", t["name"]),
+        name=text(ctx, f"{key}.name", t["name"]),
         leader_ids=_ids(ctx, f"{key}.leader_ids", t["leader_ids"]),
         follower_ids=_ids(ctx, f"{key}.follower_ids", t["follower_ids"]),
-        leader_model=_str(ctx, f"{key}.leader_model", t["leader_model"]).lower(),
-        follower_model=_str(ctx, f"{key}.follower_model", t["follower_model"]).lower(),
+        leader_model=text(ctx, f"{key}.leader_model", t["leader_model"]).lower(),
+        follower_model=text(ctx, f"{key}.follower_model", t["follower_model"]).lower(),
         limits=(lo, hi),
         kind=kind,
-        follower_mode=_choice(ctx, f"{key}.follower_mode", mode, OPERATING_MODES),
+        follower_mode=choice(ctx, f"{key}.follower_mode", mode, OPERATING_MODES),
         start=start,
     )
 
 
-def _arm(ctx: _Ctx, key: str, raw: Any) -> Arm:
-    t = _table(ctx, key, raw)
-    _check_keys(ctx, f"{key}.", t, Arm)
-    name = _str(ctx, f"{key}.name", t["name"])
+def _arm(ctx: Ctx, key: str, raw: Any) -> Arm:
+    t = table(ctx, key, raw)
+    check_keys(ctx, f"{key}.", t, Arm)
+    name = text(ctx, f"{key}.name", t["name"])
     joints = tuple(
-        _joint(ctx, f"{key}.joints[{i}]", j) for i, j in enumerate(_list(ctx, f"{key}.joints", t["joints"]))
+        _joint(ctx, f"{key}.joints[{i}]", j) for i, j in enumerate(items(ctx, f"{key}.joints", t["joints"]))
     )
     if not joints:
         raise ctx.fail(f"{key}.joints", "no joints", "add at least one [[arms.joints]] table")
@@ -327,18 +255,18 @@ def _arm(ctx: _Ctx, key: str, raw: Any) -> Arm:
         leader=_port(ctx, f"{key}.leader", t["leader"]),
         follower=_port(ctx, f"{key}.follower", t["follower"]),
         joints=joints,
-        calibration=_str(ctx, f"{key}.calibration", t.get("calibration", "")),
+        calibration=text(ctx, f"{key}.calibration", t.get("calibration", "")),
     )
 
 
-def _camera(ctx: _Ctx, key: str, raw: Any) -> Camera:
-    t = _table(ctx, key, raw)
-    _check_keys(ctx, f"{key}.", t, Camera)
-    name = _str(ctx, f"{key}.name", t["name"])
-    ctype = _choice(ctx, f"{key}.type", _str(ctx, f"{key}.type", t["type"]), CAMERA_TYPES)
-    w = _positive(ctx, f"{key}.width", _num(ctx, f"{key}.width", t["width"], integer=True))
-    h = _positive(ctx, f"{key}.height", _num(ctx, f"{key}.height", t["height"], integer=True))
-    fps = _positive(ctx, f"{key}.fps", _num(ctx, f"{key}.fps", t["fps"]))
+def _camera(ctx: Ctx, key: str, raw: Any) -> Camera:
+    t = table(ctx, key, raw)
+    check_keys(ctx, f"{key}.", t, Camera)
+    name = text(ctx, f"{key}.name", t["name"])
+    ctype = choice(ctx, f"{key}.type", text(ctx, f"{key}.type", t["type"]), CAMERA_TYPES)
+    w = positive(ctx, f"{key}.width", num(ctx, f"{key}.width", t["width"], integer=True))
+    h = positive(ctx, f"{key}.height", num(ctx, f"{key}.height", t["height"], integer=True))
+    fps = positive(ctx, f"{key}.fps", num(ctx, f"{key}.fps", t["fps"]))
     source = t.get("source", 0)
     if isinstance(source, bool) or not isinstance(source, int | str):
         raise ctx.fail(
@@ -346,7 +274,7 @@ def _camera(ctx: _Ctx, key: str, raw: Any) -> Camera:
             f"expected an index or a path, got {source!r}",
             'write source = 0 or "/dev/video0"',
         )
-    fourcc = _str(ctx, f"{key}.fourcc", t.get("fourcc", "MJPG"))
+    fourcc = text(ctx, f"{key}.fourcc", t.get("fourcc", "MJPG"))
     if len(fourcc) != 4:
         raise ctx.fail(
             f"{key}.fourcc", f"{fourcc!r} is not a four-character code", 'use e.g. "MJPG" or "YUYV"'
@@ -357,38 +285,38 @@ def _camera(ctx: _Ctx, key: str, raw: Any) -> Camera:
         width=int(w),
         height=int(h),
         fps=fps,
-        serial=_str(ctx, f"{key}.serial", t.get("serial", "")),
+        serial=text(ctx, f"{key}.serial", t.get("serial", "")),
         source=source,
         fourcc=fourcc,
     )
 
 
-def _sub(ctx: _Ctx, key: str, raw: Any, cls: type) -> Any:
-    t = _table(ctx, key, raw)
-    _check_keys(ctx, f"{key}.", t, cls)
+def _sub(ctx: Ctx, key: str, raw: Any, cls: type) -> Any:
+    t = table(ctx, key, raw)
+    check_keys(ctx, f"{key}.", t, cls)
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in t:
             continue
         v = t[f.name]
         if f.type in ("bool", bool):
-            values[f.name] = _bool(ctx, f"{key}.{f.name}", v)
+            values[f.name] = flag(ctx, f"{key}.{f.name}", v)
         elif f.type in ("int", int):
-            values[f.name] = _num(ctx, f"{key}.{f.name}", v, integer=True)
+            values[f.name] = num(ctx, f"{key}.{f.name}", v, integer=True)
         else:
-            values[f.name] = _num(ctx, f"{key}.{f.name}", v)
+            values[f.name] = num(ctx, f"{key}.{f.name}", v)
         if f.name != "limit_margin" and values[f.name] is not True and values[f.name] is not False:
-            _positive(ctx, f"{key}.{f.name}", values[f.name])
+            positive(ctx, f"{key}.{f.name}", values[f.name])
     return cls(**values)
 
 
 def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
     """Validate a parsed TOML document into a `Rig`."""
-    ctx = _Ctx(source)
-    _check_keys(ctx, "", data, Rig)
-    name = _str(ctx, "name", data["name"])
-    fps = _positive(ctx, "fps", _num(ctx, "fps", data["fps"]))
-    arms = tuple(_arm(ctx, f"arms[{i}]", a) for i, a in enumerate(_list(ctx, "arms", data["arms"])))
+    ctx = Ctx(source)
+    check_keys(ctx, "", data, Rig, internal=("source",))
+    name = text(ctx, "name", data["name"])
+    fps = positive(ctx, "fps", num(ctx, "fps", data["fps"]))
+    arms = tuple(_arm(ctx, f"arms[{i}]", a) for i, a in enumerate(items(ctx, "arms", data["arms"])))
     if not arms:
         raise ctx.fail("arms", "no arms", "add at least one [[arms]] table")
     if len({a.name for a in arms}) != len(arms):
@@ -404,7 +332,7 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
             )
         seen_ports[port] = f"{arm_name}.{side}"
     cameras = tuple(
-        _camera(ctx, f"cameras[{i}]", c) for i, c in enumerate(_list(ctx, "cameras", data.get("cameras", [])))
+        _camera(ctx, f"cameras[{i}]", c) for i, c in enumerate(items(ctx, "cameras", data.get("cameras", [])))
     )
     if len({c.name for c in cameras}) != len(cameras):
         raise ctx.fail("cameras", "duplicate camera names", "give every camera its own name")
@@ -413,8 +341,8 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
         fps=fps,
         arms=arms,
         cameras=cameras,
-        robot=_str(ctx, "robot", data.get("robot", name)),
-        sim=_bool(ctx, "sim", data.get("sim", False)),
+        robot=text(ctx, "robot", data.get("robot", name)),
+        sim=flag(ctx, "sim", data.get("sim", False)),
         safety=_sub(ctx, "safety", data.get("safety", {}), Safety),
         recording=_sub(ctx, "recording", data.get("recording", {}), Recording),
         source=source,
