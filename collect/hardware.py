@@ -1,7 +1,8 @@
 """RigHardware: every device of a rig opened together (buses, cameras, and the emulator for a virtual rig).
 
-The control loop talks to this and nothing below it: one `read_leaders()`, one `write_followers()`,
-one `read_followers()` and one `latest_frames()` per tick, joint vectors ordered as `Rig.joint_names`.
+The control loop talks to this and nothing below it: one `read_leaders()`, one
+`write_and_read_followers()` and one `latest_frames()` per tick, joint vectors ordered as
+`Rig.joint_names`.
 """
 
 from __future__ import annotations

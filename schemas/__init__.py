@@ -3,8 +3,7 @@
 Imports nothing of ours; everything else imports it.
 """
 
+from schemas.episode_layout import SCHEMA_VERSION
 from schemas.errors import ConfigError, EpisodeError, UserError
-
-SCHEMA_VERSION = 1
 
 __all__ = ["SCHEMA_VERSION", "ConfigError", "EpisodeError", "UserError"]

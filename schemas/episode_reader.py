@@ -83,7 +83,10 @@ class EpisodeReader:
             return f
 
     def _dataset(self, name: str) -> h5py.Dataset | None:
-        obj = self._f.get(name)
+        try:
+            obj = self._f.get(name)
+        except _H5_ERRORS as e:
+            raise self._error(f"{name} cannot be read ({e})") from None
         if obj is None:
             return None
         if not isinstance(obj, h5py.Dataset):
@@ -293,9 +296,8 @@ class EpisodeReader:
             )
         if not -self.length <= t < self.length:
             raise IndexError(f"tick {t} out of range for {self.length} ticks")
-        ds = self._f[L.image_path(cam)]
         try:
-            row = ds[t]
+            row = self._f[L.image_path(cam)][t]
         except _H5_ERRORS as e:
             raise self._error(f"{L.image_path(cam)}[{t}] cannot be read ({e})") from None
         if row.ndim == 3:
@@ -336,7 +338,10 @@ class EpisodeReader:
         order = [c.get("name") for c in info] if isinstance(info, list) else self.cameras
         if cam not in order or order.index(cam) >= ds.shape[0]:
             return None
-        return np.asarray(ds[order.index(cam)])
+        try:
+            return np.asarray(ds[order.index(cam)])
+        except _H5_ERRORS as e:
+            raise self._error(f"{L.COMPRESS_LEN} cannot be read ({e})") from None
 
     def datasets(self) -> list[tuple[str, tuple[int, ...], str]]:
         """Every dataset in the file: (path, shape, dtype), sorted by path."""
@@ -346,7 +351,10 @@ class EpisodeReader:
             if isinstance(obj, h5py.Dataset):
                 out.append(("/" + name, tuple(obj.shape), str(obj.dtype)))
 
-        self._f.visititems(visit)
+        try:
+            self._f.visititems(visit)
+        except _H5_ERRORS as e:
+            raise self._error(f"the file's structure cannot be read ({e})") from None
         return sorted(out)
 
     # -- lifetime ----------------------------------------------------------------------------------
