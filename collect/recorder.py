@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import getpass
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ class Recorder:
         self.episode_index = 0
         self.quit = False
         self.injector = FaultInjector(list(options.faults))
+        slowest = min((c.fps for c in rig.cameras), default=rig.fps)
+        self._settle_ticks = math.ceil(rig.fps / slowest) + 2  # one camera period, then two ticks
 
     # -- the whole session ---------------------------------------------------------------------------
 
@@ -106,6 +109,8 @@ class Recorder:
         manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
         manifest.save(self.opt.dataset)
         self.hw.open()
+        gc.collect()
+        gc.freeze()  # what exists now is long-lived: later collections skip it (they run between episodes)
         self.loop = ControlLoop(self.hw)
         try:
             self.injector.validate(self.hw)
@@ -120,6 +125,7 @@ class Recorder:
         finally:
             self.loop.stop()
             self.hw.close()
+            gc.unfreeze()
         return self.results
 
     def _set_phase(self, phase: str, seconds: float = 0.0) -> None:
@@ -185,12 +191,13 @@ class Recorder:
         n_ticks = round(self.episode_time * self.rig.fps)
         rec = Recording(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.recording = rec
-        # Opening the file and a full garbage collection hold the GIL for up to tens of ms: do both,
-        # then let two ticks pass, so the episode's first tick starts on its deadline. No collection runs
-        # during the episode (per-tick objects are freed by reference counting); one runs after it.
+        # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then
+        # wait until every camera has delivered a frame captured after that, so the first tick is on its
+        # deadline with fresh frames. No collection runs during the episode (per-tick objects are freed
+        # by reference counting); one runs after it.
         gc.collect()
         gc.disable()
-        loop.wait_ticks(2)
+        loop.wait_ticks(self._settle_ticks)
         loop.attach(rec)
         self._set_phase(f"recording episode {self.episode_index}", self.episode_time)
         try:
