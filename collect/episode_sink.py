@@ -116,5 +116,5 @@ class EpisodeSink:
             self._pool.shutdown(wait=True)
         try:
             return self.writer.close(loop_stats=loop_stats, complete=False)
-        except Exception:
-            return self.writer.path
+        except Exception:  # the caller is raising the real error; the SWMR file stays readable up to
+            return self.writer.path  # its last flush, and `demoforge recover` completes it

@@ -12,6 +12,7 @@ discarded episode is moved to `DIR/discarded/` (nothing recorded is deleted) so 
 
 from __future__ import annotations
 
+import functools
 import gc
 import getpass
 import math
@@ -306,10 +307,11 @@ def discard(path: Path) -> Path:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:
+    except (OSError, KeyError):  # no login name in some containers
         return ""
 
 
+@functools.cache
 def _software() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
