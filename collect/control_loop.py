@@ -122,6 +122,8 @@ class ControlLoop:
             while not self._stop.is_set():
                 deadline, start = self.clock.wait()
                 rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
+                if rec is not None and rec.ticks >= rec.limit:
+                    rec = None
                 leader = hw.read_leaders()
                 with self._lock:
                     if self._waypoints:
@@ -138,7 +140,7 @@ class ControlLoop:
                 self.leader, self.qpos = leader, qpos
                 work = time.monotonic() - start
                 self.recent.add(deadline, start, work)
-                if rec is not None and len(rec.stats.starts) < rec.limit:
+                if rec is not None:
                     rec.stats.add(deadline, start, work)
                 if len(self.recent.starts) > 500:
                     self.recent = LoopStats(
@@ -170,8 +172,6 @@ class ControlLoop:
         effort: np.ndarray,
         frames: dict,
     ) -> None:
-        if rec.ticks >= rec.limit:
-            return
         if rec.sink.error is not None:
             raise HardwareError(
                 f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
