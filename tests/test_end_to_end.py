@@ -12,54 +12,18 @@ from quality import verify_split
 from schemas.dataset import Splits
 from schemas.episode_writer import finish_episode
 from schemas.errors import ConfigError
-from tests.collect.virtual_rig import small_virtual_rig
+from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 
 def test_record_check_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     small_virtual_rig(tmp_path, arms=2, cameras=2)
     ds = tmp_path / "ds"
-    rig = str(tmp_path / "rig.toml")
     assert (
-        main(
-            [
-                "record",
-                "--rig",
-                rig,
-                "--dataset",
-                str(ds),
-                "--episodes",
-                "4",
-                "--episode-time",
-                "1.2",
-                "--reset-time",
-                "0.1",
-                "--label",
-                "success",
-                "--unattended",
-            ]
-        )
+        main(record_args(tmp_path, ds, "--label", "success", episodes=4, episode_time=1.2, reset_time=0.1))
         == 0
     )
     # one more, labelled a failure: check must exclude it
-    assert (
-        main(
-            [
-                "record",
-                "--rig",
-                rig,
-                "--dataset",
-                str(ds),
-                "--episodes",
-                "1",
-                "--episode-time",
-                "1.2",
-                "--label",
-                "failure",
-                "--unattended",
-            ]
-        )
-        == 0
-    )
+    assert main(record_args(tmp_path, ds, "--label", "failure", episodes=1, episode_time=1.2)) == 0
     assert main(["check", str(ds), "--unattended"]) == 0
     report = json.loads((ds / "quality" / "report.json").read_text())
     episodes = {e["file"]: e for e in report["episodes"]}

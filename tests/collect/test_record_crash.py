@@ -12,7 +12,7 @@ from pathlib import Path
 from demoforge.cli import main
 from schemas.dataset import Manifest
 from schemas.episode_reader import EpisodeReader
-from tests.collect.virtual_rig import small_virtual_rig
+from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,18 +24,7 @@ def test_sigkill_mid_episode_then_recover(tmp_path: Path) -> None:
         sys.executable,
         "-m",
         "demoforge",
-        "record",
-        "--rig",
-        str(tmp_path / "rig.toml"),
-        "--dataset",
-        str(ds),
-        "--episodes",
-        "3",
-        "--episode-time",
-        "2",
-        "--reset-time",
-        "0.2",
-        "--unattended",
+        *record_args(tmp_path, ds, episodes=3, episode_time=2, reset_time=0.2),
     ]
     proc = subprocess.Popen(
         cmd,

@@ -12,7 +12,7 @@ from collect.virtual_faults import KINDS, PlannedFault, parse_fault
 from demoforge.cli import main
 from quality import check_dataset
 from schemas.errors import ConfigError
-from tests.collect.virtual_rig import small_virtual_rig
+from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 
 def test_parse_examples() -> None:
@@ -51,26 +51,10 @@ def test_any_text_parses_or_is_a_config_error(spec: str) -> None:
 def test_planted_pause_and_drop_are_found_at_their_times(tmp_path: Path) -> None:
     small_virtual_rig(tmp_path, arms=1, cameras=2)
     ds = tmp_path / "ds"
-    args = [
-        "record",
-        "--rig",
-        str(tmp_path / "rig.toml"),
-        "--dataset",
-        str(ds),
-        "--episodes",
-        "3",
-        "--episode-time",
-        "2.4",
-        "--reset-time",
-        "0",
-        "--label",
-        "success",
-        "--unattended",
-        "--inject",
-        "pause@1:0.6+1.0",
-        "--inject",
-        "drop.cam_wrist@2:1.2+0.1",
-    ]
+    inject = ["--inject", "pause@1:0.6+1.0", "--inject", "drop.cam_wrist@2:1.2+0.1"]
+    args = record_args(
+        tmp_path, ds, "--label", "success", *inject, episodes=3, episode_time=2.4, reset_time=0
+    )
     assert main(args) == 0
     report = check_dataset(ds)
     by_file = {e.file: e for e in report.episodes}
@@ -86,19 +70,8 @@ def test_inject_on_a_rig_without_that_camera_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     small_virtual_rig(tmp_path, arms=1, cameras=1)
-    args = [
-        "record",
-        "--rig",
-        str(tmp_path / "rig.toml"),
-        "--dataset",
-        str(tmp_path / "ds"),
-        "--episodes",
-        "1",
-        "--episode-time",
-        "0.5",
-        "--unattended",
-        "--inject",
-        "drop.cam_nope@0:0.1+0.1",
-    ]
+    args = record_args(
+        tmp_path, tmp_path / "ds", "--inject", "drop.cam_nope@0:0.1+0.1", episodes=1, episode_time=0.5
+    )
     assert main(args) == 2
     assert "no camera 'cam_nope'" in capsys.readouterr().err

@@ -57,3 +57,24 @@ def small_virtual_rig(folder: Path, *, arms: int = 2, cameras: int = 2, fps: int
     path = folder / "rig.toml"
     path.write_text(text)
     return load_rig(path)
+
+
+def record_args(
+    folder: Path,
+    dataset: Path,
+    *extra: str,
+    episodes: int | None = None,
+    episode_time: float | None = None,
+    reset_time: float | None = None,
+    unattended: bool = True,
+) -> list[str]:
+    """`demoforge record` arguments for the rig `small_virtual_rig` wrote to `folder` (None: the default)."""
+    args = ["record", "--rig", str(folder / "rig.toml"), "--dataset", str(dataset)]
+    for flag, value in (
+        ("--episodes", episodes),
+        ("--episode-time", episode_time),
+        ("--reset-time", reset_time),
+    ):
+        if value is not None:
+            args += [flag, f"{value:g}"]
+    return args + (["--unattended"] if unattended else []) + list(extra)

@@ -13,7 +13,7 @@ from collect.operator_display import LiveDisplay
 from collect.recorder import Recorder, RecordOptions
 from demoforge.cli import main
 from tests.collect.test_recorder import Keys
-from tests.collect.virtual_rig import small_virtual_rig
+from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 
 def test_calibrate_unattended_writes_the_file_next_to_the_rig(tmp_path: Path) -> None:
@@ -22,21 +22,7 @@ def test_calibrate_unattended_writes_the_file_next_to_the_rig(tmp_path: Path) ->
     assert main(["calibrate", "--rig", str(rig), "--unattended", "--range-seconds", "0.5"]) == 0
     calib = json.loads((tmp_path / "rig.left.calib.json").read_text())
     assert calib  # and recording picks it up
-    assert (
-        main(
-            [
-                "record",
-                "--rig",
-                str(rig),
-                "--dataset",
-                str(tmp_path / "ds"),
-                "--episode-time",
-                "0.3",
-                "--unattended",
-            ]
-        )
-        == 0
-    )
+    assert main(record_args(tmp_path, tmp_path / "ds", episode_time=0.3)) == 0
 
 
 def test_calibrate_unknown_arm_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,20 +47,7 @@ def test_record_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["record", "--rig", "nosuch", "--dataset", str(tmp_path / "ds")]) == 2
     assert "no rig named 'nosuch'" in capsys.readouterr().err
     small_virtual_rig(tmp_path, arms=1, cameras=1)
-    assert (
-        main(
-            [
-                "record",
-                "--rig",
-                str(tmp_path / "rig.toml"),
-                "--dataset",
-                str(tmp_path / "ds"),
-                "--episode-time",
-                "-1",
-            ]
-        )
-        == 2
-    )
+    assert main(record_args(tmp_path, tmp_path / "ds", episode_time=-1, unattended=False)) == 2
     assert "--episode-time must be positive" in capsys.readouterr().err
 
 
