@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collect import calibration as cal
-from collect.arm import ArmBus
-from collect.dynamixel.virtual_chains import start_virtual_chains
-from schemas.rig import Rig, parse_rig
+from demoforge.collect import calibration as cal
+from demoforge.collect.arm import ArmBus
+from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+from demoforge.schemas.rig import Rig, parse_rig
 
 LINE_BAUD = {"1M": 1_000_000, "4M": 4_000_000, "ideal": 4_000_000}
 JOINTS = [  # ALOHA-like: 9 motors, 7 joints, shadows on shoulder and elbow

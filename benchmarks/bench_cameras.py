@@ -33,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from collect.cameras import OpenCVCamera, RealSenseCamera, SyntheticCamera
-from collect.cameras.base import CaptureThread
-from collect.cameras.realsense_playback import make_playback_file
+from demoforge.collect.cameras import OpenCVCamera, RealSenseCamera, SyntheticCamera
+from demoforge.collect.cameras.base import CaptureThread
+from demoforge.collect.cameras.realsense_playback import make_playback_file
 
 TICK_HZ = 50.0
 

@@ -30,10 +30,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality import Thresholds, check_dataset
-from schemas import episode_layout as L
-from schemas.dataset import episode_files
-from schemas.episode_reader import EpisodeReader
+from demoforge.quality import Thresholds, check_dataset
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.dataset import episode_files
+from demoforge.schemas.episode_reader import EpisodeReader
 from tests import factories as F
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collect.recorder import Recorder, RecordOptions
-from collect.rigs import RIGS_DIR
-from schemas.rig import load_rig
+from demoforge.collect.recorder import Recorder, RecordOptions
+from demoforge.collect.rigs import RIGS_DIR
+from demoforge.schemas.rig import load_rig
 
 
 def four_arm_rig(folder: Path, camera_fps: int) -> Path:

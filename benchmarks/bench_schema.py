@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from schemas.episode_layout import CameraInfo, EpisodeAttrs
-from schemas.episode_reader import EpisodeReader
-from schemas.episode_writer import EpisodeWriter, Tick
-from schemas.jpeg import encode_jpeg
+from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.jpeg import encode_jpeg
 
 H, W, CAMS, J = 480, 640, ("cam_high", "cam_left_wrist", "cam_right_wrist"), 14
 

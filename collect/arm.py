@@ -19,11 +19,11 @@ from typing import Protocol
 
 import numpy as np
 
-from collect import calibration as cal
-from collect.dynamixel import control_table as ct
-from collect.dynamixel.bus import MotorBus
-from collect.errors import HardwareError
-from schemas.rig import Arm
+from demoforge.collect import calibration as cal
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel.bus import MotorBus
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Arm
 
 
 class ArmSide(Protocol):

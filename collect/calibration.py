@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from collect.dynamixel import control_table as ct
-from collect.errors import HardwareError
-from schemas.errors import ConfigError
-from schemas.rig import Arm, Joint, Rig
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.rig import Arm, Joint, Rig
 
 SCHEMA_VERSION = 1
 SIDES = ("leader", "follower")
@@ -187,7 +187,7 @@ def calibrate_arm(
     for `range_s` seconds: that gives the ranges, the open gripper position, and the direction of
     each shadow motor relative to its joint's first motor.
     """
-    from collect.dynamixel.bus import MotorBus
+    from demoforge.collect.dynamixel.bus import MotorBus
 
     buses = {}
     for side in SIDES:

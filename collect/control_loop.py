@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from collect.episode_sink import EpisodeSink
-from collect.errors import HardwareError
-from collect.hardware import RigHardware
-from collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
-from collect.teleop import LeaderFollowerMap, ramp
-from schemas.episode_writer import Tick
+from demoforge.collect.episode_sink import EpisodeSink
+from demoforge.collect.errors import HardwareError
+from demoforge.collect.hardware import RigHardware
+from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
+from demoforge.collect.teleop import LeaderFollowerMap, ramp
+from demoforge.schemas.episode_writer import Tick
 
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from schemas.episode_writer import EpisodeWriter, Tick
-from schemas.jpeg import encode_jpeg
+from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.jpeg import encode_jpeg
 
 _STOP = object()
 

@@ -1,6 +1,6 @@
 """Errors a user can cause with hardware: unplugged devices, wrong ports, motors that stop answering."""
 
-from schemas.errors import UserError
+from demoforge.schemas.errors import UserError
 
 
 class HardwareError(UserError):

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from collect import calibration as cal
-from collect.arm import ArmBus
-from collect.cameras import Camera, Frame, open_camera
-from collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
-from collect.errors import HardwareError
-from schemas.episode_layout import CameraInfo
-from schemas.rig import Rig
+from demoforge.collect import calibration as cal
+from demoforge.collect.arm import ArmBus
+from demoforge.collect.cameras import Camera, Frame, open_camera
+from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.episode_layout import CameraInfo
+from demoforge.schemas.rig import Rig
 
 
 def is_emulated(rig: Rig) -> bool:

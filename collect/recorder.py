@@ -23,16 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from collect.control_loop import ControlLoop, Recording
-from collect.episode_sink import EpisodeSink
-from collect.errors import HardwareError
-from collect.hardware import RigHardware
-from collect.loop_timing import LoopStats
-from collect.virtual_faults import FaultInjector, PlannedFault
-from schemas.dataset import EpisodeEntry, Manifest, next_episode_index
-from schemas.episode_layout import EpisodeAttrs, episode_name
-from schemas.episode_writer import EpisodeWriter
-from schemas.rig import Rig
+from demoforge.collect.control_loop import ControlLoop, Recording
+from demoforge.collect.episode_sink import EpisodeSink
+from demoforge.collect.errors import HardwareError
+from demoforge.collect.hardware import RigHardware
+from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
+from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
+from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
+from demoforge.schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.rig import Rig
 
 SQUEEZE_CLOSED, SQUEEZE_OPEN = 0.25, 0.6  # leader gripper (0 closed .. 1 open): closed then reopened = start
 
@@ -253,7 +253,7 @@ class Recorder:
                 return True
 
     def _ask_keep(self, path: Path) -> tuple[bool, int]:
-        from schemas.episode_writer import finish_episode
+        from demoforge.schemas.episode_writer import finish_episode
 
         self._set_phase("keep? s = success, f = failure, u = unlabeled, d = discard, r = re-record")
         while True:
@@ -267,7 +267,7 @@ class Recorder:
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
-        from schemas.episode_reader import EpisodeReader
+        from demoforge.schemas.episode_reader import EpisodeReader
 
         with EpisodeReader(path) as ep:
             entry = EpisodeEntry(

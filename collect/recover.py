@@ -16,10 +16,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from schemas import episode_layout as L
-from schemas.dataset import EpisodeEntry, Manifest, episode_files
-from schemas.episode_reader import EpisodeReader
-from schemas.errors import EpisodeError
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.dataset import EpisodeEntry, Manifest, episode_files
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
 
 COPY_ROWS = 64  # image rows copied at a time: bounded memory for long raw-image episodes
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas.rig import Rig
+from demoforge.schemas.rig import Rig
 
 
 class LeaderFollowerMap:

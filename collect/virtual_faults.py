@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.errors import ConfigError
+from demoforge.schemas.errors import ConfigError
 
 CAMERA_FAULTS = ("drop", "freeze", "black", "stall")
 KINDS = ("pause", *CAMERA_FAULTS, "gone")
@@ -112,7 +112,7 @@ class FaultInjector:
                 self._apply(hw, f)
 
     def _apply(self, hw: Any, f: PlannedFault) -> None:
-        from collect.cameras import SyntheticFaults
+        from demoforge.collect.cameras import SyntheticFaults
 
         if f.kind == "pause":
             for arm in hw.rig.arms:

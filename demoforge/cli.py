@@ -24,7 +24,7 @@ from demoforge.commands import (
     split_cmd,
     teleop_cmd,
 )
-from schemas.errors import UserError
+from demoforge.schemas.errors import UserError
 
 COMMANDS: list[ModuleType] = [
     record_cmd,

@@ -3,15 +3,15 @@
 report = check_dataset("data/pick_cube", load_thresholds("thresholds.toml"), jobs=4)
 write_report_json("data/pick_cube", report); write_report_html("data/pick_cube", report)
 make_splits("data/pick_cube", val=0.1, seed=0)   # -> splits.json
-verify_split("data/pick_cube")                    # ConfigError when files or report changed
+schemas.splits.verify_split("data/pick_cube")    # what the trainer does: ConfigError when stale
 """
 
-from quality.findings import CHECK_IDS, ERROR, WARNING, Finding
-from quality.report_html import write_report_html
-from quality.report_json import load_report_json, report_to_json, write_report_json
-from quality.runner import EPISODE_CHECKS, EpisodeResult, Report, check_dataset, check_episode
-from quality.split import make_splits, verify_split
-from quality.thresholds import Thresholds, load_thresholds
+from demoforge.quality.findings import CHECK_IDS, ERROR, WARNING, Finding
+from demoforge.quality.report_html import write_report_html
+from demoforge.quality.report_json import report_to_json, write_report_json
+from demoforge.quality.runner import EPISODE_CHECKS, EpisodeResult, Report, check_dataset, check_episode
+from demoforge.quality.split import make_splits
+from demoforge.quality.thresholds import Thresholds, load_thresholds
 
 __all__ = [
     "CHECK_IDS",
@@ -24,11 +24,9 @@ __all__ = [
     "Thresholds",
     "check_dataset",
     "check_episode",
-    "load_report_json",
     "load_thresholds",
     "make_splits",
     "report_to_json",
-    "verify_split",
     "write_report_html",
     "write_report_json",
 ]

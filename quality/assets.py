@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from quality.episode import Episode
-from quality.findings import ERROR, Finding
-from schemas import episode_layout as L
+from demoforge.quality.episode import Episode
+from demoforge.quality.findings import ERROR, Finding
+from demoforge.schemas import episode_layout as L
 
 TRAJECTORY_POINTS = 240  # per joint; enough to see a pause or a spike, small enough for 500 episodes
 HIST_BINS = 24  # frame-interval histogram bins over [0, 4 camera periods), plus one overflow bin

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from quality.episode import Episode, ticks_text
-from quality.findings import ERROR, CheckSkipped, Finding, runs
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
-from schemas.errors import EpisodeError
+from demoforge.quality.episode import Episode, ticks_text
+from demoforge.quality.findings import ERROR, CheckSkipped, Finding, runs
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.errors import EpisodeError
 
 SMALL_JPEG_FRACTION = 0.7  # JPEGs under 70 % of the median size are decoded as dark-frame suspects
 MAX_SMALL_JPEG_SUSPECTS = 16  # per camera: runs of small JPEGs are probed once each, up to this many

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from quality.findings import ERROR, WARNING, CheckSkipped, Finding
-from quality.thresholds import Thresholds
+from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding
+from demoforge.quality.thresholds import Thresholds
 
 
 @dataclass

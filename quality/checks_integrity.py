@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from quality.episode import Episode, ticks_text
-from quality.findings import ERROR, Finding, runs
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
+from demoforge.quality.episode import Episode, ticks_text
+from demoforge.quality.findings import ERROR, Finding, runs
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
 
 # What the reader validates on open (required datasets, equal lengths, dtypes) fails the open and
 # becomes an integrity finding in the runner; this check covers what an open file can still hide.

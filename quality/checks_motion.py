@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from quality.episode import Episode
-from quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
+from demoforge.quality.episode import Episode
+from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
 
 
 def check_pause(ep: Episode, th: Thresholds) -> list[Finding]:

@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 
-from quality.episode import Episode, ticks_text
-from quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
+from demoforge.quality.episode import Episode, ticks_text
+from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
 
 
 def check_control_rate(ep: Episode, th: Thresholds) -> list[Finding]:

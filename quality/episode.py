@@ -7,11 +7,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from quality.findings import ERROR, CheckSkipped, Finding, Severity
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
-from schemas.episode_reader import EpisodeReader
-from schemas.errors import EpisodeError
+from demoforge.quality.findings import ERROR, CheckSkipped, Finding, Severity
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
 
 THUMB_WIDTH = 80  # px: a 640-wide JPEG decodes at 1/8 scale to exactly this; thumbnails stay ~2 KB
 

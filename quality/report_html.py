@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from quality.assets import EpisodeAssets
-from quality.findings import CHECK_IDS, ERROR, Finding
-from quality.runner import EpisodeResult, Report
-from schemas.dataset import REPORT_HTML
+from demoforge.quality.assets import EpisodeAssets
+from demoforge.quality.findings import CHECK_IDS, ERROR, Finding
+from demoforge.quality.runner import EpisodeResult, Report
+from demoforge.schemas.dataset import REPORT_HTML
 
 MAX_DETAILED = 150  # flagged episodes with plots (errors first); the rest are rows in the table only
 PALETTE = (

@@ -11,25 +11,31 @@ from typing import Any
 
 import numpy as np
 
-from quality.assets import EpisodeAssets, gather_assets
-from quality.checks_camera import check_dark_frame, check_frame_drop, check_frozen_frame, check_stale_frame
-from quality.checks_dataset import DATASET_CHECKS, EpisodeSummary
-from quality.checks_integrity import check_integrity, check_success_label
-from quality.checks_motion import (
+from demoforge.quality.assets import EpisodeAssets, gather_assets
+from demoforge.quality.checks_camera import (
+    check_dark_frame,
+    check_frame_drop,
+    check_frozen_frame,
+    check_stale_frame,
+)
+from demoforge.quality.checks_dataset import DATASET_CHECKS, EpisodeSummary
+from demoforge.quality.checks_integrity import check_integrity, check_success_label
+from demoforge.quality.checks_motion import (
     check_action_spike,
     check_joint_limit,
     check_pause,
     check_tracking_error,
     mean_speed,
 )
-from quality.checks_timing import check_camera_sync, check_control_rate
-from quality.episode import Episode
-from quality.findings import CHECK_IDS, ERROR, CheckSkipped, Finding
-from quality.thresholds import Thresholds
-from schemas import episode_layout as L
-from schemas.dataset import episode_files, utc_now
-from schemas.episode_reader import EpisodeReader
-from schemas.errors import EpisodeError
+from demoforge.quality.checks_timing import check_camera_sync, check_control_rate
+from demoforge.quality.episode import Episode
+from demoforge.quality.findings import CHECK_IDS, ERROR, CheckSkipped, Finding
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.dataset import episode_files, utc_now
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.splits import file_fingerprint
 
 Check = Callable[[Episode, Thresholds], list[Finding]]
 
@@ -81,11 +87,6 @@ class Report:
     created: str = field(default_factory=utc_now)
 
 
-def fingerprint(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError) -> EpisodeResult:
     problem = e.message.replace(str(path), path.name)
     msg = f"{problem} ({e.hint}); restore the file from a copy or re-record the episode"
@@ -123,7 +124,7 @@ def _run_checks(
 def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
     """Run every per-episode check on one file. A damaged file yields an integrity finding, never raises."""
     path = Path(path)
-    fp = fingerprint(path)
+    fp = file_fingerprint(path)
     try:
         reader = EpisodeReader(path)
     except EpisodeError as e:

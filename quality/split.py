@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
-from quality.report_json import load_report_json
-from schemas.dataset import REPORT_JSON, SPLITS, Splits, episode_files, sha256_file
-from schemas.episode_layout import episode_number
-from schemas.errors import ConfigError
+from demoforge.schemas.dataset import REPORT_JSON
+from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.splits import Splits, check_report_current, load_report, sha256_file
 
 
 def _order(name: str) -> int:
@@ -28,22 +27,6 @@ def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def check_fingerprints(folder: Path, report: dict[str, Any]) -> None:
-    """Raise ConfigError when an episode file changed, vanished or appeared since the report was made."""
-    fix = "run `demoforge check` again, then `demoforge split`"
-    rows = {r["file"]: r for r in report["episodes"]}
-    on_disk = {p.name: p for p in episode_files(folder)}
-    for name, path in on_disk.items():
-        if name not in rows:
-            raise ConfigError(f"{path} is not in {folder / REPORT_JSON} (recorded after the check)", fix)
-    for name, row in rows.items():
-        if name not in on_disk:
-            raise ConfigError(f"{folder / name} is in the quality report but no longer on disk", fix)
-        st = on_disk[name].stat()
-        if row.get("fingerprint") != {"size": st.st_size, "mtime_ns": st.st_mtime_ns}:
-            raise ConfigError(f"{folder / name} changed since {folder / REPORT_JSON} was made", fix)
-
-
 def make_splits(
     folder: str | Path,
     *,
@@ -58,8 +41,8 @@ def make_splits(
         raise ConfigError(f"--val {val} is not a fraction in [0, 1)", "use e.g. --val 0.1")
     if holdout < 0:
         raise ConfigError(f"--holdout {holdout} is negative", "use a count of episodes, e.g. --holdout 5")
-    report = load_report_json(folder)
-    check_fingerprints(folder, report)
+    report = load_report(folder)
+    check_report_current(folder, report)
     rows = report["episodes"]
     excluded = {
         r["file"]: list(dict.fromkeys(f["check"] for f in r["findings"] if f.get("severity") == "error"))
@@ -104,25 +87,4 @@ def make_splits(
         report_sha256=sha256_file(folder / REPORT_JSON),
     )
     splits.save(folder)
-    return splits
-
-
-def verify_split(folder: str | Path) -> Splits:
-    """The dataset's splits if still valid; ConfigError when the report hash or a file fingerprint changed."""
-    folder = Path(folder)
-    splits = Splits.load(folder)
-    splits.verify_report(folder)
-    report = load_report_json(folder)
-    rows = {r["file"]: r for r in report["episodes"]}
-    fix = "run `demoforge check` then `demoforge split` again"
-    for name in splits.train + splits.val + splits.holdout:
-        path = folder / name
-        row = rows.get(name)
-        if row is None:
-            raise ConfigError(f"{folder / SPLITS} lists {name}, which the quality report does not", fix)
-        if not path.is_file():
-            raise ConfigError(f"{path} is listed in {folder / SPLITS} but missing", fix)
-        st = path.stat()
-        if row.get("fingerprint") != {"size": st.st_size, "mtime_ns": st.st_mtime_ns}:
-            raise ConfigError(f"{path} changed since it was checked (size or modification time differ)", fix)
     return splits

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import ConfigError
+from demoforge.schemas.errors import ConfigError
 
 
 @dataclass(frozen=True)

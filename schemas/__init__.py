@@ -3,7 +3,7 @@
 Imports nothing of ours; everything else imports it.
 """
 
-from schemas.episode_layout import SCHEMA_VERSION
-from schemas.errors import ConfigError, EpisodeError, UserError
+from demoforge.schemas.episode_layout import SCHEMA_VERSION
+from demoforge.schemas.errors import ConfigError, EpisodeError, UserError
 
 __all__ = ["SCHEMA_VERSION", "ConfigError", "EpisodeError", "UserError"]

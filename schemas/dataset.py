@@ -6,7 +6,6 @@ written atomically (temporary file + rename) so a crash never leaves half a mani
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -15,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.episode_layout import SCHEMA_VERSION, episode_name, episode_number
-from schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.episode_layout import SCHEMA_VERSION, episode_name, episode_number
+from demoforge.schemas.errors import ConfigError, EpisodeError
 
 MANIFEST = "dataset.json"
 SPLITS = "splits.json"
@@ -127,81 +126,6 @@ class Manifest:
         write_json_atomic(Path(folder) / MANIFEST, asdict(self))
 
 
-@dataclass
-class Splits:
-    """`splits.json`: train / val / holdout files, excluded files with reasons, seed, report hash."""
-
-    train: list[str]
-    val: list[str]
-    holdout: list[str]
-    excluded: dict[str, list[str]]
-    seed: int
-    report_sha256: str
-    schema_version: int = SCHEMA_VERSION
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "train": self.train,
-            "val": self.val,
-            "holdout": self.holdout,
-            "excluded": self.excluded,
-            "seed": self.seed,
-            "report_sha256": self.report_sha256,
-        }
-
-    def save(self, folder: str | Path) -> None:
-        write_json_atomic(Path(folder) / SPLITS, self.to_json())
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Splits:
-        path = Path(folder) / SPLITS
-        d = read_json(path, "splits file")
-        fix = "run `demoforge check` then `demoforge split` on the dataset"
-        try:
-            lists = {k: [str(x) for x in d[k]] for k in ("train", "val", "holdout")}
-            excluded = {str(k): [str(r) for r in v] for k, v in d["excluded"].items()}
-            splits = cls(
-                **lists,
-                excluded=excluded,
-                seed=int(d["seed"]),
-                report_sha256=str(d["report_sha256"]),
-                schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ConfigError(f"{path}: malformed splits file ({e})", fix) from None
-        seen: set[str] = set()
-        for name in splits.train + splits.val + splits.holdout:
-            if name in seen:
-                raise ConfigError(f"{path}: {name} appears in more than one split", fix)
-            if episode_number(name) is None:
-                raise ConfigError(f"{path}: {name!r} is not an episode file name", fix)
-            seen.add(name)
-        return splits
-
-    def verify_report(self, folder: str | Path) -> None:
-        """Refuse a split whose quality report changed since it was cut."""
-        path = Path(folder) / REPORT_JSON
-        if not path.exists():
-            raise ConfigError(
-                f"{path} is missing, the split {Path(folder) / SPLITS} cannot be verified",
-                "run `demoforge check` then `demoforge split`",
-            )
-        if sha256_file(path) != self.report_sha256:
-            raise ConfigError(
-                f"{Path(folder) / SPLITS} was cut from another quality report than {path}",
-                "run `demoforge split` again on the current report",
-            )
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 __all__ = [
     "MANIFEST",
     "REPORT_HTML",
@@ -209,11 +133,9 @@ __all__ = [
     "SPLITS",
     "EpisodeEntry",
     "Manifest",
-    "Splits",
     "episode_files",
     "episode_name",
     "next_episode_index",
-    "sha256_file",
     "utc_now",
     "write_json_atomic",
 ]

@@ -16,9 +16,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from schemas import episode_layout as L
-from schemas.errors import EpisodeError
-from schemas.jpeg import decode_jpeg
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.jpeg import decode_jpeg
 
 _H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
 

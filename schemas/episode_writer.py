@@ -18,9 +18,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from schemas import episode_layout as L
-from schemas.errors import EpisodeError
-from schemas.jpeg import encode_jpeg
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.jpeg import encode_jpeg
 
 JPEG_CHUNK_BYTES = 1 << 14  # padded rows are stored in 16 KiB chunks: < 16 KiB a row beyond the padded width
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import ConfigError
-from schemas.toml_fields import Ctx, check_keys, choice, flag, items, num, positive, table, text
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.toml_fields import Ctx, check_keys, choice, flag, items, num, positive, table, text
 
 CAMERA_TYPES = ("realsense", "opencv", "synthetic")
 JOINT_KINDS = ("revolute", "gripper")

@@ -6,7 +6,7 @@ import math
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from schemas.errors import ConfigError
+from demoforge.schemas.errors import ConfigError
 
 
 class Ctx:

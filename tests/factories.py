@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
-from schemas.episode_writer import EpisodeWriter, Tick
-from schemas.jpeg import encode_jpeg
+from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
+from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.jpeg import encode_jpeg
 
 CAMS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
 FPS = 50.0
@@ -283,7 +283,7 @@ _KILLED_WRITER = """
 import os, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.episode_writer import EpisodeWriter
 from tests.factories import clean_recording, write_recording
 r = clean_recording({length})
 def die(self, **kw):

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from demoforge.cli import main
-from quality import verify_split
-from schemas.dataset import Splits
-from schemas.episode_writer import finish_episode
-from schemas.errors import ConfigError
+from demoforge.schemas.episode_writer import finish_episode
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.splits import Splits, verify_split
 from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 

@@ -5,11 +5,11 @@ time, the camera's frame counter, the camera's own clock). pyrealsense2 is impor
 RealSense camera is opened or listed.
 """
 
-from collect.cameras.base import STALL_PERIODS, Camera, CameraHealth, Frame
-from collect.cameras.devices import list_cameras, open_camera
-from collect.cameras.opencv import OpenCVCamera
-from collect.cameras.realsense import RealSenseCamera
-from collect.cameras.synthetic import SyntheticCamera, SyntheticFaults, decode_index
+from demoforge.collect.cameras.base import STALL_PERIODS, Camera, CameraHealth, Frame
+from demoforge.collect.cameras.devices import list_cameras, open_camera
+from demoforge.collect.cameras.opencv import OpenCVCamera
+from demoforge.collect.cameras.realsense import RealSenseCamera
+from demoforge.collect.cameras.synthetic import SyntheticCamera, SyntheticFaults, decode_index
 
 __all__ = [
     "STALL_PERIODS",

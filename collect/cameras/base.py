@@ -20,7 +20,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from collect.errors import HardwareError
+from demoforge.collect.errors import HardwareError
 
 STALL_PERIODS = 5.0  # a camera that delivers nothing for this many frame periods has stalled
 FIRST_FRAME_TIMEOUT = 5.0  # s start() waits for the first frame (a RealSense needs ~1-2 s to stream)

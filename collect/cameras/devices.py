@@ -9,12 +9,12 @@ from typing import Any
 
 import cv2
 
-from collect.cameras.base import STALL_PERIODS, Camera
-from collect.cameras.opencv import OpenCVCamera, fourcc_str
-from collect.cameras.realsense import RealSenseCamera, color_modes, import_rs
-from collect.cameras.synthetic import SyntheticCamera
-from collect.errors import HardwareError
-from schemas.rig import Camera as CameraConfig
+from demoforge.collect.cameras.base import STALL_PERIODS, Camera
+from demoforge.collect.cameras.opencv import OpenCVCamera, fourcc_str
+from demoforge.collect.cameras.realsense import RealSenseCamera, color_modes, import_rs
+from demoforge.collect.cameras.synthetic import SyntheticCamera
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Camera as CameraConfig
 
 
 def open_camera(cfg: CameraConfig, *, real_time: bool = True, stall_periods: float = STALL_PERIODS) -> Camera:

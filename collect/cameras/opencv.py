@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from collect.cameras.base import STALL_PERIODS, CaptureThread, EndOfStream, Frame
-from collect.errors import HardwareError
+from demoforge.collect.cameras.base import STALL_PERIODS, CaptureThread, EndOfStream, Frame
+from demoforge.collect.errors import HardwareError
 
 FPS_TOLERANCE = 0.5  # fps; drivers report 29.97 for 30
 

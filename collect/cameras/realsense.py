@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from collect.cameras.base import STALL_PERIODS, CaptureThread, EndOfStream, Frame
-from collect.errors import HardwareError
+from demoforge.collect.cameras.base import STALL_PERIODS, CaptureThread, EndOfStream, Frame
+from demoforge.collect.errors import HardwareError
 
 PLAYBACK_SUFFIXES = (".db3", ".bag")
 

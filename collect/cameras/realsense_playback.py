@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collect.cameras.realsense import import_rs
-from collect.cameras.synthetic import SyntheticCamera
+from demoforge.collect.cameras.realsense import import_rs
+from demoforge.collect.cameras.synthetic import SyntheticCamera
 
 SERIAL = "DF0000000001"  # the serial number the playback device reports
 START_MS = 1.0  # device time of frame 0; > 0 keeps frames after the file's static messages (stamped 0)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collect.cameras.base import STALL_PERIODS, CaptureThread, Frame
-from schemas.errors import ConfigError
+from demoforge.collect.cameras.base import STALL_PERIODS, CaptureThread, Frame
+from demoforge.schemas.errors import ConfigError
 
 INDEX_BITS = 24  # the counter wraps after 2**24 frames (6 days at 30 fps)
 BIT_BLOCK = 4  # px per bit block side; the strip is INDEX_BITS * BIT_BLOCK wide

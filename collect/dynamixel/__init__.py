@@ -30,8 +30,8 @@ def scan_ports(
     """
     from serial.tools import list_ports
 
-    from collect.dynamixel.bus import MotorBus
-    from collect.errors import HardwareError
+    from demoforge.collect.dynamixel.bus import MotorBus
+    from demoforge.collect.errors import HardwareError
 
     infos = {p.device: p.description or "" for p in list_ports.comports()}
     results = []

@@ -25,8 +25,8 @@ from dynamixel_sdk import (
     PortHandler,
 )
 
-from collect.dynamixel import control_table as ct
-from collect.errors import HardwareError
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.errors import HardwareError
 
 _EMULATOR_PORTS: dict[str, str] = {}
 _HW_ERRORS = {0: "input voltage", 2: "overheating", 3: "motor encoder", 4: "electrical shock", 5: "overload"}

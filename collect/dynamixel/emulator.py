@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collect.dynamixel import control_table as ct
-from collect.dynamixel import protocol as p
-from collect.dynamixel.servo import Fault, Servo, ServoChain
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel import protocol as p
+from demoforge.collect.dynamixel.servo import Fault, Servo, ServoChain
 
 LINES: dict[str, float | None] = {"ideal": None, "1M": 1_000_000.0, "4M": 4_000_000.0}
 

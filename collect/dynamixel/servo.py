@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collect.dynamixel import control_table as ct
-from collect.dynamixel import protocol as p
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel import protocol as p
 
 TAU_S = 0.03  # time constant of the position response: a real XM430 settles a small step in ~0.1 s
 CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff P controller)

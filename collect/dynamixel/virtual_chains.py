@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from collect import calibration as cal
-from collect.dynamixel import bus as bus_mod
-from collect.dynamixel.emulator import LINES, ChainSpec, Emulator, MotorSpec
-from schemas.rig import Arm, Rig
+from demoforge.collect import calibration as cal
+from demoforge.collect.dynamixel import bus as bus_mod
+from demoforge.collect.dynamixel.emulator import LINES, ChainSpec, Emulator, MotorSpec
+from demoforge.schemas.rig import Arm, Rig
 
 SQUEEZE_PERIOD_S = 4.0  # the operator closes and reopens the gripper this often
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.errors import ConfigError
-from schemas.rig import Rig, load_rig
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.rig import Rig, load_rig
 
 RIGS_DIR = Path(__file__).parent
 

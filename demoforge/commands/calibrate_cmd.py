@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 
-from schemas.errors import ConfigError
+from demoforge.schemas.errors import ConfigError
 
 NAME = "calibrate"
 HELP = "Calibrate the arms of a rig: zero pose, range of motion, gripper open/closed."
@@ -31,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collect import calibration
-    from collect.dynamixel.virtual_chains import start_virtual_chains
-    from collect.rigs import resolve_rig
+    from demoforge.collect import calibration
+    from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+    from demoforge.collect.rigs import resolve_rig
 
     rig = resolve_rig(args.rig)
     arms = [a for a in rig.arms if args.arm in (None, a.name)]

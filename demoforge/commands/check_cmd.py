@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from quality import (
+from demoforge.quality import (
     CHECK_IDS,
     ERROR,
     EpisodeResult,
@@ -26,8 +26,8 @@ from quality import (
     write_report_html,
     write_report_json,
 )
-from schemas.dataset import episode_files
-from schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.dataset import episode_files
+from demoforge.schemas.errors import ConfigError, EpisodeError
 
 NAME = "check"
 HELP = "check every episode of a dataset; write quality/report.json and quality/report.html"

@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collect.cameras import list_cameras
-    from collect.dynamixel import scan_ports
+    from demoforge.collect.cameras import list_cameras
+    from demoforge.collect.dynamixel import scan_ports
 
     console = Console()
     ports = Table(title="serial ports")

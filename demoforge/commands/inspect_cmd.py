@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from schemas.dataset import MANIFEST, episode_files
-from schemas.episode_reader import EpisodeReader
-from schemas.errors import EpisodeError
+from demoforge.schemas.dataset import MANIFEST, episode_files
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
 
 NAME = "inspect"
 HELP = "show the datasets, shapes, attributes and completeness of an episode or a dataset"

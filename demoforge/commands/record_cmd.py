@@ -61,12 +61,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collect.operator_display import LiveDisplay, PlainDisplay
-    from collect.operator_keys import TerminalKeys
-    from collect.recorder import Recorder, RecordOptions
-    from collect.rigs import resolve_rig
-    from collect.virtual_faults import parse_fault
-    from schemas.errors import ConfigError
+    from demoforge.collect.operator_display import LiveDisplay, PlainDisplay
+    from demoforge.collect.operator_keys import TerminalKeys
+    from demoforge.collect.recorder import Recorder, RecordOptions
+    from demoforge.collect.rigs import resolve_rig
+    from demoforge.collect.virtual_faults import parse_fault
+    from demoforge.schemas.errors import ConfigError
 
     rig = resolve_rig(args.rig)
     for name in ("episodes", "episode_time", "reset_time"):

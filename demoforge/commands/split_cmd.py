@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from quality import make_splits
-from schemas.dataset import SPLITS
+from demoforge.quality import make_splits
+from demoforge.schemas.dataset import SPLITS
 
 NAME = "split"
 HELP = "write splits.json (train / val / holdout) from the passing episodes of quality/report.json"

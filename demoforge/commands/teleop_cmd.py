@@ -22,10 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collect.control_loop import ControlLoop
-    from collect.hardware import RigHardware
-    from collect.operator_keys import TerminalKeys
-    from collect.rigs import resolve_rig
+    from demoforge.collect.control_loop import ControlLoop
+    from demoforge.collect.hardware import RigHardware
+    from demoforge.collect.operator_keys import TerminalKeys
+    from demoforge.collect.rigs import resolve_rig
 
     rig = resolve_rig(args.rig)
     attended = sys.stdin.isatty() and args.seconds is None

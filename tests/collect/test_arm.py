@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from collect import calibration as cal
-from collect.arm import ArmBus
-from collect.dynamixel import control_table as ct
-from collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
-from collect.errors import HardwareError
-from schemas.rig import Rig, parse_rig
+from demoforge.collect import calibration as cal
+from demoforge.collect.arm import ArmBus
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Rig, parse_rig
 
 # (name, leader ids, follower ids, leader model, follower model, limits, kind)
 ALOHA_JOINTS: list[tuple[str, list[int], list[int], str, str, list[float], str]] = [

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collect import calibration as cal
-from collect.dynamixel.virtual_chains import start_virtual_chains
-from schemas.errors import ConfigError
+from demoforge.collect import calibration as cal
+from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+from demoforge.schemas.errors import ConfigError
 from tests.collect.test_arm import aloha_rig
 
 motor_cals = st.builds(

@@ -9,12 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from collect.cameras import OpenCVCamera, RealSenseCamera, SyntheticCamera, list_cameras, open_camera
-from collect.cameras.devices import opencv_devices, realsense_devices
-from collect.cameras.realsense_playback import SERIAL, make_playback_file
-from collect.errors import HardwareError
-from schemas.rig import Camera as CameraConfig
-from schemas.rig import load_rig
+from demoforge.collect.cameras import (
+    OpenCVCamera,
+    RealSenseCamera,
+    SyntheticCamera,
+    list_cameras,
+    open_camera,
+)
+from demoforge.collect.cameras.devices import opencv_devices, realsense_devices
+from demoforge.collect.cameras.realsense_playback import SERIAL, make_playback_file
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import load_rig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +79,8 @@ def test_core_imports_and_lists_without_pyrealsense2() -> None:
     code = """
 import sys
 sys.modules["pyrealsense2"] = None  # as if the realsense extra were not installed
-from collect.cameras import RealSenseCamera, SyntheticCamera, list_cameras
-from collect.errors import HardwareError
+from demoforge.collect.cameras import RealSenseCamera, SyntheticCamera, list_cameras
+from demoforge.collect.errors import HardwareError
 with SyntheticCamera("c", 128, 96, 50.0) as cam:
     assert cam.latest() is not None
 try:

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from collect.cameras import Frame, OpenCVCamera, decode_index, open_camera
-from collect.cameras.opencv import is_device
-from collect.cameras.synthetic import SyntheticCamera
-from collect.errors import HardwareError
-from schemas.rig import Camera as CameraConfig
+from demoforge.collect.cameras import Frame, OpenCVCamera, decode_index, open_camera
+from demoforge.collect.cameras.opencv import is_device
+from demoforge.collect.cameras.synthetic import SyntheticCamera
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Camera as CameraConfig
 
 W, H, FPS = 160, 120, 30
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collect.cameras import Frame, RealSenseCamera, decode_index, open_camera
-from collect.cameras.realsense_playback import SERIAL, make_playback_file
-from collect.errors import HardwareError
-from schemas.rig import Camera as CameraConfig
+from demoforge.collect.cameras import Frame, RealSenseCamera, decode_index, open_camera
+from demoforge.collect.cameras.realsense_playback import SERIAL, make_playback_file
+from demoforge.collect.errors import HardwareError
+from demoforge.schemas.rig import Camera as CameraConfig
 
 rs = pytest.importorskip("pyrealsense2")
 

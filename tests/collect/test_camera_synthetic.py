@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from collect.cameras import Camera, Frame, SyntheticCamera, SyntheticFaults, decode_index
-from collect.cameras.base import CaptureThread
-from collect.cameras.synthetic import encode_index
-from collect.errors import HardwareError
+from demoforge.collect.cameras import Camera, Frame, SyntheticCamera, SyntheticFaults, decode_index
+from demoforge.collect.cameras.base import CaptureThread
+from demoforge.collect.cameras.synthetic import encode_index
+from demoforge.collect.errors import HardwareError
 
 
 def poll_until(pred: Callable[[], bool], timeout: float = 2.0) -> bool:

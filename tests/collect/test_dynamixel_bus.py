@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from collect.dynamixel import control_table as ct
-from collect.dynamixel import scan_ports
-from collect.dynamixel.bus import MotorBus, register_emulator_port, unregister_emulator_port
-from collect.dynamixel.emulator import ChainSpec, Emulator, MotorSpec
-from collect.errors import HardwareError
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel import scan_ports
+from demoforge.collect.dynamixel.bus import MotorBus, register_emulator_port, unregister_emulator_port
+from demoforge.collect.dynamixel.emulator import ChainSpec, Emulator, MotorSpec
+from demoforge.collect.errors import HardwareError
 
 MOTORS = {1: "xm430-w350", 2: "xm540-w270", 3: "xl430-w250", 4: "xl330-m077"}
 PORT = "emulator:test"

@@ -15,9 +15,9 @@ from dynamixel_sdk import (
     PacketHandler,
 )
 
-from collect.dynamixel import control_table as ct
-from collect.dynamixel.bus import _Port
-from collect.dynamixel.emulator import ChainSpec, Emulator, MotorSpec
+from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel.bus import _Port
+from demoforge.collect.dynamixel.emulator import ChainSpec, Emulator, MotorSpec
 
 ph = PacketHandler(2.0)
 MODELS = ["xm430-w350", "xm540-w270", "xl430-w250", "xl330-m077", "xl330-m288"]

@@ -6,7 +6,7 @@ from dynamixel_sdk import PacketHandler
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collect.dynamixel import protocol as p
+from demoforge.collect.dynamixel import protocol as p
 
 packets = st.builds(
     p.Packet,

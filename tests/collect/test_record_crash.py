@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from demoforge.cli import main
-from schemas.dataset import Manifest
-from schemas.episode_reader import EpisodeReader
+from demoforge.schemas.dataset import Manifest
+from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from collect.arm import ArmBus
-from collect.cameras import SyntheticFaults
-from collect.errors import HardwareError
-from collect.hardware import RigHardware
-from collect.recorder import Recorder, RecordOptions
-from schemas.dataset import Manifest
-from schemas.episode_reader import EpisodeReader
+from demoforge.collect.arm import ArmBus
+from demoforge.collect.cameras import SyntheticFaults
+from demoforge.collect.errors import HardwareError
+from demoforge.collect.hardware import RigHardware
+from demoforge.collect.recorder import Recorder, RecordOptions
+from demoforge.schemas.dataset import Manifest
+from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
 
 

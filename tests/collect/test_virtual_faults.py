@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collect.virtual_faults import KINDS, PlannedFault, parse_fault
 from demoforge.cli import main
-from quality import check_dataset
-from schemas.errors import ConfigError
+from demoforge.collect.virtual_faults import KINDS, PlannedFault, parse_fault
+from demoforge.quality import check_dataset
+from demoforge.schemas.errors import ConfigError
 from tests.collect.virtual_rig import record_args, small_virtual_rig
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.rig import Rig, load_rig
+from demoforge.schemas.rig import Rig, load_rig
 
 ARM = """
 [[arms]]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from collect.operator_display import LiveDisplay
-from collect.recorder import Recorder, RecordOptions
 from demoforge.cli import main
+from demoforge.collect.operator_display import LiveDisplay
+from demoforge.collect.recorder import Recorder, RecordOptions
 from tests.collect.test_recorder import Keys
 from tests.collect.virtual_rig import record_args, small_virtual_rig
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quality.findings import Finding
+from demoforge.quality.findings import Finding
 from tests.factories import FPS, Recording
 
 TOL_S = 0.045  # a span may be off by one tick (plus timing jitter) at its edges

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quality import CHECK_IDS, Thresholds, check_dataset, check_episode
+from demoforge.quality import CHECK_IDS, Thresholds, check_dataset, check_episode
 from tests import factories as F
 from tests.quality.conftest import errors
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quality import EpisodeResult, Report, Thresholds, check_dataset
+from demoforge.quality import EpisodeResult, Report, Thresholds, check_dataset
 from tests import factories as F
 from tests.quality.conftest import errors, has_span, planted
 
@@ -166,7 +166,7 @@ def test_unlabelled_allowed(tmp_path: Path) -> None:
     r = F.clean_recording(60)
     r.success = -1
     F.write_dataset(tmp_path, [r])
-    from quality import check_episode
+    from demoforge.quality import check_episode
 
     assert "success_label" in errors(check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings)
     allowed = check_episode(tmp_path / "episode_0.hdf5", Thresholds(allow_unlabelled=True))
@@ -177,7 +177,7 @@ def test_pause_at_the_edges_is_not_counted_unless_asked(tmp_path: Path) -> None:
     r = F.clean_recording(100)
     F.plant_pause(r, 1, 40)  # the operator settles in: still from tick 0
     F.write_dataset(tmp_path, [r])
-    from quality import check_episode
+    from demoforge.quality import check_episode
 
     assert check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings == []
     strict = check_episode(tmp_path / "episode_0.hdf5", Thresholds(pause_count_edges=True))

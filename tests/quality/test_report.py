@@ -10,17 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quality import (
+from demoforge.quality import (
     CHECK_IDS,
     Report,
     check_dataset,
-    load_report_json,
     report_to_json,
     write_report_html,
     write_report_json,
 )
-from quality.findings import Finding
-from schemas.errors import ConfigError
+from demoforge.quality.findings import Finding
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.splits import load_report
 from tests import factories as F
 
 
@@ -73,7 +73,7 @@ def test_whole_episode_finding_spans_the_duration(checked: tuple[Path, Report]) 
 
 def test_report_round_trips_through_json(checked: tuple[Path, Report]) -> None:
     folder, report = checked
-    data = load_report_json(folder)
+    data = load_report(folder)
     assert data == json.loads(json.dumps(report_to_json(report)))
     for row, res in zip(data["episodes"], report.episodes, strict=True):
         assert [Finding.from_json(f).check for f in row["findings"]] == [f.check for f in res.findings]
@@ -93,7 +93,7 @@ def test_load_rejects_malformed_reports(tmp_path: Path, broken: str) -> None:
     (tmp_path / "quality").mkdir()
     (tmp_path / "quality" / "report.json").write_text(broken)
     with pytest.raises(ConfigError):
-        load_report_json(tmp_path)
+        load_report(tmp_path)
 
 
 def test_html_self_contained(checked: tuple[Path, Report]) -> None:
@@ -170,7 +170,7 @@ def test_load_report_any_json(tmp_path: Path, doc: object) -> None:
     (tmp_path / "quality").mkdir(exist_ok=True)
     (tmp_path / "quality" / "report.json").write_text(json.dumps(doc))
     try:
-        data = load_report_json(tmp_path)
+        data = load_report(tmp_path)
     except ConfigError as e:
         assert "report.json" in e.message
         return

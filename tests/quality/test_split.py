@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quality import check_dataset, make_splits, verify_split, write_report_json
-from quality.split import _allocate
-from schemas.dataset import Splits
-from schemas.errors import ConfigError
+from demoforge.quality import check_dataset, make_splits, write_report_json
+from demoforge.quality.split import _allocate
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.splits import Splits, verify_split
 from tests import factories as F
 
 

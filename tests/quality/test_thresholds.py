@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quality.thresholds import Thresholds, load_thresholds, thresholds_from_mapping
-from schemas.errors import ConfigError
+from demoforge.quality.thresholds import Thresholds, load_thresholds, thresholds_from_mapping
+from demoforge.schemas.errors import ConfigError
 
 FIELDS = {f.name: f.type for f in dataclasses.fields(Thresholds)}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from schemas.episode_layout import CameraInfo, EpisodeAttrs
-from schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs
+from demoforge.schemas.episode_writer import EpisodeWriter, Tick
 
 CAMS = {"cam_high": (24, 32), "cam_wrist": (16, 20)}
 

@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_reader import EpisodeReader
 
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
 from tests.schemas.conftest import CAMS, make_attrs, make_tick
-from schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.episode_writer import EpisodeWriter
 w = EpisodeWriter(sys.argv[1], make_attrs(True), CAMS, flush_interval=0.2)
 t = 0
 while True:

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from schemas import episode_layout as L
-from schemas.episode_reader import EpisodeReader
-from schemas.episode_writer import EpisodeWriter
-from schemas.errors import EpisodeError
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.errors import EpisodeError
 from tests.schemas.conftest import CAMS, frame, make_attrs, make_tick, write_episode
 
 

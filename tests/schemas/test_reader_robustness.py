@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from schemas import episode_layout as L
-from schemas.episode_reader import EpisodeReader
-from schemas.errors import EpisodeError
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
 from tests.schemas.conftest import write_episode
 
 _TEMPLATE: dict[str, bytes] = {}

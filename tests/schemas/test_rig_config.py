@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collect.rigs import RIGS_DIR, resolve_rig, shipped_rigs
-from schemas.errors import ConfigError
-from schemas.rig import load_rig, parse_rig
+from demoforge.collect.rigs import RIGS_DIR, resolve_rig, shipped_rigs
+from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.rig import load_rig, parse_rig
 
 BASE = (RIGS_DIR / "koch.toml").read_text()
 
