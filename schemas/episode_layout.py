@@ -27,6 +27,17 @@ TIMESTAMPS = "/timestamps"  # (T,) float64 tick start, s since episode start (ho
 FRAME_TIME = "/observations/frame_time"  # group: <cam> -> (T,) float64 capture time, same clock
 FRAME_INDEX = "/observations/frame_index"  # group: <cam> -> (T,) int64 camera's frame counter
 
+# Optional datasets: written only when the rig or the run has them; absent from other files (readers
+# list what is missing, never fail). Names fixed here so every wing agrees before the writer grows them.
+DEVICE_TIME = "/observations/device_time"  # group: <cam> -> (T,) float64 s, the camera's own clock
+#   (RealSense hardware timestamp, V4L2 buffer time); arbitrary offset, only differences are meaningful
+DEVICE_INDEX = "/observations/device_index"  # group: <cam> -> (T,) int64 the camera's own frame counter
+#   (RealSense frame number); absent for cameras whose driver has none (OpenCV counts reads, not frames)
+CLAMPED = "/leader/clamped"  # (T,) uint8 1 where the teleop safety clamp changed the leader's command
+REWARD = "/reward"  # (T,) float32 task reward after tick t's action (simulation only)
+INFERENCE_LATENCY = "/policy/inference_latency"  # (T,) float32 s of the inference whose chunk began
+#   at tick t; NaN where no new chunk began (policy rollouts only)
+
 JOINT_DATASETS = (QPOS, QVEL, EFFORT, ACTION, LEADER_QPOS)  # (T, J) float32, all written by us
 REQUIRED_DATASETS = (QPOS, QVEL, ACTION)  # every ALOHA/ACT episode has these (sim ones lack effort)
 
@@ -41,6 +52,14 @@ def frame_time_path(cam: str) -> str:
 
 def frame_index_path(cam: str) -> str:
     return f"{FRAME_INDEX}/{cam}"
+
+
+def device_time_path(cam: str) -> str:
+    return f"{DEVICE_TIME}/{cam}"
+
+
+def device_index_path(cam: str) -> str:
+    return f"{DEVICE_INDEX}/{cam}"
 
 
 EPISODE_RE = re.compile(r"^episode_(0|[1-9][0-9]*)\.hdf5$")
