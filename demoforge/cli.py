@@ -23,6 +23,7 @@ from demoforge.commands import (
     recover_cmd,
     split_cmd,
     teleop_cmd,
+    train_cmd,
 )
 from demoforge.schemas.errors import UserError
 
@@ -35,6 +36,7 @@ COMMANDS: list[ModuleType] = [
     inspect_cmd,
     calibrate_cmd,
     devices_cmd,
+    train_cmd,
 ]
 
 EPILOG = """examples:
