@@ -1,7 +1,9 @@
 """The 50 Hz control loop: its own thread, on deadlines, teleoperating whenever the rig is open.
 
-Each tick: read leaders -> map with safety clamps -> write followers -> read followers -> take the
-newest frame of every camera -> hand the tick to the recording sink, if one is attached. Recording
+Each tick: read leaders -> ask the goal source for a goal -> safety clamps -> write followers -> read
+followers -> take the newest frame of every camera -> hand the tick to the recording sink, if one is
+attached. The goal source is a seam: the leaders (teleop, the default), the start-pose waypoints, or a
+policy (`demoforge deploy`); every goal but the waypoints' (safe by construction) passes the clamps. Recording
 is attached and detached by the recorder between ticks; teleop never stops in between, so the
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
@@ -14,6 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,10 +44,52 @@ class Recording:
     new_frames: dict[str, int] = field(default_factory=dict)  # distinct frames used
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What a goal source sees at the start of a tick."""
+
+    tick: int  # the loop's tick counter
+    recording_tick: int | None  # this tick's row in the episode being recorded; None when not recording
+    leader: np.ndarray  # (J,) this tick's leader reading
+    qpos: np.ndarray  # (J,) the followers as read at the end of the previous tick
+    frames: dict[str, Any]  # camera -> newest Frame (or None) taken at the previous tick
+
+
+class GoalSource(Protocol):
+    """Where follower goals come from. `goal` runs on the control thread once per tick: it must return
+    at once (a policy computes off this thread and answers from what it already has)."""
+
+    def start(self, qpos: np.ndarray) -> None: ...  # taking over with the followers at qpos
+    def goal(self, obs: Observation) -> np.ndarray: ...  # (J,) desired follower positions
+
+
+class LeaderGoals:
+    """Teleoperation: the followers go where the leaders are."""
+
+    def start(self, qpos: np.ndarray) -> None:
+        pass
+
+    def goal(self, obs: Observation) -> np.ndarray:
+        return obs.leader
+
+
+class Waypoints:
+    """The start pose: a ramp that already moves no joint more than the safe step per tick."""
+
+    def __init__(self, points: list[np.ndarray] | None = None) -> None:
+        self.points: deque[np.ndarray] = deque(points or [])
+
+    def start(self, qpos: np.ndarray) -> None:
+        pass
+
+    def goal(self, obs: Observation) -> np.ndarray:
+        return self.points.popleft()
+
+
 class ControlLoop:
     """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
 
-    def __init__(self, hw: RigHardware) -> None:
+    def __init__(self, hw: RigHardware, source: GoalSource | None = None) -> None:
         self.hw = hw
         self.rig = hw.rig
         self.map = LeaderFollowerMap(self.rig)
@@ -54,7 +99,9 @@ class ControlLoop:
         self.leader = np.zeros(hw.n_joints)
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
-        self._waypoints: deque[np.ndarray] = deque()
+        self.frames: dict[str, Any] = {}
+        self.source: GoalSource = source or LeaderGoals()
+        self._waypoints = Waypoints()
         self._recording: Recording | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -86,11 +133,17 @@ class ControlLoop:
         """Drive the followers to `pose` at the safe step rate, ignoring the leaders meanwhile."""
         with self._lock:
             start = self.map.last if self.map.last is not None else self.qpos
-            self._waypoints = deque(ramp(start, np.asarray(pose), self.map.max_step))
+            self._waypoints = Waypoints(ramp(start, np.asarray(pose), self.map.max_step))
 
     @property
     def moving(self) -> bool:
-        return bool(self._waypoints)
+        return bool(self._waypoints.points)
+
+    def set_source(self, source: GoalSource) -> None:
+        """Hand the followers to another goal source from the next tick on."""
+        with self._lock:
+            source.start(self.qpos.copy())
+            self.source = source
 
     def attach(self, rec: Recording) -> None:
         with self._lock:
@@ -125,19 +178,20 @@ class ControlLoop:
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
                 leader = hw.read_leaders()
+                obs = Observation(self.ticks, rec.ticks if rec is not None else None, leader, self.qpos, self.frames)
                 with self._lock:
-                    if self._waypoints:
-                        goal = self._waypoints.popleft()
+                    if self._waypoints.points:
+                        goal = self._waypoints.goal(obs)
                         self.map.last = goal
                     else:
-                        goal = self.map(leader)
+                        goal = self.map(self.source.goal(obs))
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
                     hw.check_cameras()
                 if rec is not None:
                     self._record(rec, start, leader, goal, qpos, qvel, effort, frames)
-                self.leader, self.qpos = leader, qpos
+                self.leader, self.qpos, self.frames = leader, qpos, frames
                 work = time.monotonic() - start
                 self.recent.add(deadline, start, work)
                 if rec is not None:

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from demoforge.collect.control_loop import ControlLoop, Recording
+from demoforge.collect.control_loop import ControlLoop, GoalSource, LeaderGoals, Recording
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
@@ -58,6 +58,13 @@ class Operator(Protocol):
     def poll(self) -> str | None: ...  # a key pressed since the last call, or None
 
 
+@runtime_checkable
+class EpisodeExtras(Protocol):
+    """A goal source that adds its own per-tick datasets to each saved episode (a policy's latencies)."""
+
+    def save_extras(self, path: Path, ticks: int) -> None: ...
+
+
 @dataclass
 class EpisodeResult:
     """What one recorded episode became."""
@@ -82,8 +89,10 @@ class Recorder:
         operator: Operator | None = None,
         display: Any = None,
         hardware: RigHardware | None = None,
+        goal_source: GoalSource | None = None,
     ) -> None:
         self.rig = rig
+        self.goal_source = goal_source  # drives the followers while recording; None = the leaders
         self.opt = options
         self.operator = operator
         self.display = display
@@ -161,6 +170,8 @@ class Recorder:
         loop.move_to(self.rig.start_pose)
         while loop.moving:
             self._tick_wait()
+        if self.goal_source is not None:
+            loop.set_source(self.goal_source)  # restarts from the start pose, every episode
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
@@ -211,15 +222,21 @@ class Recorder:
         except BaseException:
             loop.detach()
             gc.enable()
+            if self.goal_source is not None:
+                loop.set_source(LeaderGoals())
             sink.abort(rec.stats.summary())
             self._save_entry(manifest, path)
             raise
         loop.detach()
         gc.enable()
+        if self.goal_source is not None:
+            loop.set_source(LeaderGoals())  # between episodes the leaders have the followers again
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1
         saved, close_s = sink.close(success=label, loop_stats=stats)
+        if isinstance(self.goal_source, EpisodeExtras):
+            self.goal_source.save_extras(saved, rec.ticks)
         kept = True
         if not self.opt.unattended:
             kept, label = self._ask_keep(saved)

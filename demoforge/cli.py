@@ -17,7 +17,9 @@ from demoforge import __version__
 from demoforge.commands import (
     calibrate_cmd,
     check_cmd,
+    deploy_cmd,
     devices_cmd,
+    eval_cmd,
     inspect_cmd,
     record_cmd,
     recover_cmd,
@@ -37,6 +39,8 @@ COMMANDS: list[ModuleType] = [
     calibrate_cmd,
     devices_cmd,
     train_cmd,
+    deploy_cmd,
+    eval_cmd,
 ]
 
 EPILOG = """examples:
