@@ -135,7 +135,7 @@ class ACT(nn.Module):
         self.image_proj = nn.Conv2d(self.backbone.out_channels, D, 1)
         self.qpos_proj = nn.Linear(J, D)
         self.latent_proj = nn.Linear(cfg.latent, D)
-        self.token_pos = nn.Parameter(torch.zeros(1, 2, D))  # learned positions of [z, qpos] tokens
+        self.token_pos = nn.Parameter(torch.zeros(2, D))  # learned positions of the [z, qpos] tokens
         self.enc_layers = nn.ModuleList(layer() for _ in range(cfg.enc_layers))
         # decoder
         self.queries = nn.Parameter(torch.zeros(1, k, D))  # learned query positions, one per action
@@ -195,7 +195,7 @@ class ACT(nn.Module):
         cam_tokens = feats.flatten(2).transpose(1, 2).reshape(B, N * h * w, D)  # (B, N*h*w, D)
         cam_pos = self._image_pos(h, w, feats).repeat(N, 1)[None]  # (1, N*h*w, D), same grid per camera
         tokens = torch.cat([self.latent_proj(z)[:, None], self.qpos_proj(qpos)[:, None], cam_tokens], dim=1)
-        pos = torch.cat([self.token_pos.to(cam_pos.dtype), cam_pos], dim=1)  # (1, S, D)
+        pos = torch.cat([self.token_pos[None].to(cam_pos.dtype), cam_pos], dim=1)  # (1, S, D)
         for layer in self.enc_layers:
             tokens = layer(tokens, pos)  # (B, S, D)
         out = torch.zeros_like(self.queries).expand(B, -1, -1)  # (B, k, D)

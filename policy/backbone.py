@@ -74,6 +74,12 @@ class ResNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        # Random init: frozen batch norm normalizes nothing, so 8-16 residual blocks would compound their
+        # variance. Each block's last conv starts at zero (its branch adds nothing until trained; the idea
+        # of Fixup and zero-init-residual); ImageNet weights, when loaded, replace all of this.
+        for m in self.modules():
+            if isinstance(m, BasicBlock):
+                nn.init.zeros_(m.conv2.weight)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))  # (B, w, H/4, W/4)

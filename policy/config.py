@@ -128,7 +128,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             latent=4, dropout=0.0, image_height=24, image_width=32,
         ),
         "train": dict(
-            steps=30, batch_size=4, lr=1e-3, backbone_lr=1e-3, val_every=10, val_batches=2, log_every=5,
+            steps=30, batch_size=4, lr=3e-3, backbone_lr=3e-3, val_every=10, val_batches=2, log_every=5,
             save_every=10, workers=0,
         ),
         "ensemble": dict(execute_every=10),

@@ -248,7 +248,7 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
     if d.main and state is not None:
         console.say(f"resuming {run} at step {step}")
     t0, window = time.monotonic(), torch.zeros(3, device=d.device)
-    n_window, shown, status, val = 0, [], "done", {"loss": math.nan}
+    n_window, shown, status, val = 0, set[str](), "done", {"loss": math.nan}
 
     def checkpoint(path: Path, with_optimizer: bool) -> None:
         save_checkpoint(
@@ -304,7 +304,7 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
             **summary_base, "status": status, "steps": step, "config": config_to_dict(cfg),
             "best": {"step": best["step"], "val_loss": best["loss"]} if best else None,
             "machine": machine(d), "wall_s": round(wall0 + time.monotonic() - t0, 3),
-            "health": advise(rows, t.steps),
+            "health": list(advise(rows, t.steps).values()),
         }
         (run / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
         for line in summary["health"]:
@@ -324,7 +324,7 @@ def _joint_names(data: TrainingData) -> list[str]:
         return r.joint_names
 
 
-def _show(console: Console, step: int, rows: list[dict[str, Any]], total: int, shown: list[str]) -> list[str]:
+def _show(console: Console, step: int, rows: list[dict[str, Any]], total: int, shown: set[str]) -> set[str]:
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
     parts = []
@@ -334,7 +334,7 @@ def _show(console: Console, step: int, rows: list[dict[str, Any]], total: int, s
         parts.append(f"val {val[-1]['loss']:.4f}")
     console.update(step, "  ".join(parts))
     advice = advise(rows, total)
-    for line in advice:
-        if line.split(":")[0] not in {s.split(":")[0] for s in shown}:  # each kind of advice once
+    for kind, line in advice.items():
+        if kind not in shown:  # each kind of advice once while training; all of it again at the end
             console.say(f"advice: {line}")
-    return shown + advice
+    return shown | set(advice)

@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from demoforge.cli import main
-from tests.factories import clean_dataset
+from tests.factories import clean_recording, write_dataset
 
 
 def make_split_dataset(folder: Path, n: int = 5, length: int = 40, val: float = 0.2) -> Path:
-    """n clean episodes (6 joints, 3 cameras, 32x40 JPEG), checked and split with the CLI."""
-    clean_dataset(folder, n=n, length=length)
+    """n clean episodes (6 joints, 3 cameras, 32x40 JPEG), checked and split with the CLI.
+
+    Amplitudes differ per episode, so statistics over different episode sets differ.
+    """
+    write_dataset(folder, [clean_recording(length, seed=i, amplitude=0.4 + 0.05 * i) for i in range(n)])
     assert main(["check", str(folder)]) == 0
     assert main(["split", str(folder), "--val", str(val)]) == 0
     return folder
