@@ -19,6 +19,7 @@ use temporal ensembling, or a smaller m if it is on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -116,6 +117,7 @@ def evaluate(
     videos: int = 3,
     top_reward: int = TOP_REWARD,
     device: str = "cpu",
+    ensemble: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Roll out `episodes` times, record them, measure them; writes OUT/eval.json and returns it."""
     from demoforge.collect.operator_display import PlainDisplay
@@ -129,7 +131,7 @@ def evaluate(
     rig = resolve_rig(rig_name)
     policy = Policy.load(checkpoint, device)
     policy.check_rig(rig)
-    goals = PolicyGoals(policy)
+    goals = PolicyGoals(policy, policy.ensemble_config(ensemble))
     opts = RecordOptions(
         dataset=out / "rollouts", episodes=episodes, task=f"eval {Path(checkpoint).name}", operator="policy",
         episode_time=episode_time if episode_time is not None else (STRICT_TICKS / rig.fps if rig.sim else None),
@@ -145,7 +147,8 @@ def evaluate(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     made = [str(write_video(p, out / "videos" / f"{p.stem}.mp4")) for p in files[:videos]]
     summary = {
-        "checkpoint": str(checkpoint), "rig": rig.name, **summarize(rows, top_reward),
+        "checkpoint": str(checkpoint), "rig": rig.name, "ensemble": dataclasses.asdict(goals.ensemble),
+        **summarize(rows, top_reward),
         "inference_latency": latency_summary(goals.latencies_all), "videos": made, "rollouts": rows,
     }
     if summary["success_lerobot"] is None:

@@ -45,6 +45,14 @@ class Policy:
     def load(cls, path: str | Path, device: str = "cpu") -> Policy:
         return cls(load_policy(path, device), device)
 
+    def ensemble_config(self, overrides: dict[str, Any] | None = None) -> EnsembleConfig:
+        """The checkpoint's [ensemble] settings with `overrides` applied (validated like a config file)."""
+        from demoforge.policy.config import config_to_dict, make_config
+
+        d = config_to_dict(self.cfg)
+        d["ensemble"].update(overrides or {})
+        return make_config("paper", d, "ensemble settings").ensemble
+
     def check_rig(self, rig: Rig) -> None:
         """PolicyError unless the rig has the joints and cameras the policy was trained on."""
         if len(rig.joint_names) != self.n_joints:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from demoforge.commands.record_cmd import add_common
 
@@ -39,10 +39,10 @@ def add_ensemble(p: argparse.ArgumentParser) -> None:
     p.add_argument("--execute-every", type=int, help="chunk mode: actions executed per chunk")
 
 
-def ensemble_from(args: argparse.Namespace, base):  # type: ignore[no-untyped-def]
-    changes = {k: v for k, v in (("mode", args.ensemble), ("m", args.m), ("highest", args.highest),
-                                 ("execute_every", args.execute_every)) if v is not None}
-    return dataclasses.replace(base, **changes)
+def ensemble_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The [ensemble] settings given on the command line (over the checkpoint's)."""
+    pairs = (("mode", args.ensemble), ("m", args.m), ("highest", args.highest), ("execute_every", args.execute_every))
+    return {k: v for k, v in pairs if v is not None}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     rig = resolve_rig(args.rig)
     policy = Policy.load(args.checkpoint, args.device)
     policy.check_rig(rig)
-    goals = PolicyGoals(policy, ensemble_from(args, policy.cfg.ensemble))
+    goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)))
     try:
         if args.record is not None:
             opts = RecordOptions(

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from demoforge.commands.deploy_cmd import add_ensemble
+
 NAME = "eval"
 HELP = "evaluate a trained policy on a rig: rollouts recorded, success (needs a simulation rig's reward)"
 EXAMPLES = """examples:
@@ -22,16 +24,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episode-time", type=float, help="seconds per rollout (default: 400 ticks on sim rigs)")
     p.add_argument("--out", type=Path, help="output folder (default: eval_<rig> beside the checkpoint)")
     p.add_argument("--videos", type=int, default=3, help="rollouts written as mp4 (default 3)")
+    add_ensemble(p)
     p.add_argument("--device", default="cpu", help="torch device for inference")
     p.add_argument("--unattended", action="store_true", help="no prompts (implied without a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from demoforge.commands.deploy_cmd import ensemble_overrides
     from demoforge.policy.evaluate import evaluate
 
     out = args.out or args.checkpoint.parent / f"eval_{Path(args.rig).stem}"
     s = evaluate(args.checkpoint, args.rig, out, episodes=args.episodes, episode_time=args.episode_time,
-                 videos=args.videos, device=args.device)
+                 videos=args.videos, device=args.device, ensemble=ensemble_overrides(args))
     short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}
     print(json.dumps(short))
     if s.get("success_note"):
