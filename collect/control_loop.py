@@ -178,7 +178,9 @@ class ControlLoop:
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
                 leader = hw.read_leaders()
-                obs = Observation(self.ticks, rec.ticks if rec is not None else None, leader, self.qpos, self.frames)
+                obs = Observation(
+                    self.ticks, rec.ticks if rec is not None else None, leader, self.qpos, self.frames
+                )
                 with self._lock:
                     if self._waypoints.points:
                         goal = self._waypoints.goal(obs)

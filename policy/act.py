@@ -71,7 +71,9 @@ class Attention(nn.Module):
         k = self.k(k).view(B, -1, H, D // H).transpose(1, 2)  # (B, H, Sk, D/H)
         v = self.v(v).view(B, -1, H, D // H).transpose(1, 2)
         mask = None if pad is None else ~pad[:, None, None, :]  # (B, 1, 1, Sk) True = attend
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(B, Sq, D))  # (B, Sq, D)
 
 
@@ -118,6 +120,10 @@ class DecoderLayer(nn.Module):
 
 
 class ACT(nn.Module):
+    vae_pos: Tensor
+    img_mean: Tensor
+    img_std: Tensor
+
     def __init__(self, cfg: ModelConfig, n_joints: int, n_cameras: int) -> None:
         super().__init__()
         D, k, J = cfg.hidden, cfg.chunk_size, n_joints
@@ -180,6 +186,8 @@ class ACT(nn.Module):
         """
         B, N = images.shape[:2]
         D = self.cfg.hidden
+        mu: Tensor | None
+        logvar: Tensor | None
         if actions is not None:
             assert is_pad is not None
             mu, logvar = self.encode_actions(qpos, actions, is_pad)

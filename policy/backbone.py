@@ -23,6 +23,11 @@ LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 class FrozenBatchNorm2d(nn.Module):
     """Batch norm with fixed statistics and affine parameters (buffers, never trained)."""
 
+    weight: Tensor
+    bias: Tensor
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(self, n: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
@@ -47,7 +52,9 @@ class BasicBlock(nn.Module):
         self.bn2 = FrozenBatchNorm2d(cout)
         self.downsample: nn.Module | None = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), FrozenBatchNorm2d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), FrozenBatchNorm2d(cout)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         y = torch.relu(self.bn1(self.conv1(x)))
@@ -59,6 +66,11 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """(B, 3, H, W) normalized image -> (B, 8 * width, H / 32, W / 32) feature map."""
 
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, name: str = "resnet18", width: int = 64) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
@@ -67,7 +79,9 @@ class ResNet(nn.Module):
         cin = width
         for i, n in enumerate(LAYERS[name]):
             cout = width * 2**i
-            blocks = [BasicBlock(cin if b == 0 else cout, cout, 2 if (i > 0 and b == 0) else 1) for b in range(n)]
+            blocks = [
+                BasicBlock(cin if b == 0 else cout, cout, 2 if (i > 0 and b == 0) else 1) for b in range(n)
+            ]
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
             cin = cout
         self.out_channels = cin
@@ -103,7 +117,9 @@ def load_imagenet(model: ResNet, path: str | Path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ConfigError(f"backbone weights {p} hold no state_dict", fix)
-    state = {k: v for k, v in state.items() if not k.startswith("fc.") and not k.endswith("num_batches_tracked")}
+    state = {
+        k: v for k, v in state.items() if not k.startswith("fc.") and not k.endswith("num_batches_tracked")
+    }
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     if missing:

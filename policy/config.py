@@ -124,12 +124,28 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # Seconds on a CPU: tests and smoke runs. Not meant to learn anything useful.
     "tiny": {
         "model": dict(
-            backbone_width=8, chunk_size=10, hidden=32, heads=2, ff=64, enc_layers=1, vae_layers=1,
-            latent=4, dropout=0.0, image_height=24, image_width=32,
+            backbone_width=8,
+            chunk_size=10,
+            hidden=32,
+            heads=2,
+            ff=64,
+            enc_layers=1,
+            vae_layers=1,
+            latent=4,
+            dropout=0.0,
+            image_height=24,
+            image_width=32,
         ),
         "train": dict(
-            steps=30, batch_size=4, lr=3e-3, backbone_lr=3e-3, val_every=10, val_batches=2, log_every=5,
-            save_every=10, workers=0,
+            steps=30,
+            batch_size=4,
+            lr=3e-3,
+            backbone_lr=3e-3,
+            val_every=10,
+            val_batches=2,
+            log_every=5,
+            save_every=10,
+            workers=0,
         ),
         "ensemble": dict(execute_every=10),
     },
@@ -137,8 +153,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # chunk 50 (1 s). 1e-4 because a from-scratch backbone at 1e-5 learns too slowly for a CPU's hours.
     "cpu": {
         "model": dict(chunk_size=50, hidden=256, heads=8, ff=1024, image_height=120, image_width=160),
-        "train": dict(steps=20_000, lr=1e-4, backbone_lr=1e-4, val_every=500, val_batches=20, log_every=50,
-                      save_every=500),
+        "train": dict(
+            steps=20_000,
+            lr=1e-4,
+            backbone_lr=1e-4,
+            val_every=500,
+            val_batches=20,
+            log_every=50,
+            save_every=500,
+        ),
         "ensemble": dict(execute_every=50),
     },
     # The paper: every default above.
@@ -160,7 +183,7 @@ def _build(cls: type, table: dict[str, Any], where: str, source: str) -> Any:
                 f"use one of: {', '.join(sorted(known))}",
             )
         default = getattr(cls(), key)
-        if isinstance(default, bool) or isinstance(default, str):
+        if isinstance(default, bool | str):
             ok = isinstance(v, type(default))
         elif isinstance(default, int):
             ok = isinstance(v, int) and not isinstance(v, bool)
@@ -232,8 +255,19 @@ def validate(cfg: Config, source: str) -> None:
         raise bad("model.backbone", f"= {m.backbone!r} is not supported", "use resnet18 or resnet34")
     if m.hidden % m.heads:
         raise bad("model.hidden", f"= {m.hidden} is not a multiple of heads = {m.heads}", "change either")
-    for key in ("chunk_size", "hidden", "heads", "ff", "enc_layers", "dec_layers", "vae_layers", "latent",
-                "image_height", "image_width", "backbone_width"):
+    for key in (
+        "chunk_size",
+        "hidden",
+        "heads",
+        "ff",
+        "enc_layers",
+        "dec_layers",
+        "vae_layers",
+        "latent",
+        "image_height",
+        "image_width",
+        "backbone_width",
+    ):
         if getattr(m, key) < 1:
             raise bad(f"model.{key}", "must be at least 1", "give a positive integer")
     if m.image_height < 16 or m.image_width < 16:

@@ -45,11 +45,19 @@ class Stats:
     action_std: np.ndarray
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {k: [float(x) for x in getattr(self, k)] for k in ("qpos_mean", "qpos_std", "action_mean", "action_std")}
+        return {
+            k: [float(x) for x in getattr(self, k)]
+            for k in ("qpos_mean", "qpos_std", "action_mean", "action_std")
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Stats:
-        return cls(**{k: np.asarray(d[k], np.float32) for k in ("qpos_mean", "qpos_std", "action_mean", "action_std")})
+        return cls(
+            **{
+                k: np.asarray(d[k], np.float32)
+                for k in ("qpos_mean", "qpos_std", "action_mean", "action_std")
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,9 @@ def _image_size(reader: EpisodeReader, cam: str) -> tuple[int, int]:
     return h, w
 
 
-def open_episodes(folder: Path, names: list[str], splits: Splits, cameras: tuple[str, ...]) -> tuple[
-    list[Episode], tuple[str, ...], int
-]:
+def open_episodes(
+    folder: Path, names: list[str], splits: Splits, cameras: tuple[str, ...]
+) -> tuple[list[Episode], tuple[str, ...], int]:
     """Episodes with their kept ranges; checks they share cameras and joint count."""
     episodes: list[Episode] = []
     n_joints = -1
@@ -105,8 +113,10 @@ def open_episodes(folder: Path, names: list[str], splits: Splits, cameras: tuple
                     f"set model.cameras to cameras every episode has (this one: {', '.join(r.cameras)})",
                 )
             if n_joints not in (-1, r.n_joints):
-                raise ConfigError(f"{r.path} has {r.n_joints} joints, earlier episodes {n_joints}",
-                                  "train on episodes of one rig")
+                raise ConfigError(
+                    f"{r.path} has {r.n_joints} joints, earlier episodes {n_joints}",
+                    "train on episodes of one rig",
+                )
             n_joints = r.n_joints
             offset = 1 if "schema_version" in r.attrs else 0
             kept = tuple((a, b) for a, b in kept_ranges(r, splits, name) if b - a > offset)
@@ -141,7 +151,9 @@ def reduce_for(src: tuple[int, int], dst: tuple[int, int]) -> int:
     return 1
 
 
-def load_frame(reader: EpisodeReader, cam: str, t: int, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
+def load_frame(
+    reader: EpisodeReader, cam: str, t: int, src: tuple[int, int], dst: tuple[int, int]
+) -> np.ndarray:
     """(3, H, W) uint8 RGB frame at the model's size."""
     img = reader.image(cam, t, reduce=reduce_for(src, dst))
     if img.shape[:2] != dst:
@@ -156,7 +168,12 @@ class ChunkDataset(Dataset):
         self.episodes, self.cameras, self.stats = episodes, cameras, stats
         self.k = cfg.model.chunk_size
         self.size = (cfg.model.image_height, cfg.model.image_width)
-        rows = [(e, t, b) for e, ep in enumerate(episodes) for a, b in ep.kept for t in range(a, b - ep.action_offset)]
+        rows = [
+            (e, t, b)
+            for e, ep in enumerate(episodes)
+            for a, b in ep.kept
+            for t in range(a, b - ep.action_offset)
+        ]
         self.index = np.asarray(rows, np.int64).reshape(-1, 3)  # (episode, t, end of its kept range)
         self._readers: dict[int, EpisodeReader] = {}
         self._pid = -1
@@ -206,7 +223,7 @@ class ChunkDataset(Dataset):
         if need > avail // 2:
             raise ConfigError(
                 f"--cache needs {need / 2**30:.1f} GiB of decoded frames, {avail / 2**30:.1f} GiB is free",
-                "train without --cache (frames are then decoded per sample), or lower model.image_height/width",
+                "train without --cache (frames are then decoded per sample), or lower the image size",
             )
         cache = {}
         for e, ep in enumerate(self.episodes):
@@ -234,21 +251,28 @@ def load_training_data(folder: str | Path, cfg: Config, *, cache: bool = False) 
     folder = Path(folder)
     splits = verify_split(folder)
     if not splits.train:
-        raise ConfigError(f"{folder / 'splits.json'} has no training episodes",
-                          f"record more episodes or fix the failing ones, then `demoforge split {folder}`")
+        raise ConfigError(
+            f"{folder / 'splits.json'} has no training episodes",
+            f"record more episodes or fix the failing ones, then `demoforge split {folder}`",
+        )
     if not splits.val:
-        raise ConfigError(f"{folder / 'splits.json'} has no validation episodes (checkpoints are chosen on them)",
-                          f"run `demoforge split {folder} --val 0.2`")
+        raise ConfigError(
+            f"{folder / 'splits.json'} has no validation episodes (checkpoints are chosen on them)",
+            f"run `demoforge split {folder} --val 0.2`",
+        )
     train_eps, cameras, n_joints = open_episodes(folder, splits.train, splits, cfg.model.cameras)
     val_eps, _, n_val_joints = open_episodes(folder, splits.val, splits, cameras)
     if n_val_joints != n_joints:
-        raise ConfigError(f"validation episodes have {n_val_joints} joints, training ones {n_joints}",
-                          "train on episodes of one rig")
+        raise ConfigError(
+            f"validation episodes have {n_val_joints} joints, training ones {n_joints}",
+            "train on episodes of one rig",
+        )
     stats = compute_stats(train_eps)
     train, val = ChunkDataset(train_eps, cameras, cfg, stats), ChunkDataset(val_eps, cameras, cfg, stats)
     if len(train) == 0 or len(val) == 0:
-        raise ConfigError(f"{folder}: the split keeps no ticks to train or validate on",
-                          "check the trims in splits.json")
+        raise ConfigError(
+            f"{folder}: the split keeps no ticks to train or validate on", "check the trims in splits.json"
+        )
     if cache:
         train.cache()
         val.cache()

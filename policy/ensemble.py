@@ -36,13 +36,15 @@ def ensemble_weights(n: int, m: float, highest: str = "oldest") -> np.ndarray:
 class ActionSchedule(Protocol):
     """Chunks in, one action per tick out."""
 
-    def add(self, t0: int, chunk: np.ndarray) -> None: ...  # chunk (k, J) predicted from tick t0's observation
+    def add(
+        self, t0: int, chunk: np.ndarray
+    ) -> None: ...  # chunk (k, J) predicted from tick t0's observation
     def action(self, t: int) -> np.ndarray | None: ...  # (J,), or None before the first chunk covers t
     def wants_inference(self, t: int) -> bool: ...  # should a new observation be sent to the network now?
 
 
 class TemporalEnsemble:
-    """Every chunk covering a tick, averaged with exponential weights; a new inference as often as possible."""
+    """Every chunk covering a tick, averaged with exponential weights; new inferences as often as possible."""
 
     def __init__(self, m: float = 0.01, highest: str = "oldest") -> None:
         self.m, self.highest = m, highest

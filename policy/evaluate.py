@@ -74,18 +74,25 @@ def summarize(rows: list[dict[str, Any]], top_reward: int = TOP_REWARD) -> dict[
     labelled = [r for r in rows if r["max_reward"] is not None]
     stages = (
         {str(s): float(np.mean([r["max_reward"] >= s for r in labelled])) for s in range(1, top_reward + 1)}
-        if labelled else None
+        if labelled
+        else None
     )
     jb = [r["jump_at_boundary"] for r in rows if r["jump_at_boundary"] is not None]
     ji = [r["jump_inside"] for r in rows if r["jump_inside"] is not None]
     jumps = {"at_boundary": float(np.mean(jb)) if jb else None, "inside": float(np.mean(ji)) if ji else None}
     advice = None
     if jumps["at_boundary"] and jumps["inside"] and jumps["at_boundary"] > 3 * jumps["inside"]:
-        advice = (f"actions jump {jumps['at_boundary'] / jumps['inside']:.1f}x more at chunk boundaries than "
-                  "inside chunks: use temporal ensembling (--ensemble temporal), or a smaller m if it is on")
+        advice = (
+            f"actions jump {jumps['at_boundary'] / jumps['inside']:.1f}x more at chunk boundaries than "
+            "inside chunks: use temporal ensembling (--ensemble temporal), or a smaller m if it is on"
+        )
     return {
-        "episodes": len(rows), "success_lerobot": rate("success_lerobot"), "success_strict": rate("success_strict"),
-        "stage_rates": stages, "jumps": jumps, "jump_advice": advice,
+        "episodes": len(rows),
+        "success_lerobot": rate("success_lerobot"),
+        "success_strict": rate("success_strict"),
+        "stage_rates": stages,
+        "jumps": jumps,
+        "jump_advice": advice,
     }
 
 
@@ -96,11 +103,13 @@ def write_video(path: Path, out: Path, fps: float = 50.0) -> Path:
         first = [r.image(c, 0) for c in cams]
         h = max(f.shape[0] for f in first)
         size = (sum(f.shape[1] for f in first), h)
-        writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), r.fps or fps, size)
+        writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), r.fps or fps, size)
         try:
             for t in range(r.length):
                 frames = [r.image(c, t) for c in cams]
-                row = np.concatenate([np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0))) for f in frames], axis=1)
+                row = np.concatenate(
+                    [np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0))) for f in frames], axis=1
+                )
                 writer.write(np.ascontiguousarray(row[..., ::-1]))  # VideoWriter takes BGR
         finally:
             writer.release()
@@ -133,9 +142,15 @@ def evaluate(
     policy.check_rig(rig)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble))
     opts = RecordOptions(
-        dataset=out / "rollouts", episodes=episodes, task=f"eval {Path(checkpoint).name}", operator="policy",
-        episode_time=episode_time if episode_time is not None else (STRICT_TICKS / rig.fps if rig.sim else None),
-        unattended=True, label=-1,
+        dataset=out / "rollouts",
+        episodes=episodes,
+        task=f"eval {Path(checkpoint).name}",
+        operator="policy",
+        episode_time=episode_time
+        if episode_time is not None
+        else (STRICT_TICKS / rig.fps if rig.sim else None),
+        unattended=True,
+        label=-1,
     )
     try:
         with PlainDisplay() as display:
@@ -147,9 +162,13 @@ def evaluate(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     made = [str(write_video(p, out / "videos" / f"{p.stem}.mp4")) for p in files[:videos]]
     summary = {
-        "checkpoint": str(checkpoint), "rig": rig.name, "ensemble": dataclasses.asdict(goals.ensemble),
+        "checkpoint": str(checkpoint),
+        "rig": rig.name,
+        "ensemble": dataclasses.asdict(goals.ensemble),
         **summarize(rows, top_reward),
-        "inference_latency": latency_summary(goals.latencies_all), "videos": made, "rollouts": rows,
+        "inference_latency": latency_summary(goals.latencies_all),
+        "videos": made,
+        "rollouts": rows,
     }
     if summary["success_lerobot"] is None:
         summary["success_note"] = f"rig {rig.name} records no /reward: success is unknown"

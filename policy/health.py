@@ -52,7 +52,8 @@ def advise(rows: list[dict[str, Any]], total_steps: int) -> dict[str, str]:
         )
         if best["step"] < recent[0]["step"] and all(r["loss"] > DIVERGE * best["loss"] for r in recent):
             out["overfitting"] = (
-                f"validation loss rose from {best['loss']:.3f} (step {best['step']}) to {recent[-1]['loss']:.3f}"
+                f"validation loss rose from {best['loss']:.3f} (step {best['step']}) "
+                f"to {recent[-1]['loss']:.3f}"
                 + (" while the training loss still falls" if train_falls else "")
                 + f": overfitting. best.pt keeps step {best['step']} (lowest validation loss); last.pt is "
                 "later and worse. More episodes, more dropout or fewer steps would help"

@@ -27,7 +27,9 @@ def plot_losses(rows: list[dict[str, Any]], path: str | Path, title: str = "") -
     """Log-scale curves of train L1, train KL and validation loss against the step."""
     img = np.full((H, W, 3), 255, np.uint8)
     pts = {
-        label: [(int(r["step"]), float(r[key])) for r in rows if r.get("split") == split and r.get(key, 0) > 0]
+        label: [
+            (int(r["step"]), float(r[key])) for r in rows if r.get("split") == split and r.get(key, 0) > 0
+        ]
         for split, key, _, label in SERIES
     }
     values = [v for series in pts.values() for _, v in series if math.isfinite(v)]
@@ -39,11 +41,15 @@ def plot_losses(rows: list[dict[str, Any]], path: str | Path, title: str = "") -
         for e in range(lo, hi + 1):  # decade grid lines
             y = _y(10.0**e, lo, hi)
             cv2.line(img, (LEFT, y), (W - RIGHT, y), (225, 225, 225), 1)
-            cv2.putText(img, f"1e{e}", (8, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
+            cv2.putText(
+                img, f"1e{e}", (8, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA
+            )
         for k in range(6):
             s = s_max * k // 5
             x = LEFT + int(s / s_max * (W - LEFT - RIGHT))
-            cv2.putText(img, str(s), (x - 10, H - BOTTOM + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1)
+            cv2.putText(
+                img, str(s), (x - 10, H - BOTTOM + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1
+            )
         for n, (_, _, colour, label) in enumerate(SERIES):
             series = [(s, v) for s, v in pts[label] if math.isfinite(v)]
             poly = np.array(
@@ -53,7 +59,16 @@ def plot_losses(rows: list[dict[str, Any]], path: str | Path, title: str = "") -
                 cv2.polylines(img, [poly], False, colour, 2, cv2.LINE_AA)
             elif len(poly) == 1:
                 cv2.circle(img, tuple(int(c) for c in poly[0]), 3, colour, -1)
-            cv2.putText(img, label, (W - 220, TOP + 20 + 20 * n), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                label,
+                (W - 220, TOP + 20 + 20 * n),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
     cv2.rectangle(img, (LEFT, TOP), (W - RIGHT, H - BOTTOM), (0, 0, 0), 1)
     cv2.putText(img, title or "loss", (LEFT, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, "step", (W // 2, H - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)

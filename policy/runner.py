@@ -39,7 +39,7 @@ class Policy:
         self.cameras: list[str] = list(self.meta["cameras"])
         self.n_joints = int(self.meta["n_joints"])
         self.size = (self.cfg.model.image_height, self.cfg.model.image_width)
-        self.model.to(self.device).to(memory_format=torch.channels_last).eval()
+        self.model.to(self.device).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Policy:
@@ -56,12 +56,16 @@ class Policy:
     def check_rig(self, rig: Rig) -> None:
         """PolicyError unless the rig has the joints and cameras the policy was trained on."""
         if len(rig.joint_names) != self.n_joints:
-            raise PolicyError(f"the policy drives {self.n_joints} joints, rig {rig.name} has {len(rig.joint_names)}",
-                              "deploy on the rig (or a rig like the one) the training episodes came from")
+            raise PolicyError(
+                f"the policy drives {self.n_joints} joints, rig {rig.name} has {len(rig.joint_names)}",
+                "deploy on the rig (or a rig like the one) the training episodes came from",
+            )
         missing = [c for c in self.cameras if c not in {c.name for c in rig.cameras}]
         if missing:
-            raise PolicyError(f"rig {rig.name} lacks camera(s) {', '.join(missing)} the policy needs",
-                              "name the rig's cameras as in the training episodes")
+            raise PolicyError(
+                f"rig {rig.name} lacks camera(s) {', '.join(missing)} the policy needs",
+                "name the rig's cameras as in the training episodes",
+            )
 
     def __call__(self, qpos: np.ndarray, frames: dict[str, np.ndarray]) -> np.ndarray:
         """(J,) raw qpos, camera -> (H, W, 3) uint8 RGB -> (k, J) raw actions."""
@@ -189,5 +193,9 @@ def latency_summary(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0}
     a = np.asarray(values) * 1000
-    return {"count": len(a), "median_ms": float(np.median(a)), "p95_ms": float(np.percentile(a, 95)),
-            "max_ms": float(a.max())}
+    return {
+        "count": len(a),
+        "median_ms": float(np.median(a)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "max_ms": float(a.max()),
+    }

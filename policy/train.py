@@ -72,7 +72,9 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _batches(loader: DataLoader, sampler: DistributedSampler, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+def _batches(
+    loader: DataLoader, sampler: DistributedSampler[Any], epoch: int
+) -> Iterator[dict[str, torch.Tensor]]:
     """Endless batches, a new shuffle each pass."""
     while True:
         sampler.set_epoch(epoch)
@@ -96,7 +98,10 @@ class Console:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
                 TextColumn("{task.fields[stats]}"),
             )
             self.task = self.progress.add_task("train", total=total, completed=start, stats="")
@@ -122,9 +127,15 @@ class Console:
 def machine(d: Dist) -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(d.device) if d.device.type == "cuda" else None
     return {
-        "host": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
-        "torch": torch.__version__, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "device": str(d.device), "gpu": gpu, "processes": d.world,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(d.device),
+        "gpu": gpu,
+        "processes": d.world,
     }
 
 
@@ -139,7 +150,9 @@ def validate(model: torch.nn.Module, loader: DataLoader, cfg: Config, d: Dist, a
             b = _to(batch, d.device)
             with amp():
                 pred, mu, logvar = model(b["images"], b["qpos"], b["actions"], b["is_pad"])
-                losses = act_loss(pred.float(), b["actions"], b["is_pad"], mu.float(), logvar.float(), cfg.train.beta)
+                losses = act_loss(
+                    pred.float(), b["actions"], b["is_pad"], mu.float(), logvar.float(), cfg.train.beta
+                )
             sums += torch.stack([losses["loss"], losses["l1"], losses["kl"], torch.ones((), device=d.device)])
     model.train()
     if d.world > 1:
@@ -152,7 +165,7 @@ def _val_loader(ds: ChunkDataset, cfg: Config, d: Dist) -> DataLoader:
     g = torch.Generator().manual_seed(cfg.train.seed)
     n = min(len(ds), cfg.train.val_batches * cfg.train.batch_size * d.world)
     subset = Subset(ds, torch.randperm(len(ds), generator=g)[:n].tolist())
-    sampler = DistributedSampler(subset, d.world, d.rank, shuffle=False)
+    sampler: DistributedSampler[Any] = DistributedSampler(subset, d.world, d.rank, shuffle=False)
     return DataLoader(subset, cfg.train.batch_size, sampler=sampler, num_workers=cfg.train.workers)
 
 
@@ -181,29 +194,47 @@ def train(
     dataset, run = Path(dataset), Path(run)
     d = setup_distributed()
     try:
-        return _train(dataset, run, cfg, d, resume=resume, cache=cache, live=sys.stdout.isatty() if live is None else live)
+        return _train(
+            dataset,
+            run,
+            cfg,
+            d,
+            resume=resume,
+            cache=cache,
+            live=sys.stdout.isatty() if live is None else live,
+        )
     finally:
         if d.world > 1:
             dist.destroy_process_group()
 
 
-def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cache: bool, live: bool) -> dict[str, Any]:
+def _train(
+    dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cache: bool, live: bool
+) -> dict[str, Any]:
     last_path, best_path = run / "last.pt", run / "best.pt"
     state: dict[str, Any] | None = None
     if resume:
         if not last_path.exists():
-            raise ConfigError(f"{last_path} does not exist: nothing to resume", f"train without --resume into {run}")
+            raise ConfigError(
+                f"{last_path} does not exist: nothing to resume", f"train without --resume into {run}"
+            )
         state = load_checkpoint(last_path)
         cfg = config_from_dict(state["config"])  # the run's own config, whatever the command line says
     elif last_path.exists():
-        raise ConfigError(f"{run} already holds a training run", f"pass --resume to continue it, or another --out")
+        raise ConfigError(
+            f"{run} already holds a training run", "pass --resume to continue it, or another --out"
+        )
     t = cfg.train
     data: TrainingData = load_training_data(dataset, cfg, cache=cache)
     if state is not None and state["meta"].get("report_sha256") != data.splits.report_sha256:
-        raise ConfigError(f"the split of {dataset} changed since {run} started",
-                          "start a new run (another --out) on the new split")
+        raise ConfigError(
+            f"the split of {dataset} changed since {run} started",
+            "start a new run (another --out) on the new split",
+        )
     torch.manual_seed(t.seed + d.rank)
-    model = ACT(cfg.model, data.n_joints, len(data.cameras)).to(d.device).to(memory_format=torch.channels_last)
+    model = (
+        ACT(cfg.model, data.n_joints, len(data.cameras)).to(d.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    )
     if t.backbone_weights and state is None:
         load_imagenet(model.backbone, t.backbone_weights)
     backbone = [p for n, p in model.named_parameters() if n.startswith("backbone.")]
@@ -223,23 +254,37 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
     net: torch.nn.Module = DistributedDataParallel(model) if d.world > 1 else model
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else nullcontext
 
-    sampler = DistributedSampler(data.train, d.world, d.rank, shuffle=True, seed=t.seed)
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        data.train, d.world, d.rank, shuffle=True, seed=t.seed
+    )
     loader = DataLoader(
-        data.train, t.batch_size, sampler=sampler, num_workers=t.workers, drop_last=len(data.train) >= t.batch_size * d.world,
-        persistent_workers=t.workers > 0, pin_memory=d.device.type == "cuda",
+        data.train,
+        t.batch_size,
+        sampler=sampler,
+        num_workers=t.workers,
+        drop_last=len(data.train) >= t.batch_size * d.world,
+        persistent_workers=t.workers > 0,
+        pin_memory=d.device.type == "cuda",
     )
     val_loader = _val_loader(data.val, cfg, d)
     batches = _batches(loader, sampler, epoch=step // max(len(loader), 1))
 
     meta = {
-        "cameras": list(data.cameras), "n_joints": data.n_joints, "report_sha256": data.splits.report_sha256,
+        "cameras": list(data.cameras),
+        "n_joints": data.n_joints,
+        "report_sha256": data.splits.report_sha256,
         "joint_names": _joint_names(data),
     }
     summary_base = {
-        "dataset": str(dataset.resolve()), "train_episodes": data.splits.train, "val_episodes": data.splits.val,
-        "report_sha256": data.splits.report_sha256, "split_seed": data.splits.seed,
-        "train_samples": len(data.train), "val_samples": len(data.val),
-        "params": count_parameters(model)[0], "params_no_backbone": count_parameters(model)[1],
+        "dataset": str(dataset.resolve()),
+        "train_episodes": data.splits.train,
+        "val_episodes": data.splits.val,
+        "report_sha256": data.splits.report_sha256,
+        "split_seed": data.splits.seed,
+        "train_samples": len(data.train),
+        "val_samples": len(data.val),
+        "params": count_parameters(model)[0],
+        "params_no_backbone": count_parameters(model)[1],
     }
     if d.main:
         run.mkdir(parents=True, exist_ok=True)
@@ -252,9 +297,17 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
 
     def checkpoint(path: Path, with_optimizer: bool) -> None:
         save_checkpoint(
-            path, model, cfg, data.stats,
-            {**meta, "step": step, "wall_s": wall0 + time.monotonic() - t0, "best_val": best_val,
-             "val_loss": val["loss"]},
+            path,
+            model,
+            cfg,
+            data.stats,
+            {
+                **meta,
+                "step": step,
+                "wall_s": wall0 + time.monotonic() - t0,
+                "best_val": best_val,
+                "val_loss": val["loss"],
+            },
             opt if with_optimizer else None,
         )
 
@@ -278,8 +331,17 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
             if step % t.log_every == 0 or step == t.steps:
                 mean = _reduce(window / n_window, d).tolist()
                 elapsed = time.monotonic() - t0
-                rows.append({"split": "train", "step": step, "loss": mean[0], "l1": mean[1], "kl": mean[2],
-                             "lr": t.lr, "elapsed_s": round(wall0 + elapsed, 3)})
+                rows.append(
+                    {
+                        "split": "train",
+                        "step": step,
+                        "loss": mean[0],
+                        "l1": mean[1],
+                        "kl": mean[2],
+                        "lr": t.lr,
+                        "elapsed_s": round(wall0 + elapsed, 3),
+                    }
+                )
                 window.zero_()
                 n_window = 0
                 shown = _show(console, step, rows, t.steps, shown)
@@ -295,15 +357,19 @@ def _train(dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cach
                 _write_metrics(run / "metrics.jsonl", rows)
     finally:
         console.close()
-    summary = {}
+    summary: dict[str, Any] = {}
     if d.main:
         _write_metrics(run / "metrics.jsonl", rows)
         plot_losses(rows, run / "loss.png", title=f"{dataset.name}: {run.name}")
         best = min((r for r in rows if r["split"] == "val"), key=lambda r: r["loss"], default=None)
         summary = {
-            **summary_base, "status": status, "steps": step, "config": config_to_dict(cfg),
+            **summary_base,
+            "status": status,
+            "steps": step,
+            "config": config_to_dict(cfg),
             "best": {"step": best["step"], "val_loss": best["loss"]} if best else None,
-            "machine": machine(d), "wall_s": round(wall0 + time.monotonic() - t0, 3),
+            "machine": machine(d),
+            "wall_s": round(wall0 + time.monotonic() - t0, 3),
             "health": list(advise(rows, t.steps).values()),
         }
         (run / "run.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt from `demoforge train`")
     p.add_argument("--record", type=Path, metavar="DIR", help="record the rollouts as episodes into DIR")
     p.add_argument("--episodes", type=int, default=1, help="with --record: rollouts to record (default 1)")
-    p.add_argument("--episode-time", type=float, help="with --record: seconds per rollout (default: the rig's)")
+    p.add_argument(
+        "--episode-time", type=float, help="with --record: seconds per rollout (default: the rig's)"
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="without --record: run this long (default 10)")
     add_ensemble(p)
     p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
@@ -33,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_ensemble(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ensemble", choices=("temporal", "chunk"), help="override the checkpoint's ensemble.mode")
+    p.add_argument(
+        "--ensemble", choices=("temporal", "chunk"), help="override the checkpoint's ensemble.mode"
+    )
     p.add_argument("--m", type=float, help="temporal ensembling weight decay m")
     p.add_argument("--highest", choices=("oldest", "newest"), help="which prediction weighs most")
     p.add_argument("--execute-every", type=int, help="chunk mode: actions executed per chunk")
@@ -41,7 +45,12 @@ def add_ensemble(p: argparse.ArgumentParser) -> None:
 
 def ensemble_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The [ensemble] settings given on the command line (over the checkpoint's)."""
-    pairs = (("mode", args.ensemble), ("m", args.m), ("highest", args.highest), ("execute_every", args.execute_every))
+    pairs = (
+        ("mode", args.ensemble),
+        ("m", args.m),
+        ("highest", args.highest),
+        ("execute_every", args.execute_every),
+    )
     return {k: v for k, v in pairs if v is not None}
 
 
@@ -60,8 +69,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.record is not None:
             opts = RecordOptions(
-                dataset=args.record, episodes=args.episodes, task=f"policy {args.checkpoint}", operator="policy",
-                episode_time=args.episode_time, unattended=True, label=-1, line=args.line,
+                dataset=args.record,
+                episodes=args.episodes,
+                task=f"policy {args.checkpoint}",
+                operator="policy",
+                episode_time=args.episode_time,
+                unattended=True,
+                label=-1,
+                line=args.line,
             )
             with PlainDisplay() as display:
                 results = Recorder(rig, opts, display=display, goal_source=goals).run()

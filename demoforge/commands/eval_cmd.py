@@ -34,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.policy.evaluate import evaluate
 
     out = args.out or args.checkpoint.parent / f"eval_{Path(args.rig).stem}"
-    s = evaluate(args.checkpoint, args.rig, out, episodes=args.episodes, episode_time=args.episode_time,
-                 videos=args.videos, device=args.device, ensemble=ensemble_overrides(args))
+    s = evaluate(
+        args.checkpoint,
+        args.rig,
+        out,
+        episodes=args.episodes,
+        episode_time=args.episode_time,
+        videos=args.videos,
+        device=args.device,
+        ensemble=ensemble_overrides(args),
+    )
     short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}
     print(json.dumps(short))
     if s.get("success_note"):

@@ -17,7 +17,9 @@ from demoforge.schemas.errors import ConfigError
 from tests.factories import clean_dataset
 
 
-def test_train_without_a_split_exits_2_naming_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_without_a_split_exits_2_naming_the_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clean_dataset(tmp_path / "data", n=2, length=20)
     assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--preset", "tiny"]) == 2
     err = capsys.readouterr().err

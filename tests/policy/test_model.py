@@ -76,7 +76,9 @@ def test_masked_loss_ignores_padding() -> None:
 
 def test_kl_is_in_nats_summed_over_the_latent() -> None:
     mu, logvar = torch.ones(2, 4), torch.zeros(2, 4)
-    losses = act_loss(torch.zeros(2, 3, 1), torch.zeros(2, 3, 1), torch.zeros(2, 3, dtype=torch.bool), mu, logvar, 2.0)
+    losses = act_loss(
+        torch.zeros(2, 3, 1), torch.zeros(2, 3, 1), torch.zeros(2, 3, dtype=torch.bool), mu, logvar, 2.0
+    )
     assert torch.isclose(losses["kl"], torch.tensor(2.0))  # 0.5 * mu^2 per dim, 4 dims
     assert torch.isclose(losses["loss"], torch.tensor(4.0))
 
@@ -91,8 +93,14 @@ def test_masked_loss_gradient_does_not_reach_padded_predictions() -> None:
 
 def test_backbone_state_dict_uses_torchvision_names() -> None:
     keys = set(ResNet("resnet18").state_dict())
-    for k in ("conv1.weight", "bn1.running_var", "layer1.0.conv2.weight", "layer2.0.downsample.0.weight",
-              "layer2.0.downsample.1.running_mean", "layer4.1.bn2.bias"):
+    for k in (
+        "conv1.weight",
+        "bn1.running_var",
+        "layer1.0.conv2.weight",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_mean",
+        "layer4.1.bn2.bias",
+    ):
         assert k in keys
     assert not any("num_batches_tracked" in k or k.startswith("fc.") for k in keys)
     assert sum("conv" in k for k in ResNet("resnet34").state_dict()) == 33  # 1 + 2 * (3+4+6+3)

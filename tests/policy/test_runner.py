@@ -17,7 +17,7 @@ from demoforge.policy.act import ACT
 from demoforge.policy.checkpoint import save_checkpoint
 from demoforge.policy.config import EnsembleConfig, make_config
 from demoforge.policy.data import Stats
-from demoforge.policy.runner import Policy, PolicyGoals
+from demoforge.policy.runner import PolicyGoals
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
@@ -26,9 +26,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_policy_package_loads_no_torch() -> None:
-    code = "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+    code = (
+        "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli; print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -38,8 +46,13 @@ def tiny_checkpoint(path: Path, n_joints: int, cameras: list[str], start: list[f
     cfg = make_config("tiny")
     z, one = np.zeros(n_joints, np.float32), np.ones(n_joints, np.float32)
     stats = Stats(z, one, np.asarray(start, np.float32), one * 0.01)
-    save_checkpoint(path, ACT(cfg.model, n_joints, len(cameras)), cfg, stats,
-                    {"cameras": cameras, "n_joints": n_joints, "step": 0})
+    save_checkpoint(
+        path,
+        ACT(cfg.model, n_joints, len(cameras)),
+        cfg,
+        stats,
+        {"cameras": cameras, "n_joints": n_joints, "step": 0},
+    )
     return path
 
 
@@ -98,8 +111,18 @@ def test_the_loop_never_waits_for_inference_and_late_chunks_start_at_the_current
 def test_deploy_records_rollouts_with_inference_latency(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], rig.start_pose)
-    args = ["deploy", "--rig", str(tmp_path / "rig.toml"), "--checkpoint", str(ckpt), "--record",
-            str(tmp_path / "rollouts"), "--episode-time", "1", "--unattended"]
+    args = [
+        "deploy",
+        "--rig",
+        str(tmp_path / "rig.toml"),
+        "--checkpoint",
+        str(ckpt),
+        "--record",
+        str(tmp_path / "rollouts"),
+        "--episode-time",
+        "1",
+        "--unattended",
+    ]
     assert main(args) == 0
     with EpisodeReader(tmp_path / "rollouts" / "episode_0.hdf5") as r:
         assert r.length == 50
@@ -121,11 +144,31 @@ def test_eval_on_a_rig_without_reward(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], rig.start_pose)
     out = tmp_path / "eval"
-    args = ["eval", str(ckpt), "--rig", str(tmp_path / "rig.toml"), "--episodes", "1", "--episode-time", "0.6",
-            "--out", str(out), "--videos", "1", "--ensemble", "chunk", "--execute-every", "5"]
+    args = [
+        "eval",
+        str(ckpt),
+        "--rig",
+        str(tmp_path / "rig.toml"),
+        "--episodes",
+        "1",
+        "--episode-time",
+        "0.6",
+        "--out",
+        str(out),
+        "--videos",
+        "1",
+        "--ensemble",
+        "chunk",
+        "--execute-every",
+        "5",
+    ]
     assert main(args) == 0
     summary = json.loads((out / "eval.json").read_text())
-    assert summary["episodes"] == 1 and summary["success_lerobot"] is None and "no /reward" in summary["success_note"]
+    assert (
+        summary["episodes"] == 1
+        and summary["success_lerobot"] is None
+        and "no /reward" in summary["success_note"]
+    )
     assert summary["jumps"]["inside"] is not None and summary["jumps"]["at_boundary"] is not None
     assert summary["ensemble"]["mode"] == "chunk" and summary["rollouts"][0]["chunks_begun"] >= 2
     assert (out / "videos" / "episode_0.mp4").stat().st_size > 0

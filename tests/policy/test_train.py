@@ -108,12 +108,31 @@ def _run_cli(args: list[str], env_extra: dict[str, str] | None = None) -> subpro
 
 
 def test_two_process_ddp_run_matches_the_metrics_shape_of_one(split_dataset: Path, tmp_path: Path) -> None:
-    common = ["-m", "demoforge", "train", str(split_dataset), "--preset", "tiny", "--steps", "10", "--unattended"]
+    common = [
+        "-m",
+        "demoforge",
+        "train",
+        str(split_dataset),
+        "--preset",
+        "tiny",
+        "--steps",
+        "10",
+        "--unattended",
+    ]
     one = _run_cli([sys.executable, *common, "--out", str(tmp_path / "one")])
     assert one.returncode == 0, one.stderr
     two = _run_cli(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         *common, "--out", str(tmp_path / "two")]
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            *common,
+            "--out",
+            str(tmp_path / "two"),
+        ]
     )
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = metrics(tmp_path / "one"), metrics(tmp_path / "two")
