@@ -131,3 +131,30 @@ def load_imagenet(model: ResNet, path: str | Path) -> None:
                 "the file is another ResNet depth or width: match model.backbone and backbone_width = 64",
             )
     model.load_state_dict({k: v for k, v in state.items() if k in own})
+
+
+@torch.no_grad()
+def fold_frozen_batchnorm(model: nn.Module) -> None:
+    """For inference only: fold every frozen batch norm into the convolution before it (in place).
+
+    y = (conv(x) - mean) * w / sqrt(var + eps) + b is one convolution with scaled weights and a bias,
+    which saves a pass over every feature map. The state_dict keys change: fold after loading weights.
+    """
+    for module in list(model.modules()):
+        pairs = []
+        if isinstance(module, BasicBlock):
+            pairs = [("conv1", "bn1"), ("conv2", "bn2")]
+            if isinstance(module.downsample, nn.Sequential):
+                pairs.append(("downsample.0", "downsample.1"))
+        elif isinstance(module, ResNet):
+            pairs = [("conv1", "bn1")]
+        for conv_name, bn_name in pairs:
+            conv, bn = module.get_submodule(conv_name), module.get_submodule(bn_name)
+            if not isinstance(bn, FrozenBatchNorm2d) or not isinstance(conv, nn.Conv2d):
+                continue
+            scale = bn.weight * (bn.running_var + bn.eps).rsqrt()
+            conv.weight.mul_(scale[:, None, None, None])
+            shift = bn.bias - bn.running_mean * scale
+            conv.bias = nn.Parameter(shift if conv.bias is None else conv.bias * scale + shift)
+            parent, _, leaf = bn_name.rpartition(".")
+            setattr(module.get_submodule(parent) if parent else module, leaf, nn.Identity())

@@ -11,6 +11,7 @@ Each inference's latency is recorded at the tick its chunk began to be used
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from demoforge.collect.control_loop import Observation
+from demoforge.policy.backbone import fold_frozen_batchnorm
 from demoforge.policy.checkpoint import LoadedPolicy, load_policy
 from demoforge.policy.config import EnsembleConfig
 from demoforge.policy.ensemble import ActionSchedule, make_schedule
@@ -39,6 +41,7 @@ class Policy:
         self.cameras: list[str] = list(self.meta["cameras"])
         self.n_joints = int(self.meta["n_joints"])
         self.size = (self.cfg.model.image_height, self.cfg.model.image_width)
+        fold_frozen_batchnorm(self.model.backbone)  # one conv instead of conv + scale/shift pass
         self.model.to(self.device).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
@@ -87,6 +90,10 @@ class PolicyGoals:
     """GoalSource for the control loop: a policy with an action schedule, inference on its own thread."""
 
     def __init__(self, policy: Policy, ensemble: EnsembleConfig | None = None) -> None:
+        # Leave a core to the control loop: torch's worker threads spin while they wait for work, and on
+        # a 2-core machine two of them starve the control thread (and, measured in bench_act.py on a loaded
+        # machine, made inference itself 10-20x slower than one thread).
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         self.policy = policy
         self.ensemble = ensemble or policy.cfg.ensemble
         self.schedule: ActionSchedule = make_schedule(self.ensemble)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from demoforge.policy.act import ACT, act_loss, count_parameters
-from demoforge.policy.backbone import ResNet
+from demoforge.policy.backbone import FrozenBatchNorm2d, ResNet, fold_frozen_batchnorm
 from demoforge.policy.config import make_config
 
 J, N = 5, 2
@@ -104,6 +104,24 @@ def test_backbone_state_dict_uses_torchvision_names() -> None:
         assert k in keys
     assert not any("num_batches_tracked" in k or k.startswith("fc.") for k in keys)
     assert sum("conv" in k for k in ResNet("resnet34").state_dict()) == 33  # 1 + 2 * (3+4+6+3)
+
+
+def test_folding_batch_norm_into_the_convolutions_keeps_the_output() -> None:
+    torch.manual_seed(0)
+    net = ResNet("resnet18", 8)
+    for m in net.modules():  # statistics and affine as ImageNet weights would have them
+        if isinstance(m, FrozenBatchNorm2d):
+            m.running_var.uniform_(0.5, 2.0)
+            m.running_mean.normal_()
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.normal_()
+        elif isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, std=0.1)
+    x = torch.randn(2, 3, 64, 96)
+    before = net(x)
+    fold_frozen_batchnorm(net)
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in net.modules())
+    torch.testing.assert_close(net(x), before, rtol=1e-4, atol=1e-4)
 
 
 def test_paper_configuration_parameter_counts() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -102,9 +103,25 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
     assert json.loads((run / "run.json").read_text())["status"].startswith("stopped at step")
 
 
-def _run_cli(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
+def _run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run in its own process group, so that on a timeout torchrun's workers go too."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        out, err = p.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
 
 
 def test_two_process_ddp_run_matches_the_metrics_shape_of_one(split_dataset: Path, tmp_path: Path) -> None:
