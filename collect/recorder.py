@@ -30,7 +30,7 @@ from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
 from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
-from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
+from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
 
@@ -180,15 +180,13 @@ class Recorder:
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             software=_software(),
         )
-        sizes = {c.name: (c.height, c.width) for c in self.rig.cameras}
         writer = EpisodeWriter(
             path,
             attrs,
-            sizes,
+            optional=[CLAMPED, *self.hw.device_datasets()],
             flush_interval=self.rig.recording.flush_interval,
-            jpeg_quality=self.rig.recording.jpeg_quality,
         )
-        sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
+        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
         n_ticks = round(self.episode_time * self.rig.fps)
         rec = Recording(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.recording = rec
