@@ -15,7 +15,7 @@ from demoforge.collect.cameras import Frame, OpenCVCamera, decode_index, open_ca
 from demoforge.collect.cameras.opencv import is_device
 from demoforge.collect.cameras.synthetic import SyntheticCamera
 from demoforge.collect.errors import HardwareError
-from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import CameraConfig
 
 W, H, FPS = 160, 120, 30
 

@@ -13,7 +13,7 @@ import pytest
 from demoforge.collect.cameras import Frame, RealSenseCamera, decode_index, open_camera
 from demoforge.collect.cameras.realsense_playback import SERIAL, make_playback_file
 from demoforge.collect.errors import HardwareError
-from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import CameraConfig
 
 rs = pytest.importorskip("pyrealsense2")
 
