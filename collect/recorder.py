@@ -29,7 +29,7 @@ from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
-from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
+from demoforge.schemas.dataset import EpisodeEntry, Manifest, episode_entry, next_episode_index
 from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
@@ -265,17 +265,7 @@ class Recorder:
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
-        from demoforge.schemas.episode_reader import EpisodeReader
-
-        with EpisodeReader(path) as ep:
-            entry = EpisodeEntry(
-                path.name,
-                ep.length,
-                ep.success,
-                ep.complete,
-                str(ep.attrs.get("started_at", "")),
-                self.opt.task,
-            )
+        entry = episode_entry(path)
         manifest.upsert(entry)
         manifest.save(self.opt.dataset)
         return entry

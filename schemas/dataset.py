@@ -97,6 +97,21 @@ class EpisodeEntry:
     task: str = ""
 
 
+def episode_entry(path: Path) -> EpisodeEntry:
+    """The manifest's row for an episode file, read from the file itself."""
+    from demoforge.schemas.episode_reader import EpisodeReader  # the reader imports nothing of this module
+
+    with EpisodeReader(path) as ep:
+        return EpisodeEntry(
+            path.name,
+            ep.length,
+            ep.success,
+            ep.complete,
+            str(ep.attrs.get("started_at", "")),
+            str(ep.attrs.get("task", "")),
+        )
+
+
 @dataclass
 class Manifest:
     """`dataset.json`: name, rig snapshot, schema version and the episode index."""
@@ -145,6 +160,7 @@ __all__ = [
     "EpisodeEntry",
     "Manifest",
     "dataset_episodes",
+    "episode_entry",
     "episode_files",
     "episode_name",
     "next_episode_index",

@@ -165,6 +165,32 @@ class EpisodeAttrs:
     )  # achieved_hz, period error percentiles, overruns
     schema_version: int = SCHEMA_VERSION
 
+    @classmethod
+    def from_hdf5(cls, attrs: dict[str, Any]) -> EpisodeAttrs:
+        """The inverse of `to_hdf5` (attributes as `EpisodeReader.attrs` holds them).
+
+        Raises KeyError, ValueError or TypeError when an attribute is missing or malformed.
+        """
+        names = [str(n) for n in json.loads(attrs["joint_names"])]
+        limits = np.asarray(attrs["joint_limits"], dtype=np.float64).reshape(len(names), 2)
+        return cls(
+            fps=float(attrs["fps"]),
+            joint_names=names,
+            joint_limits=[(float(lo), float(hi)) for lo, hi in limits],
+            cameras=[CameraInfo(**c) for c in json.loads(attrs["cameras"])],
+            sim=bool(attrs.get("sim", False)),
+            compress=bool(attrs["compress"]),
+            robot=str(attrs.get("robot", "")),
+            task=str(attrs.get("task", "")),
+            operator=str(attrs.get("operator", "")),
+            started_at=str(attrs.get("started_at", "")),
+            software=str(attrs.get("software", "")),
+            success=int(attrs.get("success", SUCCESS_UNLABELED)),
+            complete=bool(attrs.get("complete", False)),
+            loop_stats=json.loads(attrs.get("loop_stats", "{}")),
+            schema_version=int(attrs.get("schema_version", SCHEMA_VERSION)),
+        )
+
     def to_hdf5(self) -> dict[str, Any]:
         """Attribute values as stored: JSON for structures, arrays for limits."""
         return {

@@ -31,6 +31,27 @@ def _attr(value: Any) -> Any:
     return value
 
 
+def open_episode_file(path: Path) -> tuple[h5py.File, bool]:
+    """Open an episode file for reading: (file, cut_off). cut_off: its writer died (SWMR flag set)."""
+    if not path.exists():
+        raise EpisodeError(f"{path} does not exist", "check the path")
+    if path.is_dir():
+        raise EpisodeError(f"{path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file")
+    damaged = "the file is damaged or not an episode"
+    try:
+        return h5py.File(path, "r"), False
+    except OSError as first:
+        # A file whose SWMR writer died still carries the "open for write" flag; SWMR read mode
+        # ignores it and sees everything flushed before the crash. Only then: SWMR readers retry
+        # failed metadata checksums ~100 times with back-off, which on a damaged file looks like a hang.
+        if "already open for write" not in str(first):
+            raise EpisodeError(f"{path}: not a readable HDF5 file ({first})", damaged) from None
+        try:
+            return h5py.File(path, "r", libver="latest", swmr=True), True
+        except OSError:
+            raise EpisodeError(f"{path}: not a readable HDF5 file ({first})", damaged) from None
+
+
 class EpisodeReader:
     """Read one episode. Use as a context manager; arrays are read on first access."""
 
@@ -57,30 +78,8 @@ class EpisodeReader:
         )
 
     def _open(self) -> h5py.File:
-        if not self.path.exists():
-            raise EpisodeError(f"{self.path} does not exist", "check the path")
-        if self.path.is_dir():
-            raise EpisodeError(
-                f"{self.path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file"
-            )
-        try:
-            return h5py.File(self.path, "r")
-        except OSError as first:
-            # A file whose SWMR writer died still carries the "open for write" flag; SWMR read mode
-            # ignores it and sees everything flushed before the crash. Only then: SWMR readers retry
-            # failed metadata checksums ~100 times with back-off, which on a damaged file looks like a hang.
-            if "already open for write" not in str(first):
-                raise self._error(
-                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
-                ) from None
-            try:
-                f = h5py.File(self.path, "r", libver="latest", swmr=True)
-            except OSError:
-                raise self._error(
-                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
-                ) from None
-            self.cut_off = True
-            return f
+        f, self.cut_off = open_episode_file(self.path)
+        return f
 
     def _dataset(self, name: str) -> h5py.Dataset | None:
         try:
