@@ -30,7 +30,7 @@ CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame
 
 
 @dataclass
-class Recording:
+class EpisodeInProgress:
     """An episode being recorded: where ticks go and how the loop kept time meanwhile."""
 
     sink: EpisodeSink
@@ -44,7 +44,7 @@ class Recording:
 
 
 class ControlLoop:
-    """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
+    """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
     def __init__(self, hw: RigHardware) -> None:
         self.hw = hw
@@ -57,7 +57,7 @@ class ControlLoop:
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
         self._waypoints: deque[np.ndarray] = deque()
-        self._recording: Recording | None = None
+        self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tick = threading.Condition()
@@ -94,14 +94,14 @@ class ControlLoop:
     def moving(self) -> bool:
         return bool(self._waypoints)
 
-    def attach(self, rec: Recording) -> None:
+    def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
             rec.stats = LoopStats(self.rig.fps)
             self._overruns0 = self.clock.overruns
             self._skipped0 = self.clock.skipped
             self._recording = rec
 
-    def detach(self) -> Recording | None:
+    def detach(self) -> EpisodeInProgress | None:
         with self._lock:
             rec, self._recording = self._recording, None
         self.wait_ticks(1)  # the tick in flight may still be recording: let it finish
@@ -165,7 +165,7 @@ class ControlLoop:
 
     def _record(
         self,
-        rec: Recording,
+        rec: EpisodeInProgress,
         start: float,
         leader: np.ndarray,
         goal: np.ndarray,
