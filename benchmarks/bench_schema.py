@@ -51,8 +51,8 @@ def make_ticks(n: int, frames: list[np.ndarray]) -> list[Tick]:
     for t in range(n):
         q = np.sin(np.arange(J) + t * 0.02).astype(np.float32)
         imgs = {c: frames[(t + i) % len(frames)] for i, c in enumerate(CAMS)}
-        frames = {c: CameraSample(t / 50, t, image=img) for c, img in imgs.items()}
-        ticks.append(Tick(t / 50, q, q, q, q, q, frames))
+        samples = {c: CameraSample(t / 50, t, image=img) for c, img in imgs.items()}
+        ticks.append(Tick(t / 50, q, q, q, q, q, samples))
     return ticks
 
 

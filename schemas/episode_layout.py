@@ -24,7 +24,7 @@ IMAGES = "/observations/images"  # group: <cam> -> (T, H, W, 3) uint8 RGB or (T,
 ACTION = "/action"  # (T, J) float32 command sent at tick t
 COMPRESS_LEN = "/compress_len"  # (n_cams, T) int32 JPEG byte lengths, only when attr compress is true.
 #   Row k belongs to the k-th camera of the root attribute `cameras` (the writer's camera order); 0 where
-#   a tick had no frame. Files without a readable `cameras` attribute: the image datasets' order.
+#   a tick had no frame. Files without a readable `cameras` attribute: the image datasets sorted by name.
 
 # demoforge extensions
 LEADER_QPOS = "/leader/qpos"  # (T, J) float32 raw leader reading

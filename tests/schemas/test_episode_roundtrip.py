@@ -133,3 +133,19 @@ def test_writer_refuses_what_its_attributes_do_not_store(tmp_path: Path) -> None
     w.append(make_tick(0, compress=True))
     with pytest.raises(ValueError, match="JPEG bytes"):
         w.flush()
+
+
+def test_compress_len_rows_follow_the_cameras_attribute(tmp_path: Path) -> None:
+    attrs = make_attrs(True)
+    attrs.cameras.reverse()  # cam_wrist first: not the alphabetical order HDF5 lists the images in
+    w = EpisodeWriter(tmp_path / "episode_0.hdf5", attrs)
+    for t in range(5):
+        w.append(make_tick(t))
+    w.close()
+    with h5py.File(tmp_path / "episode_0.hdf5") as f:
+        assert f[L.COMPRESS_LEN][0, 0] == len(make_tick(0).frames["cam_wrist"].jpeg)  # type: ignore[arg-type]
+    with EpisodeReader(tmp_path / "episode_0.hdf5") as ep:
+        for cam in CAMS:
+            lengths = ep.jpeg_lengths(cam)
+            assert lengths is not None
+            assert lengths.tolist() == [len(make_tick(t).frames[cam].jpeg) for t in range(5)]  # type: ignore[arg-type]
