@@ -72,3 +72,20 @@ def test_same_ticks_same_file_content(tmp_path: Path, compress: bool) -> None:
         w.append(tick)
     w.close(success=1, loop_stats={"achieved_hz": 49.9, "overruns": 0})
     assert digest(path) == GOLDEN["compress" if compress else "raw"]
+
+
+def test_the_sink_encodes_what_the_golden_file_holds(tmp_path: Path) -> None:
+    """The recorder's path: RGB frames in, EpisodeSink encodes (quality 90) on its threads."""
+    from dataclasses import replace
+
+    from demoforge.collect.episode_sink import EpisodeSink
+
+    path = tmp_path / "episode_0.hdf5"
+    sink = EpisodeSink(EpisodeWriter(path, make_attrs(True), flush_interval=0.1), jpeg_quality=90)
+    for t, tick in enumerate(golden_ticks(compress=False)):
+        frames = dict(tick.frames)
+        if t in (0, 1):  # the wrist camera is late to start, as in the golden JPEG ticks
+            del frames["cam_wrist"]
+        sink.put(replace(tick, frames=frames))
+    sink.close(success=1, loop_stats={"achieved_hz": 49.9, "overruns": 0})
+    assert digest(path) == GOLDEN["compress"]
