@@ -3,8 +3,8 @@
 Each tick: read leaders -> ask the goal source for a goal -> safety clamps -> write followers -> read
 followers -> take the newest frame of every camera -> hand the tick to the recording sink, if one is
 attached. The goal source is a seam: the leaders (teleop, the default), the start-pose waypoints, or a
-policy (`demoforge deploy`); every goal but the waypoints' (safe by construction) passes the clamps. Recording
-is attached and detached by the recorder between ticks; teleop never stops in between, so the
+policy (`demoforge deploy`); every goal but the waypoints' (safe by construction) passes the clamps.
+Recording is attached and detached by the recorder between ticks; teleop never stops in between, so the
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
 """
@@ -20,18 +20,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from demoforge.collect.cameras import Frame
 from demoforge.collect.episode_sink import EpisodeSink
-from demoforge.collect.errors import HardwareError
+from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, ramp
-from demoforge.schemas.episode_writer import Tick
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_writer import CameraSample, Tick
 
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
 @dataclass
-class Recording:
+class EpisodeInProgress:
     """An episode being recorded: where ticks go and how the loop kept time meanwhile."""
 
     sink: EpisodeSink
@@ -59,12 +61,17 @@ class GoalSource(Protocol):
     """Where follower goals come from. `goal` runs on the control thread once per tick: it must return
     at once (a policy computes off this thread and answers from what it already has)."""
 
+    records: tuple[str, ...]  # layout paths of the optional per-tick datasets `scalars` fills
+
     def start(self, qpos: np.ndarray) -> None: ...  # taking over with the followers at qpos
     def goal(self, obs: Observation) -> np.ndarray: ...  # (J,) desired follower positions
+    def scalars(self) -> dict[str, float]: ...  # values recorded with the tick just asked for
 
 
 class LeaderGoals:
     """Teleoperation: the followers go where the leaders are."""
+
+    records: tuple[str, ...] = ()
 
     def start(self, qpos: np.ndarray) -> None:
         pass
@@ -72,9 +79,14 @@ class LeaderGoals:
     def goal(self, obs: Observation) -> np.ndarray:
         return obs.leader
 
+    def scalars(self) -> dict[str, float]:
+        return {}
+
 
 class Waypoints:
     """The start pose: a ramp that already moves no joint more than the safe step per tick."""
+
+    records: tuple[str, ...] = ()
 
     def __init__(self, points: list[np.ndarray] | None = None) -> None:
         self.points: deque[np.ndarray] = deque(points or [])
@@ -85,9 +97,12 @@ class Waypoints:
     def goal(self, obs: Observation) -> np.ndarray:
         return self.points.popleft()
 
+    def scalars(self) -> dict[str, float]:
+        return {}
+
 
 class ControlLoop:
-    """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
+    """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
     def __init__(self, hw: RigHardware, source: GoalSource | None = None) -> None:
         self.hw = hw
@@ -102,7 +117,7 @@ class ControlLoop:
         self.frames: dict[str, Any] = {}
         self.source: GoalSource = source or LeaderGoals()
         self._waypoints = Waypoints()
-        self._recording: Recording | None = None
+        self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tick = threading.Condition()
@@ -145,14 +160,14 @@ class ControlLoop:
             source.start(self.qpos.copy())
             self.source = source
 
-    def attach(self, rec: Recording) -> None:
+    def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
             rec.stats = LoopStats(self.rig.fps)
             self._overruns0 = self.clock.overruns
             self._skipped0 = self.clock.skipped
             self._recording = rec
 
-    def detach(self) -> Recording | None:
+    def detach(self) -> EpisodeInProgress | None:
         with self._lock:
             rec, self._recording = self._recording, None
         self.wait_ticks(1)  # the tick in flight may still be recording: let it finish
@@ -184,15 +199,17 @@ class ControlLoop:
                 with self._lock:
                     if self._waypoints.points:
                         goal = self._waypoints.goal(obs)
-                        self.map.last = goal
+                        self.map.follow(goal)
+                        scalars = {}
                     else:
                         goal = self.map(self.source.goal(obs))
+                        scalars = self.source.scalars()
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
                     hw.check_cameras()
                 if rec is not None:
-                    self._record(rec, start, leader, goal, qpos, qvel, effort, frames)
+                    self._record(rec, start, leader, goal, qpos, qvel, effort, frames, scalars)
                 self.leader, self.qpos, self.frames = leader, qpos, frames
                 work = time.monotonic() - start
                 self.recent.add(deadline, start, work)
@@ -208,7 +225,7 @@ class ControlLoop:
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
-        except HardwareError as e:
+        except (HardwareError, StorageError) as e:  # the followers hold their last goal
             hw.hold_followers(e)
             self.fault = e
         except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
@@ -219,29 +236,34 @@ class ControlLoop:
 
     def _record(
         self,
-        rec: Recording,
+        rec: EpisodeInProgress,
         start: float,
         leader: np.ndarray,
         goal: np.ndarray,
         qpos: np.ndarray,
         qvel: np.ndarray,
         effort: np.ndarray,
-        frames: dict,
+        frames: dict[str, Frame | None],
+        scalars: dict[str, float],
     ) -> None:
         if rec.sink.error is not None:
-            raise HardwareError(
+            raise StorageError(
                 f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
                 "check free disk space and that the folder is writable",
             )
         if rec.t0 < 0:
             rec.t0 = start
-        images, ftime, fidx = {}, {}, {}
+        samples: dict[str, CameraSample] = {}
         for cam, frame in frames.items():
             if frame is None:
                 continue
-            images[cam] = frame.image
-            ftime[cam] = frame.capture_time - rec.t0
-            fidx[cam] = frame.index
+            samples[cam] = CameraSample(
+                capture_time=frame.capture_time - rec.t0,
+                index=frame.index,
+                image=frame.image,
+                device_time=frame.device_time,
+                device_index=frame.device_index,
+            )
             last = rec.last_index.get(cam)
             if last is None or frame.index != last:
                 rec.new_frames[cam] = rec.new_frames.get(cam, 0) + 1
@@ -259,9 +281,8 @@ class ControlLoop:
                 effort=effort,
                 action=goal,
                 leader_qpos=leader,
-                images=images,
-                frame_time=ftime,
-                frame_index=fidx,
+                frames=samples,
+                scalars={L.CLAMPED: float(self.map.clamped), **scalars},
             )
         )
         rec.ticks += 1

@@ -15,12 +15,14 @@ from rich.markup import escape
 
 from demoforge import __version__
 from demoforge.commands import (
+    accept_cmd,
     calibrate_cmd,
     check_cmd,
     deploy_cmd,
     devices_cmd,
     eval_cmd,
     inspect_cmd,
+    label_cmd,
     record_cmd,
     recover_cmd,
     split_cmd,
@@ -35,6 +37,8 @@ COMMANDS: list[ModuleType] = [
     recover_cmd,
     check_cmd,
     split_cmd,
+    label_cmd,
+    accept_cmd,
     inspect_cmd,
     calibrate_cmd,
     devices_cmd,

@@ -10,18 +10,19 @@ A config TOML holds any subset of the three tables, on top of a preset:
     mode = "temporal"
 
 Presets: `tiny` (seconds, for tests), `cpu` (small images and model: trainable on a laptop CPU),
-`paper` (the ACT paper's configuration). No torch here: `import demoforge.policy` stays light.
+`paper` (the ACT paper's configuration). Types, unknown keys and per-field rules are checked by the
+house loader (schemas/toml_config.py); rules across fields by `validate`. No torch here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.toml_config import from_table, one_of, read_toml
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class ModelConfig:
     """The ACT network. Defaults are the paper's, except where a reason says otherwise."""
 
     # ResNet depth per camera: "resnet18" as in the paper; "resnet34" for more visual capacity.
-    backbone: str = "resnet18"
+    backbone: str = field(default="resnet18", metadata=one_of("resnet18", "resnet34"))
     # Channels of the first ResNet stage. 64 is ResNet's own (and what ImageNet weights need); the tiny
     # preset shrinks it so tests run in seconds.
     backbone_width: int = 64
@@ -103,12 +104,12 @@ class EnsembleConfig:
 
     # "temporal": every overlapping chunk's prediction for this tick, averaged with weights
     # w_i = exp(-m * i); "chunk": execute each chunk's first `execute_every` actions, then infer again.
-    mode: Literal["temporal", "chunk"] = "temporal"
+    mode: str = field(default="temporal", metadata=one_of("temporal", "chunk"))
     # m of the weights: the paper's 0.01 (weights fall slowly: ~0.37 after 100 predictions).
     m: float = 0.01
     # Which prediction gets i = 0 (the highest weight). "oldest" is what the original code does;
     # "newest" is how several write-ups describe it. Older predictions were made further ahead in time.
-    highest: Literal["oldest", "newest"] = "oldest"
+    highest: str = field(default="oldest", metadata=one_of("oldest", "newest"))
     # Chunk mode: actions executed from each chunk before the next one is used (<= chunk_size).
     execute_every: int = 100
 
@@ -169,41 +170,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _build(cls: type, table: dict[str, Any], where: str, source: str) -> Any:
-    """A frozen dataclass from a TOML table: unknown keys and wrong types are ConfigErrors.
-
-    Written so it can give way to the house's generic TOML->dataclass loader in schemas/ once that lands.
-    """
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, v in table.items():
-        if key not in known:
-            raise ConfigError(
-                f"{source}: [{where}] {key}: unknown setting",
-                f"use one of: {', '.join(sorted(known))}",
-            )
-        default = getattr(cls(), key)
-        if isinstance(default, bool | str):
-            ok = isinstance(v, type(default))
-        elif isinstance(default, int):
-            ok = isinstance(v, int) and not isinstance(v, bool)
-        elif isinstance(default, float):
-            ok = isinstance(v, int | float) and not isinstance(v, bool)
-            v = float(v)
-        elif isinstance(default, tuple):
-            ok = isinstance(v, list | tuple) and all(isinstance(x, str) for x in v)
-            v = tuple(v)
-        else:
-            ok = True
-        if not ok:
-            raise ConfigError(
-                f"{source}: [{where}] {key} = {v!r} is a {type(v).__name__}",
-                f"give a {type(default).__name__} like the default {default!r}",
-            )
-        values[key] = v
-    return cls(**values)
-
-
 def _merge(base: dict[str, dict[str, Any]], over: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     out = {k: dict(v) for k, v in base.items()}
     for table, values in over.items():
@@ -219,13 +185,9 @@ def make_config(preset: str = "paper", overrides: dict[str, Any] | None = None, 
     """A preset with TOML-shaped overrides applied, validated."""
     if preset not in PRESETS:
         raise ConfigError(f"no preset {preset!r}", f"use one of: {', '.join(PRESETS)}")
-    tables = _merge(PRESETS[preset], overrides or {}, source or f"preset {preset}")
-    cfg = Config(
-        model=_build(ModelConfig, tables.get("model", {}), "model", source or preset),
-        train=_build(TrainConfig, tables.get("train", {}), "train", source or preset),
-        ensemble=_build(EnsembleConfig, tables.get("ensemble", {}), "ensemble", source or preset),
-    )
-    validate(cfg, source or f"preset {preset}")
+    source = source or f"preset {preset}"
+    cfg = from_table(Config, _merge(PRESETS[preset], overrides or {}, source), source)
+    validate(cfg, source)
     return cfg
 
 
@@ -233,16 +195,7 @@ def load_config(path: str | Path | None, preset: str = "paper") -> Config:
     """The preset, overridden by the TOML file at `path` (if any)."""
     if path is None:
         return make_config(preset)
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p} does not exist", "pass a config TOML file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p} cannot be read ({e})", "pass a readable TOML file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p} is not valid TOML ({e})", "fix the syntax at the position named") from None
-    return make_config(preset, data, str(p))
+    return make_config(preset, read_toml(path, "training config"), str(path))
 
 
 def validate(cfg: Config, source: str) -> None:
@@ -251,8 +204,6 @@ def validate(cfg: Config, source: str) -> None:
     def bad(key: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(f"{source}: {key} {problem}", fix)
 
-    if m.backbone not in ("resnet18", "resnet34"):
-        raise bad("model.backbone", f"= {m.backbone!r} is not supported", "use resnet18 or resnet34")
     if m.hidden % m.heads:
         raise bad("model.hidden", f"= {m.hidden} is not a multiple of heads = {m.heads}", "change either")
     for key in (
@@ -279,10 +230,6 @@ def validate(cfg: Config, source: str) -> None:
             raise bad(f"train.{key}", "must be at least 1", "give a positive integer")
     if t.workers < 0:
         raise bad("train.workers", "is negative", "use 0 or more")
-    if e.mode not in ("temporal", "chunk"):
-        raise bad("ensemble.mode", f"= {e.mode!r}", "use temporal or chunk")
-    if e.highest not in ("oldest", "newest"):
-        raise bad("ensemble.highest", f"= {e.highest!r}", "use oldest or newest")
     if not 1 <= e.execute_every <= m.chunk_size:
         raise bad("ensemble.execute_every", f"= {e.execute_every} is not in 1..chunk_size", "lower it")
     if e.m < 0:

@@ -28,11 +28,13 @@ import torch
 from torch.utils.data import Dataset
 
 from demoforge.policy.config import Config
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import Splits, verify_split
 
 STD_FLOOR = 1e-2  # a joint that never moved would otherwise be divided by ~0
+NOMINAL_FPS = 50.0  # plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,15 @@ class Episode:
 
 
 def kept_ranges(reader: EpisodeReader, splits: Splits, name: str) -> tuple[tuple[int, int], ...]:
-    """Tick ranges inside the split's kept spans of this episode (the whole episode without a trim)."""
-    ts = reader.timestamps
-    fps = reader.fps or 50.0
-    t = (ts - ts[0]) if ts is not None and len(ts) else np.arange(reader.length) / fps
+    """Tick ranges inside the split's kept spans of this episode (the whole episode without a trim).
+
+    Times as the quality report measures spans (`tick_times`); files without `fps` count as 50 Hz.
+    """
+    period = 1.0 / (reader.fps or NOMINAL_FPS)
+    ts = None if L.TIMESTAMPS in reader.missing else reader.array(L.TIMESTAMPS, check_finite=False)
+    t = L.tick_times(ts, reader.length, period)
     out = []
-    for a, b in splits.kept_spans(name, reader.duration):
+    for a, b in splits.kept_spans(name, L.episode_duration(t, period)):
         idx = np.flatnonzero((t >= a - 1e-9) & (t < b - 1e-9))
         if len(idx):
             out.append((int(idx[0]), int(idx[-1]) + 1))

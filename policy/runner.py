@@ -5,8 +5,8 @@ observation to the inference thread when that thread is idle (and the schedule w
 any chunk that has finished, and answers from the action schedule (ensemble.py). When inference is
 slower than a tick (a CPU at 50 Hz), the loop keeps executing the chunks it has while the next one is
 computed; a finished chunk is used from the current tick on, the ticks it took already behind it.
-Each inference's latency is recorded at the tick its chunk began to be used
-(`/policy/inference_latency`, NaN elsewhere).
+Each inference's latency is recorded with the tick its chunk began to be used
+(`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import h5py
 import numpy as np
 import torch
 
@@ -89,6 +88,8 @@ class Policy:
 class PolicyGoals:
     """GoalSource for the control loop: a policy with an action schedule, inference on its own thread."""
 
+    records: tuple[str, ...] = (L.INFERENCE_LATENCY,)
+
     def __init__(self, policy: Policy, ensemble: EnsembleConfig | None = None) -> None:
         # Leave a core to the control loop: torch's worker threads spin while they wait for work, and on
         # a 2-core machine two of them starve the control thread (and, measured in bench_act.py on a loaded
@@ -98,7 +99,8 @@ class PolicyGoals:
         self.ensemble = ensemble or policy.cfg.ensemble
         self.schedule: ActionSchedule = make_schedule(self.ensemble)
         self.hold: np.ndarray | None = None
-        self.latency: dict[int, float] = {}  # recording tick -> s
+        self.latency: dict[int, float] = {}  # loop tick -> s, for the ticks where a new chunk began
+        self._new_latency: float | None = None
         self.latencies_all: list[float] = []
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -124,13 +126,13 @@ class PolicyGoals:
     def goal(self, obs: Observation) -> np.ndarray:
         if self.error is not None:
             raise self.error  # the loop stops and holds the followers
+        self._new_latency = None
         with self._lock:
             result, self._result = self._result, None
             if result is not None and result[0] == self._generation:
                 _, t0, chunk, latency = result
                 self.schedule.add(t0, chunk)
-                if obs.recording_tick is not None:
-                    self.latency[obs.recording_tick] = latency
+                self.latency[obs.tick] = self._new_latency = latency
             frames = {c: f.image for c, f in obs.frames.items() if f is not None}
             ready = all(c in frames for c in self.policy.cameras)
             if ready and not self._busy and self._request is None and self.schedule.wants_inference(obs.tick):
@@ -172,28 +174,9 @@ class PolicyGoals:
             self._wake.notify()
         self._thread.join(timeout=5)
 
-    # -- recording ---------------------------------------------------------------------------------
-
-    def save_extras(self, path: Path, ticks: int) -> None:
-        """Add the episode's inference latencies to its file (NaN where no new chunk began)."""
-        with self._lock:
-            latency = dict(self.latency)
-        write_inference_latency(path, ticks, latency)
-
-
-def write_inference_latency(path: Path, ticks: int, latency: dict[int, float]) -> None:
-    """Write /policy/inference_latency into a closed episode file.
-
-    Here until the episode writer takes optional per-tick datasets (the house's part of the layout).
-    """
-    arr = np.full(ticks, np.nan, np.float32)
-    for t, v in latency.items():
-        if 0 <= t < ticks:
-            arr[t] = v
-    with h5py.File(path, "r+") as f:
-        if L.INFERENCE_LATENCY in f:
-            del f[L.INFERENCE_LATENCY]
-        f.create_dataset(L.INFERENCE_LATENCY, data=arr)
+    def scalars(self) -> dict[str, float]:
+        """The latency of the inference whose chunk began at the tick just asked for, if one did."""
+        return {} if self._new_latency is None else {L.INFERENCE_LATENCY: self._new_latency}
 
 
 def latency_summary(values: list[float]) -> dict[str, Any]:
