@@ -43,9 +43,8 @@ def rollout_metrics(path: Path, top_reward: int = TOP_REWARD) -> dict[str, Any]:
     """Success, stage reached and action jumps of one recorded rollout."""
     with EpisodeReader(path) as r:
         action = r.action.astype(np.float64)
-        names = {name for name, _, _ in r.datasets()}
-        reward = r.array(L.REWARD, check_finite=False) if L.REWARD in names else None
-        latency = r.array(L.INFERENCE_LATENCY, check_finite=False) if L.INFERENCE_LATENCY in names else None
+        reward = r.optional(L.REWARD)
+        latency = r.optional(L.INFERENCE_LATENCY)
         length = r.length
     out: dict[str, Any] = {"file": path.name, "ticks": length}
     if reward is not None:
@@ -126,6 +125,7 @@ def evaluate(
     videos: int = 3,
     top_reward: int = TOP_REWARD,
     device: str = "cpu",
+    bf16: bool = False,
     ensemble: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Roll out `episodes` times, record them, measure them; writes OUT/eval.json and returns it."""
@@ -138,7 +138,7 @@ def evaluate(
     if episode_files(out / "rollouts") if (out / "rollouts").is_dir() else []:
         raise ConfigError(f"{out / 'rollouts'} already holds rollouts", "evaluate into a new --out folder")
     rig = resolve_rig(rig_name)
-    policy = Policy.load(checkpoint, device)
+    policy = Policy.load(checkpoint, device, bf16)
     policy.check_rig(rig)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble))
     opts = RecordOptions(

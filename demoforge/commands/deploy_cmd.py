@@ -30,8 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seconds", type=float, default=10.0, help="without --record: run this long (default 10)")
     add_ensemble(p)
-    p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
+    add_device(p)
     p.add_argument("--unattended", action="store_true", help="no prompts (implied without a terminal)")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
+    p.add_argument(
+        "--bf16", action="store_true", help="bfloat16 inference (GPUs; CPUs with AVX512-BF16: ~0.6x the time)"
+    )
 
 
 def add_ensemble(p: argparse.ArgumentParser) -> None:
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.policy.runner import Policy, PolicyGoals, latency_summary
 
     rig = resolve_rig(args.rig)
-    policy = Policy.load(args.checkpoint, args.device)
+    policy = Policy.load(args.checkpoint, args.device, args.bf16)
     policy.check_rig(rig)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)))
     try:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from demoforge.commands.deploy_cmd import add_ensemble
+from demoforge.commands.deploy_cmd import add_device, add_ensemble
 
 NAME = "eval"
 HELP = "evaluate a trained policy on a rig: rollouts recorded, success (needs a simulation rig's reward)"
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default: eval_<rig> beside the checkpoint)")
     p.add_argument("--videos", type=int, default=3, help="rollouts written as mp4 (default 3)")
     add_ensemble(p)
-    p.add_argument("--device", default="cpu", help="torch device for inference")
+    add_device(p)
     p.add_argument("--unattended", action="store_true", help="no prompts (implied without a terminal)")
 
 
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         episode_time=args.episode_time,
         videos=args.videos,
         device=args.device,
+        bf16=args.bf16,
         ensemble=ensemble_overrides(args),
     )
     short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}
