@@ -17,7 +17,7 @@ from demoforge.policy.act import ACT
 from demoforge.policy.checkpoint import save_checkpoint
 from demoforge.policy.config import EnsembleConfig, make_config
 from demoforge.policy.data import Stats
-from demoforge.policy.runner import PolicyGoals
+from demoforge.policy.runner import Policy, PolicyGoals
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
@@ -173,3 +173,12 @@ def test_eval_on_a_rig_without_reward(tmp_path: Path) -> None:
     assert summary["ensemble"]["mode"] == "chunk" and summary["rollouts"][0]["chunks_begun"] >= 2
     assert (out / "videos" / "episode_0.mp4").stat().st_size > 0
     assert (out / "rollouts" / "episode_0.hdf5").is_file()
+
+
+def test_bf16_inference_stays_close_to_fp32(tmp_path: Path) -> None:
+    ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], [0.0, 0.5, 1.0])
+    frames = {"cam_high": np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)}
+    qpos = np.array([0.1, 0.4, 0.9])
+    full, half = Policy.load(ckpt)(qpos, frames), Policy.load(ckpt, bf16=True)(qpos, frames)
+    assert full.shape == half.shape == (10, 3)
+    np.testing.assert_allclose(half, full, atol=0.01)  # action std 0.01: normalized outputs within ~1
