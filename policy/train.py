@@ -252,7 +252,8 @@ def _train(
         best_val = float(state["meta"].get("best_val", math.inf))
         rows = _read_metrics(run / "metrics.jsonl", step)
     net: torch.nn.Module = DistributedDataParallel(model) if d.world > 1 else model
-    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else nullcontext
+    use_bf16 = d.device.type == "cuda" or t.cpu_bf16
+    amp = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
     sampler: DistributedSampler[Any] = DistributedSampler(
         data.train, d.world, d.rank, shuffle=True, seed=t.seed

@@ -155,3 +155,9 @@ def test_two_process_ddp_run_matches_the_metrics_shape_of_one(split_dataset: Pat
     a, b = metrics(tmp_path / "one"), metrics(tmp_path / "two")
     assert [(r["split"], r["step"], sorted(r)) for r in a] == [(r["split"], r["step"], sorted(r)) for r in b]
     assert json.loads((tmp_path / "two" / "run.json").read_text())["machine"]["processes"] == 2
+
+
+def test_bf16_autocast_on_cpu_trains(split_dataset: Path, tmp_path: Path) -> None:
+    train(split_dataset, tmp_path / "run", tiny(steps=4, cpu_bf16=True, val_every=4, log_every=2), live=False)
+    rows = metrics(tmp_path / "run")
+    assert all(r["loss"] == r["loss"] and r["loss"] < 1e3 for r in rows)  # finite
