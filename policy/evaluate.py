@@ -140,7 +140,7 @@ def evaluate(
     rig = resolve_rig(rig_name)
     policy = Policy.load(checkpoint, device, bf16)
     policy.check_rig(rig)
-    goals = PolicyGoals(policy, policy.ensemble_config(ensemble))
+    goals = PolicyGoals(policy, policy.ensemble_config(ensemble), synchronous=rig.sim)
     opts = RecordOptions(
         dataset=out / "rollouts",
         episodes=episodes,

@@ -5,6 +5,9 @@ observation to the inference thread when that thread is idle (and the schedule w
 any chunk that has finished, and answers from the action schedule (ensemble.py). When inference is
 slower than a tick (a CPU at 50 Hz), the loop keeps executing the chunks it has while the next one is
 computed; a finished chunk is used from the current tick on, the ticks it took already behind it.
+In simulation the clock is stepped (time stands still between ticks), so a background inference would
+be "late" by however many ticks the host ran meanwhile, and results would depend on the host's speed:
+there the policy runs synchronously (`synchronous=True`), as ACT's own simulated evaluation does.
 Each inference's latency is recorded with the tick its chunk began to be used
 (`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere).
 """
@@ -93,12 +96,15 @@ class PolicyGoals:
 
     records: tuple[str, ...] = (L.INFERENCE_LATENCY,)
 
-    def __init__(self, policy: Policy, ensemble: EnsembleConfig | None = None) -> None:
+    def __init__(
+        self, policy: Policy, ensemble: EnsembleConfig | None = None, *, synchronous: bool = False
+    ) -> None:
         # Leave a core to the control loop: torch's worker threads spin while they wait for work, and on
         # a 2-core machine two of them starve the control thread (and, measured in bench_act.py on a loaded
         # machine, made inference itself 10-20x slower than one thread).
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         self.policy = policy
+        self.synchronous = synchronous
         self.ensemble = ensemble or policy.cfg.ensemble
         self.schedule: ActionSchedule = make_schedule(self.ensemble)
         self.hold: np.ndarray | None = None
@@ -138,7 +144,18 @@ class PolicyGoals:
                 self.latency[obs.tick] = self._new_latency = latency
             frames = {c: f.image for c, f in obs.frames.items() if f is not None}
             ready = all(c in frames for c in self.policy.cameras)
-            if ready and not self._busy and self._request is None and self.schedule.wants_inference(obs.tick):
+            if ready and self.synchronous and self.schedule.wants_inference(obs.tick):
+                start = time.perf_counter()
+                self.schedule.add(obs.tick, self.policy(obs.qpos, frames))
+                self.latency[obs.tick] = self._new_latency = time.perf_counter() - start
+                self.latencies_all.append(self._new_latency)
+            elif (
+                ready
+                and not self.synchronous
+                and not self._busy
+                and self._request is None
+                and self.schedule.wants_inference(obs.tick)
+            ):
                 self._request = (self._generation, obs.tick, obs.qpos.copy(), frames)
                 self._busy = True
                 self._wake.notify()

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     rig = resolve_rig(args.rig)
     policy = Policy.load(args.checkpoint, args.device, args.bf16)
     policy.check_rig(rig)
-    goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)))
+    goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
     try:
         if args.record is not None:
             opts = RecordOptions(

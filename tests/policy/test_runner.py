@@ -108,6 +108,22 @@ def test_the_loop_never_waits_for_inference_and_late_chunks_start_at_the_current
         goals.close()
 
 
+def test_synchronous_mode_for_simulation_acts_on_the_same_tick() -> None:
+    policy = GatedPolicy(k=4)
+    policy.go.set()
+    goals = PolicyGoals(policy, EnsembleConfig(mode="chunk", execute_every=2), synchronous=True)  # type: ignore[arg-type]
+    try:
+        goals.start(np.zeros(2))
+        got = []
+        for t in range(5):
+            policy.go.set()
+            got.append(float(goals.goal(obs(t))[0]))
+        assert got == [5.0, 6.0, 5.0, 6.0, 5.0]  # a fresh chunk from qpos 5 every 2 ticks, used at once
+        assert policy.calls == 3 and goals.scalars() != {}
+    finally:
+        goals.close()
+
+
 def test_deploy_records_rollouts_with_inference_latency(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], rig.start_pose)
