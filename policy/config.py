@@ -94,7 +94,7 @@ class TrainConfig:
     # Seed of the model's initialization and of the sampling order.
     seed: int = 0
     # bfloat16 autocast on a CPU. GPUs always train in bf16 autocast; on a CPU it pays only with
-    # AVX512-BF16 or AMX units (bench_act.py on the dev VM: several times faster steps), and CPUs without
+    # AVX512-BF16 or AMX units (dev VM, interleaved with fp32: 0.6x the step time), and CPUs without
     # them emulate bf16 slowly: so off unless asked.
     cpu_bf16: bool = False
     # A local ImageNet ResNet checkpoint (torchvision's keys); empty = random init. Random init trains,
