@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from demoforge.policy.act import ACT, act_loss, count_parameters
@@ -130,3 +131,26 @@ def test_paper_configuration_parameter_counts() -> None:
     # torchvision's ResNet-18 has 11,689,512: less fc (513,000) and batch-norm affine (9,600: buffers here)
     assert total - rest == 11_166_912
     assert 35e6 < rest < 45e6
+
+
+def test_imagenet_weights_in_torchvision_layout_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from demoforge.policy.backbone import load_imagenet
+    from demoforge.schemas.errors import ConfigError
+
+    torch.manual_seed(5)
+    source = ResNet("resnet18")
+    state = {k: torch.randn_like(v) for k, v in source.state_dict().items()}
+    # what torchvision's file also holds: the classifier and batch-norm step counters
+    state |= {"fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)}
+    state |= {
+        k.replace("running_var", "num_batches_tracked"): torch.tensor(7) for k in state if "running_var" in k
+    }
+    torch.save(state, tmp_path / "resnet18.pth")
+    target = ResNet("resnet18")
+    load_imagenet(target, tmp_path / "resnet18.pth")
+    assert torch.equal(target.state_dict()["layer3.1.conv2.weight"], state["layer3.1.conv2.weight"])
+    assert torch.equal(target.state_dict()["bn1.running_mean"], state["bn1.running_mean"])
+    with pytest.raises(ConfigError, match="lack"):
+        load_imagenet(ResNet("resnet34"), tmp_path / "resnet18.pth")
+    with pytest.raises(ConfigError, match="shape"):
+        load_imagenet(ResNet("resnet18", width=32), tmp_path / "resnet18.pth")
