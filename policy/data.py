@@ -263,7 +263,7 @@ def load_training_data(folder: str | Path, cfg: Config, *, cache: bool = False) 
     if not splits.val:
         raise ConfigError(
             f"{folder / 'splits.json'} has no validation episodes (checkpoints are chosen on them)",
-            f"run `demoforge split {folder} --val 0.2`",
+            f"run `demoforge split {folder}` with a --val that gives at least one episode, or record more",
         )
     train_eps, cameras, n_joints = open_episodes(folder, splits.train, splits, cfg.model.cameras)
     val_eps, _, n_val_joints = open_episodes(folder, splits.val, splits, cameras)
