@@ -14,6 +14,7 @@ its share of every batch order (DistributedSampler), gradients are averaged by D
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from demoforge.policy.act import ACT, act_loss, count_parameters
 from demoforge.policy.backbone import load_imagenet
 from demoforge.policy.checkpoint import load_checkpoint, save_checkpoint
 from demoforge.policy.config import Config, config_from_dict, config_to_dict, config_to_toml
+from demoforge.policy.config import validate as validate_config
 from demoforge.policy.data import ChunkDataset, TrainingData, load_training_data
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.health import advise
@@ -189,6 +191,7 @@ def train(
     resume: bool = False,
     cache: bool = False,
     live: bool | None = None,
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """Train ACT on the dataset's split; returns the run summary (what run.json holds)."""
     dataset, run = Path(dataset), Path(run)
@@ -202,6 +205,7 @@ def train(
             resume=resume,
             cache=cache,
             live=sys.stdout.isatty() if live is None else live,
+            steps=steps,
         )
     finally:
         if d.world > 1:
@@ -209,7 +213,15 @@ def train(
 
 
 def _train(
-    dataset: Path, run: Path, cfg: Config, d: Dist, *, resume: bool, cache: bool, live: bool
+    dataset: Path,
+    run: Path,
+    cfg: Config,
+    d: Dist,
+    *,
+    resume: bool,
+    cache: bool,
+    live: bool,
+    steps: int | None,
 ) -> dict[str, Any]:
     last_path, best_path = run / "last.pt", run / "best.pt"
     state: dict[str, Any] | None = None
@@ -224,6 +236,9 @@ def _train(
         raise ConfigError(
             f"{run} already holds a training run", "pass --resume to continue it, or another --out"
         )
+    if steps is not None:  # the one setting a resumed run may change: train longer (or shorter)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+        validate_config(cfg, "--steps")
     t = cfg.train
     data: TrainingData = load_training_data(dataset, cfg, cache=cache)
     if state is not None and state["meta"].get("report_sha256") != data.splits.report_sha256:

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cache", action="store_true", help="decode every frame into memory first (if it fits)")
     p.add_argument("--backbone-weights", type=Path, help="local torchvision ImageNet ResNet checkpoint")
-    p.add_argument("--steps", type=int, help="override train.steps")
+    p.add_argument("--steps", type=int, help="override train.steps (also with --resume: train longer)")
     p.add_argument(
         "--unattended", action="store_true", help="plain progress lines (implied without a terminal)"
     )
@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
     changes: dict[str, object] = {}
     if args.backbone_weights is not None:
         changes["backbone_weights"] = str(args.backbone_weights)
-    if args.steps is not None:
-        changes["steps"] = args.steps
     if changes:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **changes))  # type: ignore[arg-type]
     live = sys.stdout.isatty() and not args.unattended
-    summary = train(args.dir, args.out, cfg, resume=args.resume, cache=args.cache, live=live)
+    summary = train(
+        args.dir, args.out, cfg, resume=args.resume, cache=args.cache, live=live, steps=args.steps
+    )
     if summary:
         best = summary["best"]
         print(

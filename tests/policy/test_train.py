@@ -79,6 +79,8 @@ def test_resume_after_a_kill_continues_the_same_run(
     assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
     assert load_checkpoint(run / "last.pt")["meta"]["step"] == 30
     assert json.loads((run / "run.json").read_text())["steps"] == 30
+    train(split_dataset, run, cfg, resume=True, live=False, steps=40)  # then train longer
+    assert [r["step"] for r in metrics(run) if r["split"] == "train"] == list(range(5, 41, 5))
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
