@@ -144,6 +144,10 @@ class EpisodeReader:
         self.compressed = bool(self.attrs.get("compress", False)) or any(
             len(s) == 1 for s in self.image_shapes.values()
         )
+        try:
+            self.jpeg_channel_order = L.jpeg_channel_order(self.attrs)  # how decode_jpeg gets RGB back
+        except ValueError as e:
+            raise self._error(str(e), "set the attribute to rgb-as-bgr (ALOHA) or true-colour") from None
         for key in (
             "fps",
             "joint_names",
@@ -305,7 +309,7 @@ class EpisodeReader:
         lengths = self.jpeg_lengths(cam)
         if lengths is not None and 0 < lengths[t] <= row.size:
             row = row[: int(lengths[t])]  # skip decoding the zero padding
-        rgb = decode_jpeg(row, reduce)
+        rgb = decode_jpeg(row, reduce, self.jpeg_channel_order)
         if rgb is None:
             raise self._error(f"{L.image_path(cam)}[{t}] is not a valid JPEG")
         return rgb

@@ -20,7 +20,7 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import EpisodeError
-from demoforge.schemas.jpeg import encode_jpeg
+from demoforge.schemas.jpeg import CHANNEL_ORDER, encode_jpeg
 
 JPEG_CHUNK_BYTES = 1 << 14  # padded rows are stored in 16 KiB chunks: < 16 KiB a row beyond the padded width
 
@@ -86,6 +86,9 @@ class EpisodeWriter:
         f = self._f
         for key, value in attrs.to_hdf5().items():
             f.attrs[key] = value
+        if attrs.compress:
+            # frames handed over already encoded must come from encode_jpeg too (EpisodeSink's encoders)
+            f.attrs[L.JPEG_CHANNEL_ORDER] = CHANNEL_ORDER
         rows = 64
         self._joint_ds = {
             name: f.create_dataset(name, (0, J), np.float32, maxshape=(None, J), chunks=(rows, J))
