@@ -7,7 +7,8 @@ episodes start once the followers reach the start pose, run `episode_time` secon
 the label given on the command line, and follow each other after `reset_time`.
 
 Numbering never skips or overwrites: the next index is one past the highest file on disk, and a
-discarded episode is moved to `DIR/discarded/` (nothing recorded is deleted) so its index is reused.
+discarded episode is moved to `DIR/discarded/` under a name no `*.hdf5` glob finds (nothing recorded is
+deleted; `demoforge restore` brings it back) so its index is reused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import functools
 import gc
 import getpass
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
-from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
+from demoforge.schemas.dataset import EpisodeEntry, Manifest, discard_episode, next_episode_index
 from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
@@ -263,7 +263,7 @@ class Recorder:
                 finish_episode(path, success=label)
                 return True, label
             if key in ("d", "r"):
-                discard(path)
+                discard_episode(path)
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
@@ -292,16 +292,6 @@ class Recorder:
                 return
             if key in (" ", "\n", "\r"):
                 return
-
-
-def discard(path: Path) -> Path:
-    """Move an episode to `discarded/` beside it (with a time stamp): its index is free again."""
-    target = (
-        path.parent / "discarded" / f"{path.stem}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}{path.suffix}"
-    )
-    target.parent.mkdir(exist_ok=True)
-    os.replace(path, target)
-    return target
 
 
 def _user() -> str:

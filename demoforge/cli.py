@@ -21,6 +21,7 @@ from demoforge.commands import (
     inspect_cmd,
     record_cmd,
     recover_cmd,
+    restore_cmd,
     split_cmd,
     teleop_cmd,
 )
@@ -33,6 +34,7 @@ COMMANDS: list[ModuleType] = [
     check_cmd,
     split_cmd,
     inspect_cmd,
+    restore_cmd,
     calibrate_cmd,
     devices_cmd,
 ]

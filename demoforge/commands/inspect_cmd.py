@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from demoforge.schemas.dataset import MANIFEST, episode_files
+from demoforge.schemas.dataset import DISCARDED, MANIFEST, discarded_episodes, episode_files
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 
@@ -18,11 +18,17 @@ HELP = "show the datasets, shapes, attributes and completeness of an episode or 
 EXAMPLES = """examples:
   demoforge inspect data/pick_cube                  # one row per episode
   demoforge inspect data/pick_cube/episode_3.hdf5   # datasets, attributes, cameras
+  demoforge inspect data/pick_cube/discarded/episode_3.20261125T101500.hdf5.discarded
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", type=Path, help="an episode_<i>.hdf5 file or a dataset folder")
+    p.add_argument("path", type=Path, help="an episode file (kept or discarded) or a dataset folder")
+
+
+def _seconds(ep: EpisodeReader) -> float | None:
+    """The episode's duration, or None when the file has neither an fps nor timestamps to tell it."""
+    return ep.duration if ep.fps or ep.timestamps is not None else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,11 +57,13 @@ def _dataset(console: Console, folder: Path) -> None:
             no_wrap=col == "episode",
             overflow="fold",
         )
-    total = 0.0
+    total, unknown = 0.0, 0
     for f in files:
         try:
             with EpisodeReader(f) as ep:
-                total += ep.duration
+                seconds = _seconds(ep)
+                total += seconds or 0.0
+                unknown += seconds is None
                 label = {1: "yes", 0: "[red]no[/]", -1: "[yellow]unlabeled[/]"}[ep.success]
                 note = (
                     "cut off: run `demoforge recover`"
@@ -65,7 +73,7 @@ def _dataset(console: Console, folder: Path) -> None:
                 table.add_row(
                     f.name,
                     str(ep.length),
-                    f"{ep.duration:.2f}",
+                    "?" if seconds is None else f"{seconds:.2f}",
                     str(ep.n_joints),
                     str(len(ep.cameras)),
                     label,
@@ -75,12 +83,20 @@ def _dataset(console: Console, folder: Path) -> None:
         except EpisodeError as e:
             table.add_row(f.name, "-", "-", "-", "-", "-", "-", f"[red]{escape(e.message)}[/]")
     console.print(table)
-    console.print(f"total recorded time: {total:.1f} s")
+    rate_note = f" ({unknown} episodes of unknown rate not counted)" if unknown else ""
+    console.print(f"total recorded time: {total:.1f} s{rate_note}")
+    if kept_aside := discarded_episodes(folder):
+        console.print(
+            f"{len(kept_aside)} discarded episodes kept in {folder / DISCARDED} "
+            "(`demoforge restore FILE` brings one back)"
+        )
 
 
 def _episode(console: Console, path: Path) -> None:
     with EpisodeReader(path) as ep:
-        table = Table(title=f"{path}  ({ep.length} ticks, {ep.duration:.2f} s)")
+        seconds = _seconds(ep)
+        length = "unknown duration: no fps attribute" if seconds is None else f"{seconds:.2f} s"
+        table = Table(title=f"{path}  ({ep.length} ticks, {length})")
         table.add_column("dataset")
         table.add_column("shape", justify="right")
         table.add_column("dtype")

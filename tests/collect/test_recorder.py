@@ -13,7 +13,7 @@ from demoforge.collect.cameras import SyntheticFaults
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
-from demoforge.schemas.dataset import Manifest
+from demoforge.schemas.dataset import Manifest, discarded_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
 
@@ -124,7 +124,11 @@ def test_attended_discard_then_keep_reuses_the_index(tmp_path: Path) -> None:
     results = rec.run()
     assert [r.kept for r in results] == [False, True]
     assert sorted(p.name for p in ds.glob("*.hdf5")) == ["episode_0.hdf5"]
-    assert len(list((ds / "discarded").glob("episode_0.*.hdf5"))) == 1  # nothing recorded is deleted
+    # nothing recorded is deleted, and no loader that walks the folder for *.hdf5 finds the discarded one
+    assert [p.name for p in ds.rglob("*.hdf5")] == ["episode_0.hdf5"]
+    (kept_aside,) = discarded_episodes(ds)
+    with EpisodeReader(kept_aside) as ep:
+        assert ep.length > 0
     with EpisodeReader(ds / "episode_0.hdf5") as ep:
         assert ep.success == 1
 
