@@ -147,7 +147,7 @@ def check_act_plus_plus(app: Any, folder: Path) -> dict[str, Any]:
     starts = np.cumsum([0, *lengths])
     for e, path in enumerate(map(Path, paths)):
         for start in (0, lengths[e] // 2, lengths[e] - 1):
-            image_data, qpos_data, action_data, is_pad = ds[int(starts[e] + start)]
+            image_data, qpos_data, action_data, _ = ds[int(starts[e] + start)]
             qpos = qpos_data.numpy() * stats["qpos_std"] + stats["qpos_mean"]
             qpos_err = max(
                 qpos_err, float(np.abs(qpos - source_rows(path, "/observations/qpos")[start]).max())
@@ -250,7 +250,7 @@ def main() -> int:
             ("recorded, JPEG", a.recorded_jpeg),
             ("export --to aloha --raw --same-length", a.aloha_raw),
             ("export --to aloha --raw (unequal lengths)", a.aloha_raw_unequal),
-            ("export --to aloha --jpeg", a.aloha_jpeg),
+            ("export --to aloha --jpeg (unequal lengths)", a.aloha_jpeg),
         ):
             if folder:
                 results[f"act: {label}"] = attempt(check_act, act, folder)
@@ -259,7 +259,7 @@ def main() -> int:
         for label, folder in (
             ("recorded, JPEG (with a discarded episode)", a.recorded_jpeg),
             ("recorded, raw", a.recorded_raw),
-            ("export --to aloha --jpeg", a.aloha_jpeg),
+            ("export --to aloha --jpeg (unequal lengths)", a.aloha_jpeg),
             ("export --to aloha --raw (unequal lengths)", a.aloha_raw_unequal),
         ):
             if folder:
