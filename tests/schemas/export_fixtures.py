@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from demoforge.schemas.dataset import REPORT_JSON
+from demoforge.schemas.dataset import REPORT_JSON, episode_files
 from demoforge.schemas.splits import Splits, file_fingerprint, sha256_file
 from tests.schemas.conftest import write_episode
 
@@ -15,22 +15,48 @@ LENGTHS = (30, 26, 20, 24, 34)  # ticks of episode_0 .. episode_4 (50 Hz)
 def curated_dataset(folder: Path, *, compress: bool = True) -> Path:
     """episode_2 excluded, episode_3 in val; episode_1 trimmed at its start, episode_4 cut in the middle."""
     folder.mkdir(parents=True)
-    rows = []
     for i, n in enumerate(LENGTHS):
-        path = write_episode(folder / f"episode_{i}.hdf5", n=n, compress=compress)
-        verdict = "fail" if i == 2 else "pass"
-        rows.append({"file": path.name, "verdict": verdict, "fingerprint": file_fingerprint(path)})
-    report = folder / REPORT_JSON
-    report.parent.mkdir()
-    report.write_text(json.dumps({"schema_version": 1, "episodes": rows}))
-    Splits(
+        write_episode(folder / f"episode_{i}.hdf5", n=n, compress=compress)
+    return curate(
+        folder,
         train=["episode_4.hdf5", "episode_0.hdf5", "episode_1.hdf5"],
         val=["episode_3.hdf5"],
-        holdout=[],
         excluded={"episode_2.hdf5": ["pause"]},
+        trim={"episode_1.hdf5": [(0.0, 0.1)], "episode_4.hdf5": [(0.2, 0.3)]},
+    )
+
+
+def curate(
+    folder: Path,
+    train: list[str],
+    val: list[str] | None = None,
+    excluded: dict[str, list[str]] | None = None,
+    trim: dict[str, list[tuple[float, float]]] | None = None,
+) -> Path:
+    """report.json (with the files' fingerprints) and a splits.json cut from it, as check and split do."""
+    excluded = excluded or {}
+    rows = [
+        {
+            "file": p.name,
+            "verdict": "fail" if p.name in excluded else "pass",
+            "fingerprint": file_fingerprint(p),
+        }
+        for p in episode_files(folder)
+    ]
+    for row in rows:
+        if row["file"] in excluded:
+            row["verdict"] = "fail"
+    report = folder / REPORT_JSON
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(json.dumps({"schema_version": 1, "episodes": rows}))
+    Splits(
+        train=train,
+        val=val or [],
+        holdout=[],
+        excluded=excluded,
         seed=0,
         report_sha256=sha256_file(report),
-        trim={"episode_1.hdf5": [(0.0, 0.1)], "episode_4.hdf5": [(0.2, 0.3)]},
+        trim=trim or {},
     ).save(folder)
     return folder
 
