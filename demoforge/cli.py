@@ -15,11 +15,13 @@ from rich.markup import escape
 
 from demoforge import __version__
 from demoforge.commands import (
+    accept_cmd,
     calibrate_cmd,
     check_cmd,
     devices_cmd,
     export_cmd,
     inspect_cmd,
+    label_cmd,
     record_cmd,
     recover_cmd,
     restore_cmd,
@@ -34,6 +36,8 @@ COMMANDS: list[ModuleType] = [
     recover_cmd,
     check_cmd,
     split_cmd,
+    label_cmd,
+    accept_cmd,
     export_cmd,
     inspect_cmd,
     restore_cmd,
