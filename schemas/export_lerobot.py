@@ -72,9 +72,10 @@ class _Shape:
     @classmethod
     def of(cls, ep: EpisodeReader) -> _Shape:
         if not ep.fps or abs(ep.fps - round(ep.fps)) > 1e-9:
+            rate = f"fps {ep.fps:g} is not a whole number" if ep.fps else "no fps attribute"
             raise ConfigError(
-                f"{ep.path}: fps {ep.fps} is not a whole number of frames per second",
-                "LeRobot datasets need an integer fps; export episodes recorded at one",
+                f"{ep.path}: {rate}",
+                "a LeRobot dataset has one integer fps: set the file's fps attribute, or leave it out",
             )
         cams = {c: ep.image(c, 0).shape[:2] for c in ep.cameras}
         robot = str(ep.attrs.get("robot", "")) or "unknown"

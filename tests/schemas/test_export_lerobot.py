@@ -11,9 +11,11 @@ import pytest
 
 from demoforge.cli import main
 from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.export_lerobot import export_lerobot
-from tests.schemas.export_fixtures import TRAIN_CLIPS, curated_dataset
+from tests.schemas.conftest import CAMS, make_attrs, make_tick, write_episode
+from tests.schemas.export_fixtures import TRAIN_CLIPS, curate, curated_dataset
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
@@ -146,3 +148,17 @@ def test_cli_export_and_its_errors(
     finally:
         (ds / "splits.json.bak").rename(ds / "splits.json")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_episodes_of_another_setup_are_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    write_episode(ds / "episode_0.hdf5", n=8)
+    w = EpisodeWriter(ds / "episode_1.hdf5", make_attrs(compress=True, n_joints=4), CAMS)
+    for t in range(8):
+        w.append(make_tick(t, n_joints=4))
+    w.close(success=1)
+    curate(ds, train=["episode_0.hdf5", "episode_1.hdf5"])
+    with pytest.raises(ConfigError, match="joint_names"):
+        export_lerobot(ds, tmp_path / "out", ["train"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no output, no staging folder
