@@ -6,7 +6,9 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import av  # the `export` extra: `make setup` installs it
 import numpy as np
+import pandas as pd
 import pytest
 
 from demoforge.cli import main
@@ -16,10 +18,6 @@ from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.export_lerobot import export_lerobot
 from tests.schemas.conftest import CAMS, make_attrs, make_tick, write_episode
 from tests.schemas.export_fixtures import TRAIN_CLIPS, curate, curated_dataset
-
-pd = pytest.importorskip("pandas")
-pytest.importorskip("pyarrow")
-av = pytest.importorskip("av")
 
 
 @pytest.fixture(scope="module")
