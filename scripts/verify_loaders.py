@@ -232,10 +232,43 @@ def check_lerobot(root: Path) -> dict[str, Any]:
     }
 
 
+def check_lerobot_act_training(root: Path, steps: int) -> dict[str, Any]:
+    """LeRobot's own ACT policy, built from the export's metadata and statistics, takes a few steps."""
+    import torch
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
+    from lerobot.policies.act.configuration_act import ACTConfig
+    from lerobot.policies.factory import make_policy, make_pre_post_processors
+
+    meta = LeRobotDatasetMetadata("demoforge/export", root=root)
+    # no ImageNet weights: nothing is downloaded here; the check is that the data feeds the policy
+    cfg = ACTConfig(
+        pretrained_backbone_weights=None, chunk_size=20, n_action_steps=20, device="cpu", push_to_hub=False
+    )
+    policy = make_policy(cfg, ds_meta=meta)
+    preprocess, _ = make_pre_post_processors(cfg, dataset_stats=meta.stats)
+    ds = LeRobotDataset(
+        "demoforge/export", root=root, delta_timestamps={"action": [i / meta.fps for i in range(20)]}
+    )
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, shuffle=True, num_workers=0)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-5)
+    losses = []
+    for _, batch in zip(range(steps), loader, strict=False):
+        loss, _ = policy.forward(preprocess(batch))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+    assert all(np.isfinite(losses)), losses
+    return {"policy": "act (lerobot.policies.act)", "steps": len(losses), "losses": losses}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--act", type=Path, help="a checkout of tonyzhaozh/act")
     p.add_argument("--act-plus-plus", type=Path, help="a checkout of MarkFzp/act-plus-plus")
+    p.add_argument(
+        "--train-steps", type=int, default=2, help="LeRobot ACT training steps on the export (0: skip)"
+    )
     for name in ("recorded-jpeg", "recorded-raw", "lerobot", "aloha-raw", "aloha-raw-unequal", "aloha-jpeg"):
         p.add_argument(f"--{name}", type=Path)
     a = p.parse_args()
@@ -243,6 +276,10 @@ def main() -> int:
     results: dict[str, Any] = {}
     if a.lerobot:
         results["lerobot: LeRobotDataset on export --to lerobot"] = attempt(check_lerobot, a.lerobot)
+        if a.train_steps:
+            results["lerobot: ACT policy training steps on the export"] = attempt(
+                check_lerobot_act_training, a.lerobot, a.train_steps
+            )
     if a.act:
         act = load_module(a.act, "act_utils")
         for label, folder in (

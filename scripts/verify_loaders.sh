@@ -30,7 +30,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install -q --no-deps "lerobot==$LEROBOT_VERSION"
     "$venv/bin/pip" install -q "datasets>=4,<5" "huggingface-hub>=0.34.2,<0.36" "av>=15,<16" "accelerate>=1.10,<2" \
         jsonlines "draccus==0.10.0" einops packaging deepdiff termcolor "imageio[ffmpeg]" pandas pyarrow \
-        opencv-python-headless h5py gymnasium IPython  # IPython: both ACT utils.py import it
+        opencv-python-headless h5py gymnasium "diffusers>=0.27.2,<0.36" pyserial \
+        IPython  # IPython: both ACT utils.py import it; diffusers, pyserial: lerobot.policies imports them
 fi
 # torchcodec loads the system's FFmpeg libraries (Debian 12: libavcodec59)
 if ! ldconfig -p | grep -q 'libavcodec\.so'; then
