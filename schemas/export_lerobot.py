@@ -132,7 +132,7 @@ def export_lerobot(
             "fps": shape.fps,
             "splits": split_ranges(clips),
             "data_path": DATA_PATH,
-            "video_path": VIDEO_PATH,
+            "video_path": VIDEO_PATH if shape.cameras else None,
             "features": features,
         }
         write_json_atomic(staging / INFO_FILE, info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -43,12 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     splits = parse_splits(args.split)
     console = Console()
-    with Progress(console=console, disable=args.unattended) as bar:
+    unattended = args.unattended or not sys.stdin.isatty() or not console.is_terminal
+    with Progress(console=console, disable=unattended) as bar:
         task = bar.add_task(f"export to {args.to}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
-            if args.unattended:
+            if unattended:
                 console.print(f"exported {done}/{total} episodes")
 
         if args.to == "lerobot":
