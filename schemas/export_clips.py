@@ -23,7 +23,7 @@ from demoforge.schemas.dataset import write_json_atomic
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import ConfigError, EpisodeError
-from demoforge.schemas.splits import Splits, verify_split
+from demoforge.schemas.splits import Span, Splits, verify_split
 
 SPLIT_NAMES = ("train", "val", "holdout")
 SOURCE_JSON = "demoforge_source.json"  # written into every export: which episode and ticks each clip is
@@ -67,15 +67,20 @@ def tick_times(ep: EpisodeReader) -> np.ndarray:
     return np.arange(ep.length, dtype=np.float64) / ep.fps
 
 
-def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
-    """The kept spans of one episode as tick ranges (spans holding no tick are left out)."""
-    times = tick_times(ep)
-    clips = []
-    for a, b in splits.kept_spans(ep.path.name, ep.duration):
+def tick_ranges(times: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
+    """[start, stop) tick ranges of the ticks whose time lies in [a, b) of each span (empty ones left out)."""
+    ranges = []
+    for a, b in spans:
         start, stop = int(np.searchsorted(times, a, "left")), int(np.searchsorted(times, b, "left"))
         if stop > start:
-            clips.append(Clip(ep.path.name, start, stop, split))
-    return clips
+            ranges.append((start, stop))
+    return ranges
+
+
+def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
+    """The kept spans of one episode as clips of ticks."""
+    spans = splits.kept_spans(ep.path.name, ep.duration)
+    return [Clip(ep.path.name, a, b, split) for a, b in tick_ranges(tick_times(ep), spans)]
 
 
 def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, list[Clip]]:
