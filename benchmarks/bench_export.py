@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demoforge.collect.cameras.synthetic import SyntheticCamera
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
-from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.export_aloha import export_aloha
 from demoforge.schemas.export_lerobot import export_lerobot
 from demoforge.schemas.jpeg import encode_jpeg
@@ -54,12 +54,11 @@ def build(folder: Path, episodes: int, ticks: int, size: tuple[int, int]) -> Non
     )
     folder.mkdir(parents=True)
     for e in range(episodes):
-        writer = EpisodeWriter(folder / episode_name(e), attrs, dict.fromkeys(CAMS, size))
+        writer = EpisodeWriter(folder / episode_name(e), attrs)
         for t in range(ticks):
             q = np.sin(np.arange(JOINTS) + 0.05 * t + e).astype(np.float32)
-            writer.append(
-                Tick(t / FPS, q, q * 0.1, q * 5, q + 0.01, q, {c: payloads[c][(t + e) % CYCLE] for c in CAMS})
-            )
+            frames = {c: CameraSample(t / FPS - 0.004, t, jpeg=payloads[c][(t + e) % CYCLE]) for c in CAMS}
+            writer.append(Tick(t / FPS, q, q * 0.1, q * 5, q + 0.01, q, frames))
         writer.close(success=1)
     curate(folder, train=[episode_name(e) for e in range(episodes)])
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import write_json_atomic
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.episode_reader import EpisodeReader
@@ -54,19 +55,6 @@ def parse_splits(text: str) -> list[str]:
     return names
 
 
-def tick_times(ep: EpisodeReader) -> np.ndarray:
-    """Episode time of every tick (s from the first tick): timestamps where recorded, else t / fps."""
-    ts = ep.timestamps
-    if ts is not None and len(ts):
-        return np.asarray(ts - ts[0], dtype=np.float64)
-    if not ep.fps:
-        raise EpisodeError(
-            f"{ep.path} has neither timestamps nor an fps attribute: its trims cannot be placed in ticks",
-            "set the file's root attribute fps",
-        )
-    return np.arange(ep.length, dtype=np.float64) / ep.fps
-
-
 def tick_ranges(times: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
     """[start, stop) tick ranges of the ticks whose time lies in [a, b) of each span (empty ones left out)."""
     ranges = []
@@ -78,9 +66,17 @@ def tick_ranges(times: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
 
 
 def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
-    """The kept spans of one episode as clips of ticks."""
-    spans = splits.kept_spans(ep.path.name, ep.duration)
-    return [Clip(ep.path.name, a, b, split) for a, b in tick_ranges(tick_times(ep), spans)]
+    """The kept spans of one episode as clips of ticks (in the episode time reports and trims use)."""
+    if ep.fps is None:
+        raise EpisodeError(
+            f"{ep.path} has no fps attribute: its episode time, and so its trims, are unknown",
+            "set the file's root attribute fps, or leave it out of the split",
+        )
+    period = 1.0 / ep.fps
+    ts = None if L.TIMESTAMPS in ep.missing else ep.array(L.TIMESTAMPS, check_finite=False)
+    times = L.tick_times(ts, ep.length, period)
+    spans = splits.kept_spans(ep.path.name, L.episode_duration(times, period))
+    return [Clip(ep.path.name, a, b, split) for a, b in tick_ranges(times, spans)]
 
 
 def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, list[Clip]]:

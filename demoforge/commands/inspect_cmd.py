@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from demoforge.schemas.dataset import DISCARDED, MANIFEST, discarded_episodes, episode_files
+from demoforge.schemas.dataset import DISCARDED, MANIFEST, dataset_episodes, discarded_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 
@@ -26,11 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="an episode file (kept or discarded) or a dataset folder")
 
 
-def _seconds(ep: EpisodeReader) -> float | None:
-    """The episode's duration, or None when the file has neither an fps nor timestamps to tell it."""
-    return ep.duration if ep.fps or ep.timestamps is not None else None
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console()
     path: Path = args.path
@@ -42,11 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dataset(console: Console, folder: Path) -> None:
-    files = episode_files(folder)
-    if not files:
-        raise EpisodeError(
-            f"{folder} holds no episode_<i>.hdf5 files", "record some, or pass an episode file"
-        )
+    files = dataset_episodes(folder)
     table = Table(
         title=f"{folder}  ({len(files)} episodes{', ' + MANIFEST if (folder / MANIFEST).exists() else ''})"
     )
@@ -61,19 +52,23 @@ def _dataset(console: Console, folder: Path) -> None:
     for f in files:
         try:
             with EpisodeReader(f) as ep:
-                seconds = _seconds(ep)
-                total += seconds or 0.0
-                unknown += seconds is None
+                duration = ep.duration
+                if duration is None:
+                    unknown += 1
+                else:
+                    total += duration
                 label = {1: "yes", 0: "[red]no[/]", -1: "[yellow]unlabeled[/]"}[ep.success]
                 note = (
                     "cut off: run `demoforge recover`"
                     if ep.cut_off
-                    else ("plain ALOHA" if ep.missing else "")
+                    else ("plain ALOHA" if _lacks_extensions(ep) else "")
                 )
+                if duration is None:
+                    note = "; ".join(n for n in (note, "no fps attribute") if n)
                 table.add_row(
                     f.name,
                     str(ep.length),
-                    "?" if seconds is None else f"{seconds:.2f}",
+                    "?" if duration is None else f"{duration:.2f}",
                     str(ep.n_joints),
                     str(len(ep.cameras)),
                     label,
@@ -83,8 +78,10 @@ def _dataset(console: Console, folder: Path) -> None:
         except EpisodeError as e:
             table.add_row(f.name, "-", "-", "-", "-", "-", "-", f"[red]{escape(e.message)}[/]")
     console.print(table)
-    rate_note = f" ({unknown} episodes of unknown rate not counted)" if unknown else ""
-    console.print(f"total recorded time: {total:.1f} s{rate_note}")
+    console.print(
+        f"total recorded time: {total:.1f} s"
+        + (f" (and {unknown} episode(s) of unknown duration: no fps attribute)" if unknown else "")
+    )
     if kept_aside := discarded_episodes(folder):
         console.print(
             f"{len(kept_aside)} discarded episodes kept in {folder / DISCARDED} "
@@ -92,11 +89,15 @@ def _dataset(console: Console, folder: Path) -> None:
         )
 
 
+def _lacks_extensions(ep: EpisodeReader) -> bool:
+    """Our core additions are missing (a plain ALOHA/ACT file); optional datasets do not count."""
+    return any(m not in ep.optional_missing for m in ep.missing)
+
+
 def _episode(console: Console, path: Path) -> None:
     with EpisodeReader(path) as ep:
-        seconds = _seconds(ep)
-        length = "unknown duration: no fps attribute" if seconds is None else f"{seconds:.2f} s"
-        table = Table(title=f"{path}  ({ep.length} ticks, {length})")
+        duration = "no fps attribute" if ep.duration is None else f"{ep.duration:.2f} s"
+        table = Table(title=f"{path}  ({ep.length} ticks, {duration})")
         table.add_column("dataset")
         table.add_column("shape", justify="right")
         table.add_column("dtype")
@@ -119,5 +120,8 @@ def _episode(console: Console, path: Path) -> None:
         console.print(
             f"{fps}, {state}, cameras: {', '.join(ep.cameras) or 'none'}{' (JPEG)' if ep.compressed else ''}"
         )
-        if ep.missing:
-            console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(ep.missing)}")
+        core = [m for m in ep.missing if m not in ep.optional_missing]
+        if core:
+            console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(core)}")
+        if ep.optional_missing:
+            console.print(f"optional datasets not recorded: {', '.join(ep.optional_missing)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from demoforge.schemas.dataset import MANIFEST, EpisodeEntry, Manifest, restore_episode
+from demoforge.schemas.dataset import MANIFEST, Manifest, episode_entry, restore_episode
 from demoforge.schemas.episode_reader import EpisodeReader
 
 NAME = "restore"
@@ -23,20 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with EpisodeReader(args.file) as ep:  # refuse a damaged file before moving it
-        entry = (
-            ep.length,
-            ep.success,
-            ep.complete,
-            str(ep.attrs.get("started_at", "")),
-            ep.attrs.get("task"),
-        )
+    with EpisodeReader(args.file):  # refuse a damaged file before moving it
+        pass
     restored = restore_episode(args.file)
     dataset = restored.parent
     if (dataset / MANIFEST).exists():
         manifest = Manifest.load(dataset)
-        length, success, complete, started_at, task = entry
-        manifest.upsert(EpisodeEntry(restored.name, length, success, complete, started_at, str(task or "")))
+        manifest.upsert(episode_entry(restored))
         manifest.save(dataset)
     Console().print(f"restored {args.file.name} as {restored}")
     return 0

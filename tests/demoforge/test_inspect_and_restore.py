@@ -38,11 +38,11 @@ def test_inspect_says_the_rate_is_unknown(tmp_path: Path, capsys: pytest.Capture
     write_episode(tmp_path / "episode_1.hdf5", n=10)
     assert main(["inspect", str(tmp_path / "episode_0.hdf5")]) == 0
     out = _flat(capsys.readouterr().out)
-    assert "400 ticks, unknown duration" in out and "400.00 s" not in out
+    assert "400 ticks, no fps attribute" in out and "400.00 s" not in out
     assert main(["inspect", str(tmp_path)]) == 0
     out = _flat(capsys.readouterr().out)
     assert "400.00" not in out
-    assert "total recorded time: 0.2 s (1 episodes of unknown rate not counted)" in out
+    assert "total recorded time: 0.2 s (and 1 episode(s) of unknown duration: no fps attribute)" in out
 
 
 def test_discarded_episode_is_hidden_from_hdf5_globs_inspected_and_restored(

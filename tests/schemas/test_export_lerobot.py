@@ -16,7 +16,7 @@ from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.export_lerobot import export_lerobot
-from tests.schemas.conftest import CAMS, make_attrs, make_tick, write_episode
+from tests.schemas.conftest import make_attrs, make_tick, write_episode
 from tests.schemas.export_fixtures import TRAIN_CLIPS, curate, curated_dataset
 
 
@@ -152,7 +152,7 @@ def test_episodes_of_another_setup_are_refused_and_nothing_is_left(tmp_path: Pat
     ds = tmp_path / "ds"
     ds.mkdir()
     write_episode(ds / "episode_0.hdf5", n=8)
-    w = EpisodeWriter(ds / "episode_1.hdf5", make_attrs(compress=True, n_joints=4), CAMS)
+    w = EpisodeWriter(ds / "episode_1.hdf5", make_attrs(compress=True, n_joints=4))
     for t in range(8):
         w.append(make_tick(t, n_joints=4))
     w.close(success=1)

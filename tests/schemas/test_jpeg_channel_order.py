@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -35,11 +36,12 @@ def test_writer_states_the_aloha_convention(tmp_path: Path) -> None:
 
 def _write_true_colour(path: Path, n: int, *, keep_attr: bool) -> Path:
     """A file as early demoforge wrote it: BGR handed to the encoder (true-colour JPEG)."""
-    w = EpisodeWriter(path, make_attrs(compress=True), CAMS)
+    w = EpisodeWriter(path, make_attrs(compress=True))
     for t in range(n):
         tick = make_tick(t)
-        tick.images = {
-            c: cv2.imencode(".jpg", img[..., ::-1])[1].reshape(-1) for c, img in tick.images.items()
+        tick.frames = {
+            cam: replace(s, jpeg=cv2.imencode(".jpg", frame(cam, t)[..., ::-1])[1].reshape(-1))
+            for cam, s in tick.frames.items()
         }
         w.append(tick)
     w.close(success=1)
