@@ -8,10 +8,11 @@ version it was loaded with):
     meta/tasks.parquet                      index = task text, column task_index
     meta/episodes/chunk-000/file-000.parquet  per episode: length, tasks, where its rows and frames are
     data/chunk-000/file-000.parquet         one row per tick: state, velocity, effort, action, indices
-    videos/observation.images.<cam>/chunk-000/file-000.mp4   all episodes of a camera, back to back
+    videos/observation.images.<cam>/chunk-000/file-000.mp4   a camera's episodes back to back (file-001 ...)
 
-Everything goes in file-000 of chunk-000 (LeRobot's writer starts a new file past 100 MB of data or
-200 MB of video; its reader follows whatever file the episode table names, so one file reads the same).
+The data table goes in one file (LeRobot's writer starts a new one past 100 MB: over two hours of 50 Hz
+ticks; its reader follows whatever file the episode table names, so one file reads the same). Videos
+start a new file past `video_file_mb`, between episodes, as LeRobot's writer does.
 Joint vectors keep our names (`joint_names`); qvel and effort are kept as observation.velocity and
 observation.effort (LeRobot's old ALOHA converter dropped qvel).
 """
@@ -105,9 +106,14 @@ def export_lerobot(
     split_names: list[str],
     *,
     codec: str = "h264",
+    video_file_mb: float = VIDEO_FILE_MB,
     progress: Progress | None = None,
 ) -> Path:
-    """Write the clips of `split_names` as a LeRobot v3.0 dataset in `out`; returns `out`."""
+    """Write the clips of `split_names` as a LeRobot v3.0 dataset in `out`; returns `out`.
+
+    Each camera's episodes go back to back into one mp4, a new one started once a file passes
+    `video_file_mb` (LeRobot's writer does the same at 200 MB).
+    """
     try:
         import pyarrow  # noqa: F401  (pandas writes parquet through it)
     except ImportError:
@@ -117,7 +123,7 @@ def export_lerobot(
     with EpisodeReader(folder / clips[0].file) as ep:
         shape = _Shape.of(ep)
     with output_folder(out) as staging:
-        tables = _episodes_and_videos(folder, clips, shape, staging, codec, progress)
+        tables = _episodes_and_videos(folder, clips, shape, staging, codec, video_file_mb, progress)
         features = _features(shape, codec)
         _write_tables(staging, tables, features)
         info = {
@@ -128,7 +134,7 @@ def export_lerobot(
             "total_tasks": len(tables.tasks),
             "chunks_size": CHUNKS_SIZE,
             "data_files_size_in_mb": DATA_FILE_MB,
-            "video_files_size_in_mb": VIDEO_FILE_MB,
+            "video_files_size_in_mb": video_file_mb,
             "fps": shape.fps,
             "splits": split_ranges(clips),
             "data_path": DATA_PATH,
@@ -141,19 +147,62 @@ def export_lerobot(
     return Path(out)
 
 
+class _VideoSeries:
+    """One camera's video files: all episodes back to back, a new file once one passes `max_mb`.
+
+    As LeRobot's writer does, a file is only ever closed between episodes, and file indices roll over
+    into the next chunk folder after CHUNKS_SIZE files.
+    """
+
+    def __init__(self, staging: Path, cam: str, fps: int, size: tuple[int, int], codec: str, max_mb: float):
+        self.staging, self.key, self.fps, self.size, self.codec = staging, video_key(cam), fps, size, codec
+        self.max_bytes = max_mb * 1024 * 1024
+        self.files = 0  # files started before the current one
+        self._file: VideoFile | None = None
+
+    def current(self) -> VideoFile:
+        if self._file is None:
+            chunk, file = divmod(self.files, CHUNKS_SIZE)
+            path = self.staging / VIDEO_PATH.format(video_key=self.key, chunk_index=chunk, file_index=file)
+            h, w = self.size
+            self._file = VideoFile(path, self.fps, w, h, self.codec)
+        return self._file
+
+    def where(self) -> dict[str, Any]:
+        """Where the next episode's frames go: its columns in the episodes table."""
+        chunk, file = divmod(self.files, CHUNKS_SIZE)
+        return {
+            f"videos/{self.key}/chunk_index": chunk,
+            f"videos/{self.key}/file_index": file,
+            f"videos/{self.key}/from_timestamp": self.current().frames / self.fps,
+        }
+
+    def episode_done(self) -> None:
+        video = self.current()
+        if video.bytes >= self.max_bytes:
+            video.close()
+            self._file = None
+            self.files += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def _episodes_and_videos(
-    folder: Path, clips: list[Clip], shape: _Shape, staging: Path, codec: str, progress: Progress | None
+    folder: Path,
+    clips: list[Clip],
+    shape: _Shape,
+    staging: Path,
+    codec: str,
+    video_file_mb: float,
+    progress: Progress | None,
 ) -> _Tables:
     """Encode every clip's frames into the camera videos and collect its rows; cameras encode in parallel."""
     videos = {
-        cam: VideoFile(
-            staging / VIDEO_PATH.format(video_key=video_key(cam), chunk_index=0, file_index=0),
-            shape.fps,
-            w,
-            h,
-            codec,
-        )
-        for cam, (h, w) in shape.cameras.items()
+        cam: _VideoSeries(staging, cam, shape.fps, size, codec, video_file_mb)
+        for cam, size in shape.cameras.items()
     }
     tables = _Tables(image_samples={cam: [] for cam in videos})
     try:
@@ -163,23 +212,33 @@ def _episodes_and_videos(
                     _check_same(ep, shape)
                     task = str(ep.attrs.get("task", "")) or UNNAMED_TASK
                     task_index = tables.tasks.setdefault(task, len(tables.tasks))
-                    row = _episode_row(i, clip, task, tables.frames, shape)
+                    row = _episode_row(i, clip, task, tables.frames)
+                    for series in videos.values():
+                        row.update(series.where())
                     _add_rows(tables, ep, clip, i, task_index, shape)
-                    n = len(videos)
-                    encoded = pool.map(_encode, [ep] * n, list(videos), [clip] * n, list(videos.values()))
+                    files = [series.current() for series in videos.values()]
+                    n = len(files)
+                    encoded = pool.map(_encode, [ep] * n, list(videos), [clip] * n, files)
                     samples = dict(zip(videos, encoded, strict=True))
                 for cam, sample in samples.items():
+                    key = video_key(cam)
+                    row[f"videos/{key}/to_timestamp"] = (
+                        row[f"videos/{key}/from_timestamp"] + clip.length / shape.fps
+                    )
                     tables.image_samples[cam].append(sample)
-                    row.update(_flat_stats(video_key(cam), _image_stats(sample)))
+                    row.update(_flat_stats(key, _image_stats(sample)))
+                    videos[cam].episode_done()
                 for name, parts in tables.columns.items():
                     row.update(_flat_stats(name, _stats(parts[-1])))
+                row["meta/episodes/chunk_index"] = 0
+                row["meta/episodes/file_index"] = 0
                 tables.episodes.append(row)
                 tables.frames += clip.length
                 if progress is not None:
                     progress(i + 1, len(clips))
     finally:
-        for v in videos.values():
-            v.close()
+        for series in videos.values():
+            series.close()
     return tables
 
 
@@ -253,8 +312,8 @@ def _encode(ep: EpisodeReader, cam: str, clip: Clip, video: VideoFile) -> np.nda
     return np.stack(sample)
 
 
-def _episode_row(i: int, clip: Clip, task: str, first: int, shape: _Shape) -> dict[str, Any]:
-    row: dict[str, Any] = {
+def _episode_row(i: int, clip: Clip, task: str, first: int) -> dict[str, Any]:
+    return {
         "episode_index": i,
         "tasks": [task],
         "length": clip.length,
@@ -263,15 +322,6 @@ def _episode_row(i: int, clip: Clip, task: str, first: int, shape: _Shape) -> di
         "dataset_from_index": first,
         "dataset_to_index": first + clip.length,
     }
-    for cam in shape.cameras:
-        key = video_key(cam)
-        row[f"videos/{key}/chunk_index"] = 0
-        row[f"videos/{key}/file_index"] = 0
-        row[f"videos/{key}/from_timestamp"] = first / shape.fps
-        row[f"videos/{key}/to_timestamp"] = (first + clip.length) / shape.fps
-    row["meta/episodes/chunk_index"] = 0
-    row["meta/episodes/file_index"] = 0
-    return row
 
 
 def _stats(x: np.ndarray) -> dict[str, np.ndarray]:

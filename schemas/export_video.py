@@ -69,11 +69,13 @@ class VideoFile:
         stream.options = dict(spec.options)
         self._stream = stream
         self.frames = 0
+        self.bytes = 0  # of the encoded packets so far (the encoder holds back a few frames)
 
     def add(self, rgb: np.ndarray) -> None:
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.frames
         for packet in self._stream.encode(frame):
+            self.bytes += packet.size
             self._container.mux(packet)
         self.frames += 1
 

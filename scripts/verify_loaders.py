@@ -269,17 +269,20 @@ def main() -> int:
     p.add_argument(
         "--train-steps", type=int, default=2, help="LeRobot ACT training steps on the export (0: skip)"
     )
-    for name in ("recorded-jpeg", "recorded-raw", "lerobot", "aloha-raw", "aloha-raw-unequal", "aloha-jpeg"):
+    p.add_argument(
+        "--lerobot", type=Path, action="append", default=[], help="an export --to lerobot (repeatable)"
+    )
+    for name in ("recorded-jpeg", "recorded-raw", "aloha-raw", "aloha-raw-unequal", "aloha-jpeg"):
         p.add_argument(f"--{name}", type=Path)
     a = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local; never reach for the hub
     results: dict[str, Any] = {}
-    if a.lerobot:
-        results["lerobot: LeRobotDataset on export --to lerobot"] = attempt(check_lerobot, a.lerobot)
-        if a.train_steps:
-            results["lerobot: ACT policy training steps on the export"] = attempt(
-                check_lerobot_act_training, a.lerobot, a.train_steps
-            )
+    for root in a.lerobot:
+        results[f"lerobot: LeRobotDataset on {root.name}"] = attempt(check_lerobot, root)
+    if a.lerobot and a.train_steps:
+        results[f"lerobot: ACT policy training steps on {a.lerobot[0].name}"] = attempt(
+            check_lerobot_act_training, a.lerobot[0], a.train_steps
+        )
     if a.act:
         act = load_module(a.act, "act_utils")
         for label, folder in (

@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", type=Path, help="output folder (new, or empty)")
     p.add_argument("--split", default="train", help="train, val, holdout, a list (train,val) or all")
     p.add_argument("--vcodec", choices=("h264", "av1"), default="h264", help="lerobot: video codec")
+    p.add_argument(
+        "--video-file-mb", type=float, default=200, help="lerobot: start a camera's next mp4 past this size"
+    )
     images = p.add_mutually_exclusive_group()
     images.add_argument("--raw", action="store_true", help="aloha: raw frames (default; original ACT)")
     images.add_argument("--jpeg", action="store_true", help="aloha: JPEG in the ALOHA convention")
@@ -56,7 +59,14 @@ def run(args: argparse.Namespace) -> int:
         if args.to == "lerobot":
             from demoforge.schemas.export_lerobot import export_lerobot
 
-            export_lerobot(args.dir, args.out, splits, codec=args.vcodec, progress=progress)
+            export_lerobot(
+                args.dir,
+                args.out,
+                splits,
+                codec=args.vcodec,
+                video_file_mb=args.video_file_mb,
+                progress=progress,
+            )
             console.print(f"wrote a LeRobot v3.0 dataset to {escape(str(args.out))}")
         else:
             from demoforge.schemas.export_aloha import export_aloha

@@ -160,3 +160,17 @@ def test_episodes_of_another_setup_are_refused_and_nothing_is_left(tmp_path: Pat
     with pytest.raises(ConfigError, match="joint_names"):
         export_lerobot(ds, tmp_path / "out", ["train"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no output, no staging folder
+
+
+def test_videos_start_a_new_file_past_the_size_limit(exported: tuple[Path, Path], tmp_path: Path) -> None:
+    ds, _ = exported
+    out = export_lerobot(ds, tmp_path / "out", ["train"], video_file_mb=1e-4)  # every episode its own file
+    episodes = pd.read_parquet(out / "meta/episodes/chunk-000/file-000.parquet")
+    key = "videos/observation.images.cam_high"
+    assert list(episodes[f"{key}/file_index"]) == [0, 1, 2, 3]
+    assert list(episodes[f"{key}/from_timestamp"]) == [0.0] * 4
+    np.testing.assert_allclose(episodes[f"{key}/to_timestamp"], [n / 50 for _, _, n in TRAIN_CLIPS])
+    for i, (_, _, n) in enumerate(TRAIN_CLIPS):
+        with av.open(str(out / f"videos/observation.images.cam_high/chunk-000/file-{i:03d}.mp4")) as f:
+            assert sum(1 for _ in f.decode(video=0)) == n
+    assert not (out / "videos/observation.images.cam_high/chunk-000/file-004.mp4").exists()
