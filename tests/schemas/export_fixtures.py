@@ -1,13 +1,19 @@
-"""A small curated dataset for the export tests: report.json and splits.json as check and split leave them."""
+"""Datasets for the export and JPEG tests: curated (report.json + splits.json), early true-colour files."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
+import h5py
+
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import REPORT_JSON, episode_files
+from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.splits import Splits, file_fingerprint, sha256_file
-from tests.schemas.conftest import write_episode
+from tests.schemas.conftest import frame, make_attrs, make_tick, write_episode
 
 LENGTHS = (30, 26, 20, 24, 34)  # ticks of episode_0 .. episode_4 (50 Hz)
 
@@ -68,3 +74,22 @@ TRAIN_CLIPS = [
     ("episode_4.hdf5", 0, 10),
     ("episode_4.hdf5", 15, 19),
 ]
+
+
+def write_true_colour_episode(path: Path, n: int, *, keep_attr: bool) -> Path:
+    """A file as early demoforge wrote it: BGR handed to the encoder (true-colour JPEG)."""
+    w = EpisodeWriter(path, make_attrs(compress=True))
+    for t in range(n):
+        tick = make_tick(t)
+        tick.frames = {
+            cam: replace(s, jpeg=cv2.imencode(".jpg", frame(cam, t)[..., ::-1])[1].reshape(-1))
+            for cam, s in tick.frames.items()
+        }
+        w.append(tick)
+    w.close(success=1)
+    with h5py.File(path, "r+") as f:
+        if keep_attr:
+            f.attrs[L.JPEG_CHANNEL_ORDER] = L.JPEG_TRUE_COLOUR
+        else:
+            del f.attrs[L.JPEG_CHANNEL_ORDER]  # early files had no attribute
+    return path

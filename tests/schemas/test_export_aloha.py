@@ -14,8 +14,8 @@ from demoforge.cli import main
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.export_aloha import export_aloha
-from tests.schemas.conftest import CAMS
-from tests.schemas.export_fixtures import TRAIN_CLIPS, curated_dataset
+from tests.schemas.conftest import CAMS, frame
+from tests.schemas.export_fixtures import TRAIN_CLIPS, curate, curated_dataset, write_true_colour_episode
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,14 @@ def test_cli_notes_unequal_lengths(
         == 0
     )
     assert "lengths differ" not in capsys.readouterr().out
+
+
+def test_early_true_colour_source_is_re_encoded_in_the_aloha_convention(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    write_true_colour_episode(ds / "episode_0.hdf5", 6, keep_attr=False)
+    curate(ds, train=["episode_0.hdf5"])
+    (f,) = export_aloha(ds, tmp_path / "out", ["train"], jpeg=True)
+    _, _, images = _act_reads(f, 4)
+    for cam in CAMS:
+        assert np.abs(images[cam].astype(int) - frame(cam, 4).astype(int)).mean() < 6

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,10 +13,10 @@ from hypothesis import strategies as st
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
-from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.errors import EpisodeError
 from demoforge.schemas.jpeg import CHANNEL_ORDER, decode_jpeg, encode_jpeg
-from tests.schemas.conftest import CAMS, frame, make_attrs, make_tick, write_episode
+from tests.schemas.conftest import CAMS, frame, write_episode
+from tests.schemas.export_fixtures import write_true_colour_episode
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -34,28 +33,9 @@ def test_writer_states_the_aloha_convention(tmp_path: Path) -> None:
             assert _close(ep.image(cam, 3), frame(cam, 3))
 
 
-def _write_true_colour(path: Path, n: int, *, keep_attr: bool) -> Path:
-    """A file as early demoforge wrote it: BGR handed to the encoder (true-colour JPEG)."""
-    w = EpisodeWriter(path, make_attrs(compress=True))
-    for t in range(n):
-        tick = make_tick(t)
-        tick.frames = {
-            cam: replace(s, jpeg=cv2.imencode(".jpg", frame(cam, t)[..., ::-1])[1].reshape(-1))
-            for cam, s in tick.frames.items()
-        }
-        w.append(tick)
-    w.close(success=1)
-    with h5py.File(path, "r+") as f:
-        if keep_attr:
-            f.attrs[L.JPEG_CHANNEL_ORDER] = L.JPEG_TRUE_COLOUR
-        else:
-            del f.attrs[L.JPEG_CHANNEL_ORDER]  # early files had no attribute
-    return path
-
-
 @pytest.mark.parametrize("keep_attr", [True, False])
 def test_early_true_colour_files_still_read_as_rgb(tmp_path: Path, keep_attr: bool) -> None:
-    path = _write_true_colour(tmp_path / "episode_0.hdf5", 5, keep_attr=keep_attr)
+    path = write_true_colour_episode(tmp_path / "episode_0.hdf5", 5, keep_attr=keep_attr)
     with EpisodeReader(path) as ep:
         assert ep.jpeg_channel_order == L.JPEG_TRUE_COLOUR
         for cam in CAMS:
