@@ -10,6 +10,7 @@ edit list shifts a timestamp): LeRobot finds a frame by its timestamp with a 1e-
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +34,7 @@ class VideoCodec:
 # decoder must start at the key frame before the one asked for. crf 23 / 30 are the encoders' defaults.
 CODECS = {
     "h264": VideoCodec("libx264", "h264", (("g", "2"), ("bf", "0"), ("crf", "23"), ("preset", "veryfast"))),
-    "av1": VideoCodec("libsvtav1", "av1", (("g", "2"), ("crf", "30"), ("preset", "10"))),
+    "av1": VideoCodec("libsvtav1", "av1", (("g", "2"), ("crf", "30"), ("preset", "8"))),  # 10+: "artifacts"
 }
 PIX_FMT = "yuv420p"
 
@@ -59,6 +60,7 @@ class VideoFile:
             )
         av = _av()
         spec = CODECS[codec]
+        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration to stderr otherwise
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._av = av

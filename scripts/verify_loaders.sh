@@ -65,14 +65,15 @@ if [ ! -f recorded-raw/episode_1.hdf5 ]; then
     rm -rf recorded-raw
     "$demoforge" record --dataset recorded-raw --episodes 2 --raw "${rig[@]}"
 fi
-rm -rf lerobot lerobot-5mb-files aloha-raw aloha-raw-unequal aloha-jpeg
+rm -rf lerobot lerobot-5mb-files lerobot-av1 aloha-raw aloha-raw-unequal aloha-jpeg
 "$demoforge" export recorded-jpeg --to lerobot lerobot --split train,val --unattended
 "$demoforge" export recorded-jpeg --to lerobot lerobot-5mb-files --split train,val --video-file-mb 5 --unattended
+"$demoforge" export recorded-jpeg --to lerobot lerobot-av1 --split train,val --vcodec av1 --unattended
 "$demoforge" export recorded-jpeg --to aloha aloha-raw --split train,val --raw --same-length --unattended
 "$demoforge" export recorded-jpeg --to aloha aloha-raw-unequal --split train,val --raw --unattended
 "$demoforge" export recorded-jpeg --to aloha aloha-jpeg --split train,val --jpeg --unattended
 
-args=(--recorded-jpeg recorded-jpeg --recorded-raw recorded-raw --lerobot lerobot --lerobot lerobot-5mb-files --aloha-raw aloha-raw
+args=(--recorded-jpeg recorded-jpeg --recorded-raw recorded-raw --lerobot lerobot --lerobot lerobot-5mb-files --lerobot lerobot-av1 --aloha-raw aloha-raw
       --aloha-raw-unequal aloha-raw-unequal --aloha-jpeg aloha-jpeg)
 [ "$act" != "-" ] && args+=(--act "$act")
 [ "$app" != "-" ] && args+=(--act-plus-plus "$app")
