@@ -3,8 +3,24 @@
 A `Servo` is a control-table memory image plus simple physics: with torque on in a position mode
 the present position approaches the goal with a first-order lag; with torque off it stays where it
 is, unless a `driver` (the scripted operator moving a leader arm) sets it as a function of time.
+What the safety checks depend on is modelled as the e-manual describes it:
+
+- Drive Mode bit 0 (reverse) mirrors present and goal position (tick 2048 stays 2048).
+- Homing Offset is added to the present position; in Position Control Mode an offset beyond
+  +-1024 is ignored. Torque off, the present position is continuous (multi-turn); torque on in
+  Position Control Mode snaps it back into 0..4095.
+- Goals outside Min/Max Position Limit are refused in Position Control Mode (a sync write has no
+  reply, so the refusal is silent).
+- In Current-based Position Control Mode the current is capped by Goal Current and Current Limit.
+  A motor held at a high current (a gripper squeezing an object, two motors fighting) for
+  `OVERLOAD_S` trips its overload error and turns torque off.
+- `stops` is the mechanical travel left to a motor (an object between the gripper fingers).
+
 A `ServoChain` is the motors on one bus: it decodes instructions, applies them, and returns the
-status packets each motor would send, with the motor's return delay. Faults are per motor.
+status packets each motor would send, with the motor's return delay. It also applies writes to
+motors whose Secondary ID names the addressed id (without a reply from them), and couples motors
+on one rigid joint (`couple`): their positions are tied, so two goals that disagree show as
+current in both. Faults are per motor.
 """
 
 from __future__ import annotations
@@ -19,10 +35,14 @@ from demoforge.collect.dynamixel import protocol as p
 
 TAU_S = 0.03  # time constant of the position response: a real XM430 settles a small step in ~0.1 s
 CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff P controller)
+OVERLOAD_FRACTION = 0.8  # of the model's maximum current, held for OVERLOAD_S, trips the overload error
+OVERLOAD_S = 1.0
+RELEASE_BLEND_S = 0.5  # a released leader drifts back onto its scripted path over about this long
 
 FAULTS = ("silent", "gone", "corrupt", "latency", "overload")
 # silent: processes instructions, never replies (broken TX wire); gone: unplugged, ignores everything;
 # corrupt: replies with a bad CRC; latency: replies `seconds` late; overload: hardware error, torque off.
+_POSITION_MODES = (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION)
 
 
 @dataclass
@@ -42,11 +62,16 @@ class Servo:
             self._put(reg, reg.default)
         self._put(model.register("model_number"), model.number)
         self._put(model.register("id"), motor_id)
-        self.position = float(position)  # mechanical ticks, before the homing offset
+        self.position = float(position)  # mechanical ticks (continuous), before drive mode and offset
         self._put(model.register("goal_position"), round(position))
         self.driver: Callable[[float], float] | None = None  # t -> mechanical ticks (torque-off arm)
+        self.stops: tuple[float, float] = (-math.inf, math.inf)  # mechanical travel left to the motor
         self.registered: tuple[int, bytes] | None = None  # REG_WRITE waiting for ACTION
         self._t: float | None = None
+        self._overloaded_since: float | None = None
+        self._released: tuple[float, float] | None = None  # (time, offset) when a driven arm was let go
+        self._before = self.position
+        self._dt = 0.0
 
     @property
     def id(self) -> int:
@@ -66,34 +91,89 @@ class Servo:
         """Set a register directly (the emulator's own state, bypassing the write checks)."""
         self._put(self.model.register(name), value)
 
+    # --- frames: mechanical ticks <-> register values ---------------------------------------------
+    def offset(self) -> int:
+        """The Homing Offset the firmware applies (Position Control Mode ignores one beyond +-1024)."""
+        off = self.get("homing_offset")
+        if self.get("operating_mode") == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
+            return 0
+        return off
+
+    def reversed(self) -> bool:
+        return bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE)
+
+    def to_register(self, mechanical: float) -> float:
+        return (ct.TICKS_PER_REV - mechanical if self.reversed() else mechanical) + self.offset()
+
+    def to_mechanical(self, register: float) -> float:
+        v = register - self.offset()
+        return ct.TICKS_PER_REV - v if self.reversed() else v
+
     # --- physics -----------------------------------------------------------------------------------
+    def current_cap(self) -> int:
+        """The most current (raw units) the motor will draw in its operating mode."""
+        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+        if self.get("operating_mode") == ct.MODE_CURRENT_POSITION and self.model.current_unit_ma is not None:
+            return min(top, self.get("current_limit"), abs(self.get("goal_current")))
+        return top
+
     def advance(self, now: float) -> None:
-        """Bring present position, velocity and current up to time `now`."""
+        """Bring the position up to time `now` (present registers: `publish`)."""
         dt = 0.0 if self._t is None else max(0.0, now - self._t)
         self._t = now
-        before = self.position
+        self._before = self.position
         mode = self.get("operating_mode")
         torque = self.mem[64] == 1
-        error = 0.0
         if self.driver is not None and not torque:
-            self.position = self.driver(now)
-        elif torque and mode in (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION):
-            goal = self.get("goal_position") - self.get("homing_offset")
-            error = goal - self.position
-            self.position += error * (1.0 - math.exp(-dt / TAU_S))
+            target = self.driver(now)
+            if self._released is not None:  # the person takes over from where the motors left the arm
+                t_rel, off = self._released
+                target += off * math.exp(-(now - t_rel) / RELEASE_BLEND_S)
+            self.position = target
+        elif torque and mode in _POSITION_MODES:
+            goal = self.to_mechanical(self.get("goal_position"))
+            self.position += (goal - self.position) * (1.0 - math.exp(-dt / TAU_S))
+            self.position = min(max(self.position, self.stops[0]), self.stops[1])
         elif torque and mode == ct.MODE_VELOCITY:
             self.position += self.get("goal_velocity") * ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV * dt
-        velocity = (self.position - before) / dt if dt > 0 else 0.0  # ticks/s
+        self._dt = dt
+
+    def publish(self, now: float) -> None:
+        """Present current, velocity and position from the position reached; overload detection."""
+        dt = self._dt
+        velocity = (self.position - self._before) / dt if dt > 0 else 0.0  # ticks/s
         reg126 = "present_current" if self.model.current_unit_ma is not None else "present_load"
-        limit = 1000 if reg126 == "present_load" else self.model.register("goal_current").hi
-        self._put(self.model.register(reg126), max(-limit, min(limit, round(error * CURRENT_PER_TICK))))
+        cap = self.current_cap()
+        sign = -1 if self.reversed() else 1
+        error = 0.0  # ticks between goal and position: what the controller pushes against
+        if self.mem[64] and self.get("operating_mode") in _POSITION_MODES:
+            error = self.to_mechanical(self.get("goal_position")) - self.position
+        current = max(-cap, min(cap, round(sign * error * CURRENT_PER_TICK)))
+        self._put(self.model.register(reg126), current)
+        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+        if abs(current) >= OVERLOAD_FRACTION * top and self.mem[64]:
+            if self._overloaded_since is None:
+                self._overloaded_since = now
+            elif now - self._overloaded_since >= OVERLOAD_S:
+                self.set("hardware_error_status", self.get("hardware_error_status") | ct.HW_ERROR_OVERLOAD)
+                self.mem[64] = 0  # the firmware's shutdown: torque off
+        else:
+            self._overloaded_since = None
         self._put(
             self.model.register("present_velocity"),
-            round(velocity * 60 / ct.TICKS_PER_REV / ct.VELOCITY_UNIT_RPM),
+            round(sign * velocity * 60 / ct.TICKS_PER_REV / ct.VELOCITY_UNIT_RPM),
         )
-        self._put(self.model.register("present_position"), round(self.position) + self.get("homing_offset"))
+        self._put(self.model.register("present_position"), round(self.to_register(self.position)))
         self.set("moving", int(abs(velocity) > 1.0))
         self.set("realtime_tick", int(now * 1000) % 32768)
+
+    def _torque_changed(self, on: bool, now: float | None) -> None:
+        if on and self.get("operating_mode") == ct.MODE_POSITION:
+            # Position Control Mode keeps one turn: the continuous count snaps back into 0..4095.
+            turns = math.floor(self.to_register(self.position) / ct.TICKS_PER_REV)
+            self.position += (1 if self.reversed() else -1) * turns * ct.TICKS_PER_REV
+        if not on and self.driver is not None and now is not None:
+            self._released = (now, self.position - self.driver(now))
 
     # --- register access ---------------------------------------------------------------------------
     def read(self, address: int, length: int) -> tuple[int, bytes]:
@@ -128,11 +208,14 @@ class Servo:
             covered += reg.size
         return 0 if covered == len(data) else ct.ERR_ACCESS  # reserved bytes are not writable
 
-    def write(self, address: int, data: bytes) -> int:
+    def write(self, address: int, data: bytes, now: float | None = None) -> int:
         """Apply a WRITE if it passes the checks; returns the status error."""
         error = self.check_write(address, data)
         if not error:
+            torque = self.mem[64]
             self.mem[address : address + len(data)] = data
+            if self.mem[64] != torque:
+                self._torque_changed(bool(self.mem[64]), now)
         return error
 
     def reboot(self) -> None:
@@ -141,7 +224,9 @@ class Servo:
             if reg.address >= ct.EEPROM_END and reg.writable:
                 self._put(reg, reg.default)
         self.set("hardware_error_status", 0)
-        self._put(self.model.register("goal_position"), round(self.position) + self.get("homing_offset"))
+        self._overloaded_since = None
+        self._torque_changed(True, None)  # power-on: the count restarts within one turn
+        self._put(self.model.register("goal_position"), round(self.to_register(self.position)))
 
 
 @dataclass(frozen=True)
@@ -160,6 +245,30 @@ class ServoChain:
         self.faults: dict[int, Fault] = {}
         self.handled = 0
         self.script: Any = None  # the scripted operator moving this chain (leaders of a virtual rig)
+        self.couplings: list[
+            tuple[Servo, Servo, int, float]
+        ] = []  # (a, b, sign, offset): b = offset + sign*a
+        self.reply_latency_s = 0.0  # the USB adapter holding replies back (its latency timer)
+
+    def couple(self, a: int, b: int, sign: int = -1) -> None:
+        """Motors `a` and `b` drive one rigid joint: their positions stay tied as they are now, turning
+        the same way (`sign` 1) or opposite ways (-1: a reverse-mounted shadow)."""
+        sa, sb = self.servos[a], self.servos[b]
+        self.couplings.append((sa, sb, sign, sb.position - sign * sa.position))
+
+    def advance(self, now: float) -> None:
+        """Every motor up to time `now`: own physics, then the rigid joints, then the present registers."""
+        for servo in self.servos.values():
+            servo.advance(now)
+        for a, b, sign, offset in self.couplings:
+            if a.driver is not None or b.driver is not None:
+                continue
+            ta, tb = a.mem[64] == 1, b.mem[64] == 1
+            b_in_a = (b.position - offset) * sign
+            joint = (a.position + b_in_a) / 2 if ta == tb else a.position if ta else b_in_a
+            a.position, b.position = joint, offset + sign * joint
+        for servo in self.servos.values():
+            servo.publish(now)
 
     def inject(self, motor_id: int, fault: Fault) -> None:
         if fault.kind not in FAULTS:
@@ -189,7 +298,7 @@ class ServoChain:
         if servo.get("hardware_error_status"):
             error |= ct.ERR_ALERT
         packet = p.status(servo.id if reply_id is None else reply_id, error, data)
-        delay = servo.get("return_delay_time") * ct.RETURN_DELAY_UNIT_S
+        delay = servo.get("return_delay_time") * ct.RETURN_DELAY_UNIT_S + self.reply_latency_s
         fault = self.faults.get(servo.id)
         if fault is not None:
             if fault.count == 0:
@@ -208,8 +317,7 @@ class ServoChain:
     def handle(self, pkt: p.Packet, now: float) -> list[Reply]:
         """Apply one instruction packet; return the status packets in the order the motors send them."""
         self.handled += 1
-        for servo in self.servos.values():
-            servo.advance(now)
+        self.advance(now)
         replies = self._dispatch(pkt, now)
         if any(i != s.id for i, s in self.servos.items()):  # an ID register was written
             self.servos = {s.id: s for s in self.servos.values()}
@@ -229,17 +337,28 @@ class ServoChain:
         if ins == p.ACTION:
             for s in targets:
                 if s.registered:
-                    s.write(*s.registered)
+                    s.write(*s.registered, now)
                     s.registered = None
                     s.set("registered_instruction", 0)
             return [] if broadcast else self._status(targets[0], 0, level=2)
         if broadcast:  # broadcast WRITE / REG_WRITE / REBOOT: applied by all, answered by none
             for s in targets:
-                self._unicast(s, ins, par)
+                self._unicast(s, ins, par, now)
             return []
-        return self._unicast(targets[0], ins, par)
+        if ins == p.WRITE:  # motors following this id by Secondary ID apply it too, silently
+            for s in self._secondaries(pkt.id):
+                if len(par) >= 3:
+                    s.write(par[0] | par[1] << 8, bytes(par[2:]), now)
+        return self._unicast(targets[0], ins, par, now)
 
-    def _unicast(self, s: Servo, ins: int, par: bytes) -> list[Reply]:
+    def _secondaries(self, motor_id: int) -> list[Servo]:
+        return [
+            s
+            for s in self.servos.values()
+            if s.id != motor_id and s.get("secondary_id") == motor_id and self._present(s.id) is not None
+        ]
+
+    def _unicast(self, s: Servo, ins: int, par: bytes, now: float) -> list[Reply]:
         if ins == p.READ:
             if len(par) != 4:
                 return self._status(s, ct.ERR_DATA_LENGTH)
@@ -251,7 +370,7 @@ class ServoChain:
             address, data = par[0] | par[1] << 8, bytes(par[2:])
             old_id = s.id  # a write to the ID register is still answered from the old id
             if ins == p.WRITE:
-                error = s.write(address, data)
+                error = s.write(address, data, now)
             else:
                 error = s.check_write(address, data)
                 if not error:
@@ -296,9 +415,12 @@ class ServoChain:
         if length == 0 or len(body) % stride:
             return []
         for k in range(0, len(body), stride):
+            # In packet order: a motor following another by Secondary ID that also gets its own entry
+            # applies both, and the later one wins.
+            data = bytes(body[k + 1 : k + stride])
             s = self._present(body[k])
-            if s is not None:
-                s.write(address, bytes(body[k + 1 : k + stride]))
+            for target in ([s] if s is not None else []) + self._secondaries(body[k]):
+                target.write(address, data, now)
         return []
 
 
