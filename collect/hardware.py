@@ -64,7 +64,9 @@ class RigHardware:
             for arm in self.rig.arms:
                 calibration = cal.for_arm(self.rig, arm)
                 self.leaders.append(ArmBus(arm, "leader", calibration).open())
-                follower = ArmBus(arm, "follower", calibration).open()
+                follower = ArmBus(
+                    arm, "follower", calibration, gripper_current_ma=self.rig.safety.gripper_current_ma
+                ).open()
                 self.followers.append(follower)
                 follower.set_modes()
                 follower.torque(True)

@@ -68,6 +68,7 @@ class Joint:
     kind: str = "revolute"  # "revolute" or "gripper"
     follower_mode: str = "position"  # "position", "current_position" (grippers) or "pwm"
     start: float = 0.0  # start pose, same unit as limits
+    rest: float | None = None  # where the follower is left before torque goes off; None = start
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,19 @@ class Camera:
 
 @dataclass(frozen=True)
 class Safety:
-    """Clamps applied between leader and follower at every tick."""
+    """Clamps applied between leader and follower at every tick, and what happens around teleop."""
 
-    max_step: float = 0.2  # rad per tick a follower goal may move; larger leader jumps are spread out
+    max_step: float = 0.2  # rad per tick a follower goal may move at most (an upper bound on max_speed)
     limit_margin: float = 0.0  # rad kept inside the joint limits
+    # rad/s a follower goal may move; 0 = 70% of the no-load speed of the joint's slowest follower
+    # motor (an XM540-W270 turns 3.1 rad/s unloaded at 12 V: 2.2 rad/s)
+    max_speed: float = 0.0
+    max_lead: float = 0.3  # rad a goal may be ahead of the measured follower position
+    engage_tolerance: float = 0.15  # rad (grippers: of the stroke) leader and follower must agree within
+    # to start teleop
+    leaders_to_start: bool = True  # drive the leaders (torque on) to the followers' start pose, as ALOHA
+    gripper_current_ma: float = 600.0  # follower gripper current limit (current-based position); 0 = none
+    rest_on_exit: bool = True  # followers to their rest pose, then torque off, when the program ends
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,10 @@ class Rig:
     @property
     def start_pose(self) -> list[float]:
         return [j.start for arm in self.arms for j in arm.joints]
+
+    @property
+    def rest_pose(self) -> list[float]:
+        return [j.start if j.rest is None else j.rest for arm in self.arms for j in arm.joints]
 
     def calibration_path(self, arm: Arm) -> Path:
         base = Path(self.source).parent if self.source else Path.cwd()
@@ -203,12 +217,14 @@ def _joint(ctx: Ctx, key: str, raw: Any) -> Joint:
             "grippers are normalized: 0 closed, 1 open",
         )
     start = num(ctx, f"{key}.start", t.get("start", lo if kind == "gripper" else 0.0))
-    if not lo <= start <= hi:
-        raise ctx.fail(
-            f"{key}.start",
-            f"{start} is outside the limits [{lo}, {hi}]",
-            "choose a start pose inside the limits",
-        )
+    rest = num(ctx, f"{key}.rest", t["rest"]) if "rest" in t else None
+    for what, v in (("start", start), ("rest", rest)):
+        if v is not None and not lo <= v <= hi:
+            raise ctx.fail(
+                f"{key}.{what}",
+                f"{v} is outside the limits [{lo}, {hi}]",
+                f"choose a {what} pose inside the limits",
+            )
     mode = text(
         ctx,
         f"{key}.follower_mode",
@@ -224,6 +240,7 @@ def _joint(ctx: Ctx, key: str, raw: Any) -> Joint:
         kind=kind,
         follower_mode=choice(ctx, f"{key}.follower_mode", mode, OPERATING_MODES),
         start=start,
+        rest=rest,
     )
 
 
@@ -305,7 +322,10 @@ def _sub(ctx: Ctx, key: str, raw: Any, cls: type) -> Any:
             values[f.name] = num(ctx, f"{key}.{f.name}", v, integer=True)
         else:
             values[f.name] = num(ctx, f"{key}.{f.name}", v)
-        if f.name != "limit_margin" and values[f.name] is not True and values[f.name] is not False:
+        may_be_zero = ("limit_margin", "max_speed", "gripper_current_ma")
+        if f.name in may_be_zero and values[f.name] < 0:
+            raise ctx.fail(f"{key}.{f.name}", f"must be >= 0, got {values[f.name]}", "use 0 or more")
+        if f.name not in may_be_zero and values[f.name] is not True and values[f.name] is not False:
             positive(ctx, f"{key}.{f.name}", values[f.name])
     return cls(**values)
 
