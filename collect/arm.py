@@ -152,6 +152,9 @@ class ArmBus:
             if diffs:
                 problems.append(f"{where}: {'; '.join(diffs)}")
             self._tick_lo[k], self._tick_hi[k] = found.min_position, found.max_position
+            if self.side == "leader":  # leaders keep their own modes
+                self._modes[k] = found.operating_mode
+                self._one_turn[k] = found.operating_mode == ct.MODE_POSITION
         if problems:
             raise HardwareError(
                 "; ".join(problems),
@@ -178,6 +181,12 @@ class ArmBus:
                 f"motor {i} on {self.bus.port} stops at [{reach[0]:.2f}, {reach[1]:.2f}]: goals beyond "
                 "are clamped to the motor's limits"
             )
+
+    def drivable(self) -> bool:
+        """Every motor is in a position mode (a leader can be driven to a pose with torque on)."""
+        return all(
+            m in (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION) for m in self._modes
+        )
 
     def close(self) -> None:
         self.bus.close()

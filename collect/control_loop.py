@@ -5,6 +5,12 @@ newest frame of every camera -> hand the tick to the recording sink, if one is a
 is attached and detached by the recorder between ticks; teleop never stops in between, so the
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
+
+Teleop engages only when leader and follower agree: `move_to` ramps the followers to a pose at the
+speed limit (and, with `safety.leaders_to_start`, the leaders too, torque on, as ALOHA does; their
+torque goes off when they arrive), then the followers hold until every leader joint is within
+`safety.engage_tolerance` of its follower (`engaged`). Until then `mismatch` names the joint that
+is furthest off, for the operator. No jump: the follower never chases a leader that is elsewhere.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
-from demoforge.collect.teleop import LeaderFollowerMap, ramp
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.schemas.episode_writer import Tick
 
+LEADER_SETTLE_S = 2.0  # the most the driven leaders get to reach the pose before their torque goes off
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
@@ -55,6 +62,10 @@ class ControlLoop:
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
         self._waypoints: deque[np.ndarray] = deque()
+        self._leader_waypoints: deque[np.ndarray] = deque()
+        self.engaged = False
+        self._leader_wait = 0
+        self.mismatch: tuple[str, float] | None = None  # (joint, difference) while not engaged
         self._recording: Recording | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -69,6 +80,7 @@ class ControlLoop:
         prefer_control_thread()
         qpos, _, _ = self.hw.read_followers()
         self.qpos = qpos
+        self.leader = self.hw.read_leaders()
         self.map.reset(qpos)
         self.clock = DeadlineClock(self.rig.fps)
         self._thread.start()
@@ -83,10 +95,18 @@ class ControlLoop:
         return self._thread.is_alive()
 
     def move_to(self, pose: list[float]) -> None:
-        """Drive the followers to `pose` at the safe step rate, ignoring the leaders meanwhile."""
+        """Drive the followers (and the leaders, if the rig says so) to `pose` at the speed limit from
+        where they are measured, disengaging teleop until the leaders agree again."""
+        target = np.asarray(pose, float)
+        drive_leaders = self.rig.safety.leaders_to_start and self.hw.can_drive_leaders()
         with self._lock:
-            start = self.map.last if self.map.last is not None else self.qpos
-            self._waypoints = deque(ramp(start, np.asarray(pose), self.map.max_step))
+            follower = ramp(self.qpos, target, self.map.step)
+            leader = ramp(self.leader, target, self.map.step) if drive_leaders else []
+            n = max(len(follower), len(leader))
+            self._waypoints = deque(follower + [target] * (n - len(follower)))
+            self._leader_waypoints = deque(leader + [target] * (n - len(leader)) if leader else [])
+            self.engaged = False
+            self._leader_wait = 0
 
     @property
     def moving(self) -> bool:
@@ -126,11 +146,7 @@ class ControlLoop:
                     rec = None
                 leader = hw.read_leaders()
                 with self._lock:
-                    if self._waypoints:
-                        goal = self._waypoints.popleft()
-                        self.map.last = goal
-                    else:
-                        goal = self.map(leader)
+                    goal = self._goal(leader)
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
@@ -152,14 +168,39 @@ class ControlLoop:
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
-        except HardwareError as e:
-            hw.hold_followers(e)
+        except HardwareError as e:  # the bus that failed holds itself; the others stay usable for rest
             self.fault = e
         except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
             self.fault = e
         finally:
             with self._tick:
                 self._tick.notify_all()
+
+    def _goal(self, leader: np.ndarray) -> np.ndarray:
+        """This tick's follower goal: the start-pose ramp, holding until engaged, or teleop."""
+        hw = self.hw
+        if self._waypoints:
+            goal = self._waypoints.popleft()
+            if self._leader_waypoints:  # only in the start-pose phase, never while recording
+                if not hw.leaders_driven:
+                    hw.drive_leaders(True)
+                hw.write_leaders(self._leader_waypoints.popleft())
+            self.map.last = goal
+            return goal
+        assert self.map.last is not None
+        if not self.engaged:
+            if hw.leaders_driven:
+                self._leader_wait += 1
+                arriving = disagreement(leader, self.map.last, self.rig.safety.engage_tolerance / 3)
+                if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
+                    return self.map.last  # the leaders are still on their way
+                hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
+            off = disagreement(leader, self.map.last, self.rig.safety.engage_tolerance)
+            self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
+            if off:
+                return self.map.last
+            self.engaged = True
+        return self.map(leader, self.qpos)
 
     def _record(
         self,

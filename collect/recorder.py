@@ -34,6 +34,7 @@ from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
 
+ENGAGE_TIMEOUT_S = 10.0  # unattended: how long the leaders get to agree with the followers
 SQUEEZE_CLOSED, SQUEEZE_OPEN = 0.25, 0.6  # leader gripper (0 closed .. 1 open): closed then reopened = start
 
 
@@ -159,8 +160,7 @@ class Recorder:
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
         loop.move_to(self.rig.start_pose)
-        while loop.moving:
-            self._tick_wait()
+        self._wait_engaged()
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
@@ -231,6 +231,30 @@ class Recorder:
         if self.display is not None:
             self.display.episode_done(self, result)
         return result
+
+    def _wait_engaged(self) -> None:
+        """Until leaders and followers agree at the start pose (teleop engages without a jump).
+
+        Attended, the operator is shown which joint to move; unattended, a leader that does not
+        arrive within `ENGAGE_TIMEOUT_S` is an error (nobody is there to match it)."""
+        assert self.loop is not None
+        loop = self.loop
+        deadline = None
+        while loop.moving or not loop.engaged:
+            self._tick_wait()
+            if loop.moving or loop.mismatch is None:
+                continue
+            joint, off = loop.mismatch
+            self._set_phase(f"match the leader to the follower: {joint} is {off:.2f} off")
+            if deadline is None:
+                deadline = time.monotonic() + ENGAGE_TIMEOUT_S
+            if self.opt.unattended and time.monotonic() > deadline:
+                raise HardwareError(
+                    f"the leaders did not come to the followers' start pose ({joint} is {off:.2f} off); "
+                    "teleop would make the followers jump",
+                    "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
+                    "for leaders in a position mode)",
+                )
 
     def _wait_for_start(self) -> bool:
         squeezed = False

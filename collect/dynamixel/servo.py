@@ -37,7 +37,7 @@ TAU_S = 0.03  # time constant of the position response: a real XM430 settles a s
 CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff P controller)
 OVERLOAD_FRACTION = 0.8  # of the model's maximum current, held for OVERLOAD_S, trips the overload error
 OVERLOAD_S = 1.0
-RELEASE_BLEND_S = 0.5  # a released leader drifts back onto its scripted path over about this long
+RELEASE_BLEND_S = 0.5  # a released leader glides back onto its scripted path over this long
 
 FAULTS = ("silent", "gone", "corrupt", "latency", "overload")
 # silent: processes instructions, never replies (broken TX wire); gone: unplugged, ignores everything;
@@ -128,7 +128,10 @@ class Servo:
             target = self.driver(now)
             if self._released is not None:  # the person takes over from where the motors left the arm
                 t_rel, off = self._released
-                target += off * math.exp(-(now - t_rel) / RELEASE_BLEND_S)
+                progress = min(1.0, (now - t_rel) / RELEASE_BLEND_S)
+                target += off * 0.5 * (1.0 + math.cos(math.pi * progress))
+                if progress >= 1.0:
+                    self._released = None
             self.position = target
         elif torque and mode in _POSITION_MODES:
             goal = self.to_mechanical(self.get("goal_position"))
