@@ -131,7 +131,7 @@ class RigHardware:
         return all(bus.drivable() for bus in self.leaders)
 
     def drive_leaders(self, on: bool) -> None:
-        """Leader torque on (holding where they are; then `write_leaders`) or off (the operator takes over)."""
+        """Leader torque on (holding where they are; then `write_leaders`) or off (for the operator)."""
         for bus in self.leaders:
             bus.torque(on)
         self.leaders_driven = on
@@ -178,7 +178,7 @@ class RigHardware:
     def rest(self, timeout_s: float = 5.0) -> list[str]:
         """Followers whose bus works to the rest pose at the speed limit, then torque off; leaders torque
         off. Returns what could not be done (one line per arm), for the operator."""
-        problems = []
+        problems: list[str] = []
         if not self.rig.safety.rest_on_exit:
             return problems
         step = LeaderFollowerMap(self.rig).step
