@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
+from demoforge.collect.cameras.exposure import wait_for_exposure
 from demoforge.collect.control_loop import ControlLoop, Recording
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
@@ -111,6 +113,15 @@ class Recorder:
         manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
         manifest.save(self.opt.dataset)
         self.hw.open()
+        self.notes = list(self.hw.notes)
+        unsettled = wait_for_exposure(self.hw.cameras)
+        if unsettled:
+            self.notes.append(
+                f"auto exposure of {', '.join(unsettled)} had not settled after {EXPOSURE_TIMEOUT_S:.0f} s "
+                "(brightness still changing): check the lighting, or fix the exposure in the camera settings"
+            )
+        for note in self.notes:
+            self._note(note)
         gc.collect()
         gc.freeze()  # what exists now is long-lived: later collections skip it (they run between episodes)
         self.loop = ControlLoop(self.hw)
@@ -126,9 +137,17 @@ class Recorder:
                     self._reset_phase()
         finally:
             self.loop.stop()
-            self.hw.close()
+            self.hw.close()  # followers to the rest pose, torque off
             gc.unfreeze()
+            for problem in self.hw.shutdown_problems:
+                self._note(f"at shutdown: {problem}")
         return self.results
+
+    def _note(self, text: str) -> None:
+        """Tell the operator something that does not stop the run (displays without `note` skip it)."""
+        note = getattr(self.display, "note", None)
+        if note is not None:
+            note(text)
 
     def _set_phase(self, phase: str, seconds: float = 0.0) -> None:
         self.phase = phase
