@@ -252,6 +252,7 @@ class ArmBus:
         """
         self._guard()
         self.bus.torque(False)  # EEPROM below: writable only with torque off
+        self.bus.set_return_delay(0)
         if self.side != "follower":
             return
         motors = cal.motor_ids(self.arm, self.side)

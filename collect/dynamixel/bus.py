@@ -319,11 +319,19 @@ class MotorBus:
             if self.read(i, "operating_mode") != mode:
                 self.write(i, "operating_mode", mode)
 
-    def set_return_delay(self, us: int = 0) -> None:
-        """Return Delay Time of every motor (the factory 500 µs costs ~4.5 ms per 9-motor sync read)."""
+    def set_return_delay(self, us: int = 0) -> list[int]:
+        """Return Delay Time of every motor (the factory 500 µs costs ~4.5 ms per 9-motor sync read).
+
+        It is EEPROM: motors holding a pose (torque on) are left alone rather than dropped; their ids
+        are returned (`ArmBus.set_modes` sets them once torque is off)."""
+        skipped = []
         for i in self.ids:
             if self.read(i, "return_delay_time") != us // 2:
+                if self.read(i, "torque_enable"):
+                    skipped.append(i)
+                    continue
                 self.write(i, "return_delay_time", us // 2)
+        return skipped
 
     def set_baudrate(self, baudrate: int) -> None:
         """Switch every motor, then this port, to `baudrate` (motors answer at the new rate only)."""

@@ -478,3 +478,24 @@ def test_8_recording_waits_for_auto_exposure_to_settle() -> None:
     assert cams["cam_high"].latest().index >= 24 + 4  # it waited for the brightening to stop
     drifting = {"cam_low": ExposingCamera("cam_low", settle=None)}
     assert wait_for_exposure(drifting, timeout_s=0.5) == ["cam_low"]  # type: ignore[arg-type]
+
+
+def test_checks_add_no_bus_transaction_per_tick(tmp_path: Path) -> None:
+    """Verification happens at open: an engaged tick is one leader read, one follower write and one
+    follower read per arm, as before the checks (the step limit uses the reading the loop has)."""
+    rig = small_virtual_rig(tmp_path, arms=2, cameras=1)
+    with RigHardware(rig) as hw:
+        loop = ControlLoop(hw)
+        loop.start()
+        try:
+            loop.move_to(rig.start_pose)
+            assert poll(lambda: loop.engaged, 5.0)
+            loop.wait_ticks(2)
+            buses = [b.bus.stats for b in hw.leaders + hw.followers]
+            tx0, ticks0 = sum(s.transactions - s.retries for s in buses), loop.ticks
+            loop.wait_ticks(30)
+            tx1, ticks1 = sum(s.transactions - s.retries for s in buses), loop.ticks
+        finally:
+            loop.stop()
+    per_tick = 3 * len(rig.arms)
+    assert per_tick * (ticks1 - ticks0 - 1) <= tx1 - tx0 <= per_tick * (ticks1 - ticks0 + 1)
