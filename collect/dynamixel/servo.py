@@ -45,6 +45,11 @@ FAULTS = ("silent", "gone", "corrupt", "latency", "overload")
 _POSITION_MODES = (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION)
 
 
+def _affects_config(address: int, size: int) -> bool:
+    """A write touching the EEPROM area, Torque Enable or Goal Current changes `Servo._config`."""
+    return address < ct.EEPROM_END + 1 or (address < 104 and address + size > 102)
+
+
 @dataclass
 class Fault:
     kind: str
@@ -57,6 +62,7 @@ class Servo:
 
     def __init__(self, model: ct.Model, motor_id: int, position: float = ct.CENTER_TICK) -> None:
         self.model = model
+        self._cfg: tuple[int, bool, int, int] | None = None
         self.mem = bytearray(ct.TABLE_SIZE)
         for reg in model.registers.values():
             self._put(reg, reg.default)
@@ -89,40 +95,54 @@ class Servo:
 
     def set(self, name: str, value: int) -> None:
         """Set a register directly (the emulator's own state, bypassing the write checks)."""
-        self._put(self.model.register(name), value)
+        reg = self.model.register(name)
+        self._put(reg, value)
+        if _affects_config(reg.address, reg.size):
+            self._cfg = None
+
+    def _config(self) -> tuple[int, bool, int, int]:
+        """(operating mode, reversed, applied homing offset, current cap), cached between the writes
+        that change them: the physics reads them for every motor on every packet."""
+        if self._cfg is None:
+            mode = self.get("operating_mode")
+            off = self.get("homing_offset")
+            if mode == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
+                off = 0
+            top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+            cap = top
+            if mode == ct.MODE_CURRENT_POSITION and self.model.current_unit_ma is not None:
+                cap = min(top, self.get("current_limit"), abs(self.get("goal_current")))
+            self._cfg = (mode, bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE), off, cap)
+        return self._cfg
 
     # --- frames: mechanical ticks <-> register values ---------------------------------------------
     def offset(self) -> int:
         """The Homing Offset the firmware applies (Position Control Mode ignores one beyond +-1024)."""
-        off = self.get("homing_offset")
-        if self.get("operating_mode") == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
-            return 0
-        return off
+        return self._config()[2]
 
     def reversed(self) -> bool:
-        return bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE)
+        return self._config()[1]
 
     def to_register(self, mechanical: float) -> float:
-        return (ct.TICKS_PER_REV - mechanical if self.reversed() else mechanical) + self.offset()
+        _, rev, off, _ = self._config()
+        return (ct.TICKS_PER_REV - mechanical if rev else mechanical) + off
 
     def to_mechanical(self, register: float) -> float:
-        v = register - self.offset()
-        return ct.TICKS_PER_REV - v if self.reversed() else v
+        _, rev, off, _ = self._config()
+        v = register - off
+        return ct.TICKS_PER_REV - v if rev else v
 
     # --- physics -----------------------------------------------------------------------------------
     def current_cap(self) -> int:
         """The most current (raw units) the motor will draw in its operating mode."""
-        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
-        if self.get("operating_mode") == ct.MODE_CURRENT_POSITION and self.model.current_unit_ma is not None:
-            return min(top, self.get("current_limit"), abs(self.get("goal_current")))
-        return top
+        return self._config()[3]
 
     def advance(self, now: float) -> None:
         """Bring the position up to time `now` (present registers: `publish`)."""
         dt = 0.0 if self._t is None else max(0.0, now - self._t)
         self._t = now
         self._before = self.position
-        mode = self.get("operating_mode")
+        mode = self._config()[0]
         torque = self.mem[64] == 1
         if self.driver is not None and not torque:
             target = self.driver(now)
@@ -149,7 +169,7 @@ class Servo:
         cap = self.current_cap()
         sign = -1 if self.reversed() else 1
         error = 0.0  # ticks between goal and position: what the controller pushes against
-        if self.mem[64] and self.get("operating_mode") in _POSITION_MODES:
+        if self.mem[64] and self._config()[0] in _POSITION_MODES:
             error = self.to_mechanical(self.get("goal_position")) - self.position
         current = max(-cap, min(cap, round(sign * error * CURRENT_PER_TICK)))
         self._put(self.model.register(reg126), current)
@@ -160,6 +180,7 @@ class Servo:
             elif now - self._overloaded_since >= OVERLOAD_S:
                 self.set("hardware_error_status", self.get("hardware_error_status") | ct.HW_ERROR_OVERLOAD)
                 self.mem[64] = 0  # the firmware's shutdown: torque off
+                self._cfg = None
         else:
             self._overloaded_since = None
         self._put(
@@ -217,6 +238,8 @@ class Servo:
         if not error:
             torque = self.mem[64]
             self.mem[address : address + len(data)] = data
+            if _affects_config(address, len(data)):
+                self._cfg = None
             if self.mem[64] != torque:
                 self._torque_changed(bool(self.mem[64]), now)
         return error
@@ -227,6 +250,7 @@ class Servo:
             if reg.address >= ct.EEPROM_END and reg.writable:
                 self._put(reg, reg.default)
         self.set("hardware_error_status", 0)
+        self._cfg = None
         self._overloaded_since = None
         self._torque_changed(True, None)  # power-on: the count restarts within one turn
         self._put(self.model.register("goal_position"), round(self.to_register(self.position)))
