@@ -6,12 +6,15 @@ The control loop talks to this and nothing below it: one `read_leaders()`, one
 
 Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
 and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
-(torque off would drop it, and nothing can be sent to it).
+(torque off would drop it, and nothing can be sent to it). While open, SIGTERM (`kill`, a service
+manager stopping the program) is turned into KeyboardInterrupt, so the shutdown runs then too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +31,10 @@ from demoforge.collect.loop_timing import DeadlineClock
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.schemas.episode_layout import CameraInfo
 from demoforge.schemas.rig import Rig
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def is_emulated(rig: Rig) -> bool:
@@ -55,6 +62,7 @@ class RigHardware:
         self.notes: list[str] = []  # what the checks at open found that does not stop the run
         self.leaders_driven = False
         self.shutdown_problems: list[str] = []  # what `rest` could not do at close
+        self._sigterm: Any = None  # the SIGTERM handler to restore at close
         self._slices: list[slice] = []
         k = 0
         for arm in rig.arms:
@@ -68,6 +76,8 @@ class RigHardware:
         self._pool = ThreadPoolExecutor(len(rig.arms), thread_name_prefix="bus") if parallel_buses else None
 
     def open(self) -> RigHardware:
+        if threading.current_thread() is threading.main_thread():
+            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
             if is_emulated(self.rig):
                 self.chains = start_virtual_chains(self.rig, line=self.line, operator=True)
@@ -221,6 +231,9 @@ class RigHardware:
             with contextlib.suppress(Exception):
                 self.chains.stop()
         self.cameras, self.leaders, self.followers, self.chains = {}, [], [], None
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
 

@@ -3,6 +3,8 @@ or handles it safely, with the message a user needs. Real dynamixel-sdk, protoco
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +17,7 @@ import pytest
 
 from demoforge.cli import main
 from demoforge.collect import calibration as cal
+from demoforge.collect import hardware as hardware_mod
 from demoforge.collect import recorder as recorder_mod
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.calibration_flow import calibrate_arm, direction_pose
@@ -499,3 +502,16 @@ def test_checks_add_no_bus_transaction_per_tick(tmp_path: Path) -> None:
             loop.stop()
     per_tick = 3 * len(rig.arms)
     assert per_tick * (ticks1 - ticks0 - 1) <= tx1 - tx0 <= per_tick * (ticks1 - ticks0 + 1)
+
+
+def test_7_sigterm_still_rests_the_followers_and_turns_torque_off(tmp_path: Path) -> None:
+    rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
+    hw = ExitSpy(rig).open()
+    try:
+        with pytest.raises(KeyboardInterrupt):  # what `kill PID` becomes while the rig is open
+            os.kill(os.getpid(), signal.SIGTERM)
+            poll(lambda: False, 2.0)
+    finally:
+        hw.close()
+    assert all(state["torque_enable"] == 0 for state in hw.after.values())
+    assert signal.getsignal(signal.SIGTERM) is not hardware_mod._interrupt  # restored
