@@ -23,19 +23,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from demoforge.collect.cameras import Frame
 from demoforge.collect.episode_sink import EpisodeSink
-from demoforge.collect.errors import HardwareError
+from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
-from demoforge.schemas.episode_writer import Tick
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_writer import CameraSample, Tick
 
 LEADER_SETTLE_S = 2.0  # the most the driven leaders get to reach the pose before their torque goes off
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
 @dataclass
-class Recording:
+class EpisodeInProgress:
     """An episode being recorded: where ticks go and how the loop kept time meanwhile."""
 
     sink: EpisodeSink
@@ -49,7 +51,7 @@ class Recording:
 
 
 class ControlLoop:
-    """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
+    """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
     def __init__(self, hw: RigHardware) -> None:
         self.hw = hw
@@ -66,7 +68,7 @@ class ControlLoop:
         self.engaged = False
         self._leader_wait = 0
         self.mismatch: tuple[str, float] | None = None  # (joint, difference) while not engaged
-        self._recording: Recording | None = None
+        self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tick = threading.Condition()
@@ -112,14 +114,14 @@ class ControlLoop:
     def moving(self) -> bool:
         return bool(self._waypoints)
 
-    def attach(self, rec: Recording) -> None:
+    def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
             rec.stats = LoopStats(self.rig.fps)
             self._overruns0 = self.clock.overruns
             self._skipped0 = self.clock.skipped
             self._recording = rec
 
-    def detach(self) -> Recording | None:
+    def detach(self) -> EpisodeInProgress | None:
         with self._lock:
             rec, self._recording = self._recording, None
         self.wait_ticks(1)  # the tick in flight may still be recording: let it finish
@@ -168,7 +170,9 @@ class ControlLoop:
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
-        except HardwareError as e:  # the bus that failed holds itself; the others stay usable for rest
+        # The followers hold their last goal; a bus that failed holds itself (`ArmBus.hold`), the others
+        # stay usable for the safe shutdown at close.
+        except (HardwareError, StorageError) as e:
             self.fault = e
         except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
             self.fault = e
@@ -185,48 +189,54 @@ class ControlLoop:
                 if not hw.leaders_driven:
                     hw.drive_leaders(True)
                 hw.write_leaders(self._leader_waypoints.popleft())
-            self.map.last = goal
+            self.map.follow(goal)
             return goal
-        assert self.map.last is not None
+        held = self.map.last
+        assert held is not None
         if not self.engaged:
+            self.map.follow(held)
             if hw.leaders_driven:
                 self._leader_wait += 1
-                arriving = disagreement(leader, self.map.last, self.rig.safety.engage_tolerance / 3)
+                arriving = disagreement(leader, held, self.rig.safety.engage_tolerance / 3)
                 if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
-                    return self.map.last  # the leaders are still on their way
+                    return held  # the leaders are still on their way
                 hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
-            off = disagreement(leader, self.map.last, self.rig.safety.engage_tolerance)
+            off = disagreement(leader, held, self.rig.safety.engage_tolerance)
             self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
             if off:
-                return self.map.last
+                return held
             self.engaged = True
         return self.map(leader, self.qpos)
 
     def _record(
         self,
-        rec: Recording,
+        rec: EpisodeInProgress,
         start: float,
         leader: np.ndarray,
         goal: np.ndarray,
         qpos: np.ndarray,
         qvel: np.ndarray,
         effort: np.ndarray,
-        frames: dict,
+        frames: dict[str, Frame | None],
     ) -> None:
         if rec.sink.error is not None:
-            raise HardwareError(
+            raise StorageError(
                 f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
                 "check free disk space and that the folder is writable",
             )
         if rec.t0 < 0:
             rec.t0 = start
-        images, ftime, fidx = {}, {}, {}
+        samples: dict[str, CameraSample] = {}
         for cam, frame in frames.items():
             if frame is None:
                 continue
-            images[cam] = frame.image
-            ftime[cam] = frame.capture_time - rec.t0
-            fidx[cam] = frame.index
+            samples[cam] = CameraSample(
+                capture_time=frame.capture_time - rec.t0,
+                index=frame.index,
+                image=frame.image,
+                device_time=frame.device_time,
+                device_index=frame.device_index,
+            )
             last = rec.last_index.get(cam)
             if last is None or frame.index != last:
                 rec.new_frames[cam] = rec.new_frames.get(cam, 0) + 1
@@ -244,9 +254,8 @@ class ControlLoop:
                 effort=effort,
                 action=goal,
                 leader_qpos=leader,
-                images=images,
-                frame_time=ftime,
-                frame_index=fidx,
+                frames=samples,
+                scalars={L.CLAMPED: float(self.map.clamped)},
             )
         )
         rec.ticks += 1

@@ -25,11 +25,13 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import DeadlineClock
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
 
 
@@ -157,6 +159,16 @@ class RigHardware:
         for cam in self.cameras.values():
             cam.health().raise_if_bad()
 
+    def device_datasets(self) -> list[str]:
+        """The optional per-camera datasets this rig's cameras fill (device clock and counter)."""
+        out = []
+        for name, cam in self.cameras.items():
+            if cam.device_clock:
+                out.append(L.device_time_path(name))
+            if cam.device_counter:
+                out.append(L.device_index_path(name))
+        return out
+
     def camera_infos(self) -> list[CameraInfo]:
         out = []
         for cfg in self.rig.cameras:
@@ -176,14 +188,14 @@ class RigHardware:
 
     # -- safety ------------------------------------------------------------------------------------
 
-    def hold_followers(self, reason: HardwareError) -> None:
-        """After a fault on a follower bus: send it nothing more (it keeps its last goal, torque on).
-
-        The control loop does not call this: a follower whose bus raised is already held by its
-        `ArmBus`, and the others stay usable for the safe shutdown in `close`.
-        """
+    def hold_followers(self, reason: UserError) -> None:
+        """Send the followers nothing more (they keep their last goal, torque on), e.g. before handing
+        the arms to someone. The control loop does not call this on a fault: a follower whose bus
+        raised is already held by its `ArmBus`, and the others stay usable for the safe shutdown in
+        `close`."""
+        fault = reason if isinstance(reason, HardwareError) else HardwareError(reason.message, reason.hint)
         for bus in self.followers:
-            bus.hold(reason)
+            bus.hold(fault)
 
     def rest(self, timeout_s: float = 5.0) -> list[str]:
         """Followers whose bus works to the rest pose at the speed limit, then torque off; leaders torque

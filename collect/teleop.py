@@ -50,6 +50,7 @@ class LeaderFollowerMap:
         self.step = np.where(grippers, 1.0, np.minimum(speed_limits(rig) / rig.fps, rig.safety.max_step))
         self.lead = np.where(grippers, np.inf, rig.safety.max_lead)  # (J,) most a goal leads the follower
         self.last: np.ndarray | None = None
+        self.clamped = False  # the last command was changed by a clamp (recorded per tick)
         self.clamped_ticks = 0  # ticks where a clamp changed the command
 
     @property
@@ -67,10 +68,15 @@ class LeaderFollowerMap:
             goal = np.clip(goal, self.last - self.step, self.last + self.step)
         if measured is not None:
             goal = np.clip(goal, measured - self.lead, measured + self.lead)
-        if not np.array_equal(goal, leader):
-            self.clamped_ticks += 1
+        self.clamped = not np.array_equal(goal, leader)
+        self.clamped_ticks += self.clamped
         self.last = goal
         return goal
+
+    def follow(self, goal: np.ndarray) -> None:
+        """A command that did not come from the leaders (start-pose waypoints): nothing was clamped."""
+        self.last = goal
+        self.clamped = False
 
 
 def ramp(start: np.ndarray, goal: np.ndarray, max_step: np.ndarray) -> list[np.ndarray]:

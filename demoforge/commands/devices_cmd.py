@@ -49,7 +49,7 @@ def _rig_report(console: Console, rig_arg: str, reboot: bool) -> None:
     rig = resolve_rig(rig_arg)
     with contextlib.ExitStack() as stack:
         if is_emulated(rig):
-            from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+            from demoforge.collect.virtual_rig import start_virtual_chains
 
             stack.enter_context(start_virtual_chains(rig, mode="thread", operator=False))
         reports = inspect_rig(rig, reboot=reboot)

@@ -28,12 +28,12 @@ from demoforge.collect.control_loop import ControlLoop
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.bus import MotorBus
 from demoforge.collect.dynamixel.usb_adapter import UDEV_RULE
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.motor_report import inspect_rig
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.teleop import LeaderFollowerMap, speed_limits
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas.rig import Rig, load_rig
 from tests.collect.test_arm import _real_rig_dict, aloha_rig
 from tests.collect.test_recorder import SpyHardware
