@@ -39,7 +39,8 @@ from typing import Any
 
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel import protocol as p
-from demoforge.collect.dynamixel.servo import Fault, Servo, ServoChain
+from demoforge.collect.dynamixel.servo import Servo
+from demoforge.collect.dynamixel.servo_chain import Fault, ServoChain
 from demoforge.collect.dynamixel.usb_adapter import latency_timer_file
 
 LINES: dict[str, float | None] = {"ideal": None, "1M": 1_000_000.0, "4M": 4_000_000.0}
@@ -349,7 +350,7 @@ class Emulator:
         self._call("stops", name, motor_id, float(lo), float(hi))
 
     def inject(self, name: str, motor_id: int, kind: str, *, seconds: float = 0.0, count: int = -1) -> None:
-        """Inject a fault (see `servo.FAULTS`) into motor `motor_id` of chain `name`."""
+        """Inject a fault (see `servo_chain.FAULTS`) into motor `motor_id` of chain `name`."""
         self._call("inject", name, motor_id, Fault(kind, seconds, count))
 
     def clear(self, name: str, motor_id: int | None = None) -> None:
