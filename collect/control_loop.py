@@ -66,6 +66,7 @@ class ControlLoop:
         self._waypoints: deque[np.ndarray] = deque()
         self._leader_waypoints: deque[np.ndarray] = deque()
         self.engaged = False
+        self.leaders_driven = False  # torque on the leaders (start-pose phase only)
         self._leader_wait = 0
         self.mismatch: tuple[str, float] | None = None  # (joint, difference) while not engaged
         self._recording: EpisodeInProgress | None = None
@@ -100,7 +101,9 @@ class ControlLoop:
         """Drive the followers (and the leaders, if the rig says so) to `pose` at the speed limit from
         where they are measured, disengaging teleop until the leaders agree again."""
         target = np.asarray(pose, float)
-        drive_leaders = self.rig.safety.leaders_to_start and self.hw.can_drive_leaders()
+        # hardware without leaders to drive (a simulation's scripted leader) has no `can_drive_leaders`
+        can_drive = getattr(self.hw, "can_drive_leaders", None)
+        drive_leaders = self.rig.safety.leaders_to_start and can_drive is not None and can_drive()
         with self._lock:
             follower = ramp(self.qpos, target, self.map.step)
             leader = ramp(self.leader, target, self.map.step) if drive_leaders else []
@@ -186,8 +189,9 @@ class ControlLoop:
         if self._waypoints:
             goal = self._waypoints.popleft()
             if self._leader_waypoints:  # only in the start-pose phase, never while recording
-                if not hw.leaders_driven:
+                if not self.leaders_driven:
                     hw.drive_leaders(True)
+                    self.leaders_driven = True
                 hw.write_leaders(self._leader_waypoints.popleft())
             self.map.follow(goal)
             return goal
@@ -195,12 +199,13 @@ class ControlLoop:
         assert held is not None
         if not self.engaged:
             self.map.follow(held)
-            if hw.leaders_driven:
+            if self.leaders_driven:
                 self._leader_wait += 1
                 arriving = disagreement(leader, held, self.rig.safety.engage_tolerance / 3)
                 if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
                     return held  # the leaders are still on their way
                 hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
+                self.leaders_driven = False
             off = disagreement(leader, held, self.rig.safety.engage_tolerance)
             self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
             if off:

@@ -62,7 +62,6 @@ class RigHardware:
         self.followers: list[ArmBus] = []
         self.cameras: dict[str, Camera] = {}
         self.notes: list[str] = []  # what the checks at open found that does not stop the run
-        self.leaders_driven = False
         self.shutdown_problems: list[str] = []  # what `rest` could not do at close
         self._sigterm: Any = None  # the SIGTERM handler to restore at close
         self._slices: list[slice] = []
@@ -146,7 +145,6 @@ class RigHardware:
         """Leader torque on (holding where they are; then `write_leaders`) or off (for the operator)."""
         for bus in self.leaders:
             bus.torque(on)
-        self.leaders_driven = on
 
     def write_leaders(self, goal: np.ndarray) -> None:
         self._each_arm(lambda i: self.leaders[i].write(goal[self._slices[i]]))

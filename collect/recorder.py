@@ -114,7 +114,7 @@ class Recorder:
         manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
         manifest.save(self.opt.dataset)
         self.hw.open()
-        self.notes = list(self.hw.notes)
+        self.notes = list(getattr(self.hw, "notes", []))  # what the checks at open found
         unsettled = wait_for_exposure(self.hw.cameras)
         if unsettled:
             self.notes.append(
@@ -140,7 +140,7 @@ class Recorder:
             self.loop.stop()
             self.hw.close()  # followers to the rest pose, torque off
             gc.unfreeze()
-            for problem in self.hw.shutdown_problems:
+            for problem in getattr(self.hw, "shutdown_problems", []):
                 self._note(f"at shutdown: {problem}")
         return self.results
 

@@ -225,7 +225,8 @@ def test_3_leaders_brought_to_the_start_pose_then_teleop_engages_without_a_jump(
         sent = np.stack(hw.sent[0])
         step = LeaderFollowerMap(rig).step
         assert np.all(np.abs(np.diff(sent, axis=0)) <= step + 1e-9)  # every tick within the speed limit
-        assert not hw.leaders_driven  # the operator has the leaders again
+        assert not loop.leaders_driven  # the operator has the leaders again
+        assert all(hw.chains.state("emulator:leader_left", i)["torque_enable"] == 0 for i in (1, 2, 3, 4))
     finally:
         hw.close()
 
