@@ -73,8 +73,8 @@ def calibrate_arm(
     say: Callable[[str], None] = print,
     resolver: Mapping[str, str] | None = None,
 ) -> cal.ArmCalibration:
-    """Calibrate both sides of `arm` with a person (`ask` shows a prompt and waits for Enter), or on an
-    emulated arm with `poser` placing the motors (unattended: `ask=None`)."""
+    """Calibrate both sides of `arm` with a person (`ask` shows a prompt and waits for Enter); on an
+    emulated arm `poser` places the motors in each pose (and `ask` may be None: unattended)."""
     from demoforge.collect.dynamixel.bus import MotorBus
 
     if ask is None and not (cal.is_virtual(arm) and poser is not None):
@@ -148,14 +148,13 @@ def calibrate_arm(
 def _pose(
     arm: Arm, pose: dict[str, float], name: str, ask: Callable[[str], None] | None, poser: Poser | None
 ) -> None:
-    if ask is not None:
+    if poser is not None:  # emulated arms: nobody can move them by hand
+        poser(arm, pose)
+    elif ask is not None:
         ask(
             f"Put the {arm.name!r} leader and follower in the {name} ({_describe_pose(arm, pose)}), "
             "then press Enter"
         )
-    else:
-        assert poser is not None
-        poser(arm, pose)
 
 
 def _wrapped(d: np.ndarray | float) -> np.ndarray:

@@ -14,6 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from demoforge.cli import main
 from demoforge.collect import calibration as cal
@@ -27,6 +29,7 @@ from demoforge.collect.cameras.opencv import OpenCVCamera, pixel_format_problem
 from demoforge.collect.control_loop import ControlLoop
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.bus import MotorBus
+from demoforge.collect.dynamixel.motor_settings import BLOCK_SIZE, MotorSettings
 from demoforge.collect.dynamixel.usb_adapter import UDEV_RULE
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
@@ -276,6 +279,14 @@ def test_5_motor_limits_narrower_than_the_rig_clamp_goals_instead_of_refusing(
         assert "limits narrower than the rig's (goals are clamped)" in report.motors[0].mismatches
 
 
+def test_5_calibration_without_motor_settings_refuses_to_open(rig: Rig, chains: VirtualChains) -> None:
+    old = calibrate(rig, chains)  # as a version-1 file would load: no motor settings to compare
+    stripped = {i: replace(m, settings=None) for i, m in old.follower.items()}
+    cal.save(replace(old, follower=stripped), rig.calibration_path(rig.arms[0]))
+    with pytest.raises(HardwareError, match="the calibration file has no motor settings to check"):
+        open_side(rig, "follower")
+
+
 def test_5_homing_offset_beyond_a_quarter_turn_refuses(rig: Rig, chains: VirtualChains) -> None:
     chains.set_register(LEFT_F, 6, "homing_offset", 1500)
     with pytest.raises(
@@ -396,7 +407,7 @@ def test_7_calibration_asks_before_torque_goes_off(rig: Rig, chains: VirtualChai
         elif "direction pose" in prompt:
             chains.place_pose(arm, {j.name: direction_pose(j) for j in arm.joints})
 
-    calibrate_arm(rig, rig.arms[0], ask=person, range_s=0, say=lambda _: None)
+    calibrate_arm(rig, rig.arms[0], ask=person, range_s=0, say=lambda _: None)  # a person, no poser
     first, torque_then = prompts[0]
     assert first.startswith("Hold the 'left' follower arm") and torque_then == 1
     assert all(torque == 0 for _, torque in prompts[1:])
@@ -516,3 +527,13 @@ def test_7_sigterm_still_rests_the_followers_and_turns_torque_off(tmp_path: Path
         hw.close()
     assert all(state["torque_enable"] == 0 for state in hw.after.values())
     assert signal.getsignal(signal.SIGTERM) is not hardware_mod._interrupt  # restored
+
+
+@given(st.binary(min_size=BLOCK_SIZE, max_size=BLOCK_SIZE))
+def test_motor_settings_parse_any_block(block: bytes) -> None:
+    """Whatever a motor (or line noise that passed the CRC) returns parses into in-range fields."""
+    m = MotorSettings.from_block(block)
+    assert 0 <= m.drive_mode <= 255 and 0 <= m.operating_mode <= 255
+    assert -(2**31) <= m.homing_offset < 2**31 and 0 <= m.min_position < 2**32
+    assert (m.follows is None) == (m.secondary_id >= 253)
+    assert MotorSettings.from_json(m.to_json()) == m
