@@ -34,6 +34,6 @@ def fix_hint(device_path: str, sysfs_root: str | Path = "/sys") -> str:
     """How to bring the latency timer down to 1 ms, for good and for now."""
     f = latency_timer_file(device_path, sysfs_root)
     return (
-        f"add the udev rule `{UDEV_RULE}` to {UDEV_FILE}, run `sudo udevadm control --reload-rules` and replug "
-        f"the adapter (for this session only: `echo 1 | sudo tee {f}`)"
+        f"add the udev rule `{UDEV_RULE}` to {UDEV_FILE}, run `sudo udevadm control --reload-rules` "
+        f"and replug the adapter (for this session only: `echo 1 | sudo tee {f}`)"
     )
