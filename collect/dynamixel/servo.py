@@ -30,7 +30,7 @@ TAU_S = 0.03  # time constant of the position response: a real XM430 settles a s
 CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff P controller)
 OVERLOAD_FRACTION = 0.8  # of the model's maximum current, held for OVERLOAD_S, trips the overload error
 OVERLOAD_S = 1.0
-RELEASE_BLEND_S = 0.5  # a released leader glides back onto its scripted path over this long
+RELEASE_BLEND_S = 0.2  # a released (scripted) leader glides back onto its path over this long
 
 _POSITION_MODES = (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION)
 
