@@ -6,9 +6,10 @@ is attached and detached by the recorder between ticks; teleop never stops in be
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
 
-Teleop engages only when leader and follower agree: `move_to` ramps the followers to a pose at the
-speed limit (and, with `safety.leaders_to_start`, the leaders too, torque on, as ALOHA does; their
-torque goes off when they arrive), then the followers hold until every leader joint is within
+Teleop engages only when leader and follower agree: `move_to` brings the followers to a pose at the
+speed limit, each tick's goal guarded against the measured position like a teleop goal (and, with
+`safety.leaders_to_start`, ramps the leaders there too, torque on, as ALOHA does; their torque goes
+off when they arrive); then the followers hold until every leader joint is within
 `safety.engage_tolerance` of its follower (`engaged`). Until then `mismatch` names the joint that
 is furthest off, for the operator. No jump: the follower never chases a leader that is elsewhere.
 """
@@ -63,7 +64,7 @@ class ControlLoop:
         self.leader = np.zeros(hw.n_joints)
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
-        self._waypoints: deque[np.ndarray] = deque()
+        self._target: np.ndarray | None = None  # the pose the followers go to before teleop engages
         self._leader_waypoints: deque[np.ndarray] = deque()
         self.engaged = False
         self.leaders_driven = False  # torque on the leaders (start-pose phase only)
@@ -97,25 +98,29 @@ class ControlLoop:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def move_to(self, pose: list[float]) -> None:
+    def move_to(self, pose: list[float]) -> float:
         """Drive the followers (and the leaders, if the rig says so) to `pose` at the speed limit from
-        where they are measured, disengaging teleop until the leaders agree again."""
+        where they are measured, disengaging teleop until the leaders agree again. Returns the
+        seconds the followers need at the speed limit."""
         target = np.asarray(pose, float)
         # hardware without leaders to drive (a simulation's scripted leader) has no `can_drive_leaders`
         can_drive = getattr(self.hw, "can_drive_leaders", None)
         drive_leaders = self.rig.safety.leaders_to_start and can_drive is not None and can_drive()
         with self._lock:
-            follower = ramp(self.qpos, target, self.map.step)
-            leader = ramp(self.leader, target, self.map.step) if drive_leaders else []
-            n = max(len(follower), len(leader))
-            self._waypoints = deque(follower + [target] * (n - len(follower)))
-            self._leader_waypoints = deque(leader + [target] * (n - len(leader)) if leader else [])
+            self._target = np.clip(target, self.map.low, self.map.high)
+            self._leader_waypoints = deque(ramp(self.leader, target, self.map.step) if drive_leaders else [])
             self.engaged = False
             self._leader_wait = 0
+            # seconds the followers need at the speed limit (what a caller may wait, plus margin)
+            return float(np.max(np.abs(self._target - self.qpos) / self.map.step, initial=0.0)) / self.rig.fps
 
     @property
     def moving(self) -> bool:
-        return bool(self._waypoints)
+        """The followers' goal has not reached the `move_to` pose yet (or the leaders are on their way)."""
+        target, last = self._target, self.map.last
+        return bool(self._leader_waypoints) or (
+            target is not None and (last is None or not np.array_equal(last, target))
+        )
 
     def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
@@ -184,34 +189,35 @@ class ControlLoop:
                 self._tick.notify_all()
 
     def _goal(self, leader: np.ndarray) -> np.ndarray:
-        """This tick's follower goal: the start-pose ramp, holding until engaged, or teleop."""
+        """This tick's follower goal: toward the `move_to` pose, holding until engaged, or teleop."""
         hw = self.hw
-        if self._waypoints:
-            goal = self._waypoints.popleft()
-            if self._leader_waypoints:  # only in the start-pose phase, never while recording
-                if not self.leaders_driven:
-                    hw.drive_leaders(True)
-                    self.leaders_driven = True
-                hw.write_leaders(self._leader_waypoints.popleft())
-            self.map.follow(goal)
-            return goal
-        held = self.map.last
-        assert held is not None
-        if not self.engaged:
-            self.map.follow(held)
-            if self.leaders_driven:
-                self._leader_wait += 1
-                arriving = disagreement(leader, held, self.rig.safety.engage_tolerance / 3)
-                if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
-                    return held  # the leaders are still on their way
-                hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
-                self.leaders_driven = False
-            off = disagreement(leader, held, self.rig.safety.engage_tolerance)
-            self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
-            if off:
-                return held
-            self.engaged = True
-        return self.map(leader, self.qpos)
+        if self.engaged:
+            return self.map(leader, self.qpos)
+        assert self.map.last is not None
+        # toward the pose (or holding), at the speed limit and never far ahead of the follower
+        held = self.map.guard(self.map.last if self._target is None else self._target, self.qpos)
+        self.map.follow(held)
+        if self._leader_waypoints:  # only before teleop engages, never while recording
+            if not self.leaders_driven:
+                hw.drive_leaders(True)
+                self.leaders_driven = True
+            hw.write_leaders(self._leader_waypoints.popleft())
+        if self.moving:
+            return held
+        if self.leaders_driven:
+            self._leader_wait += 1
+            arriving = disagreement(leader, held, self.rig.safety.engage_tolerance / 3)
+            if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
+                return held  # the leaders are still on their way
+            hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
+            self.leaders_driven = False
+        off = disagreement(leader, held, self.rig.safety.engage_tolerance)
+        self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
+        if off:
+            return held
+        self.engaged = True
+        self._target = None
+        return held
 
     def _record(
         self,

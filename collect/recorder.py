@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
 from demoforge.collect.cameras.exposure import wait_for_exposure
 from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress
@@ -30,6 +32,7 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
 from demoforge.schemas.dataset import EpisodeEntry, Manifest, episode_entry, next_episode_index
 from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
@@ -179,8 +182,7 @@ class Recorder:
         loop = self.loop
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
-        loop.move_to(self.rig.start_pose)
-        self._wait_engaged()
+        self._wait_engaged(loop.move_to(self.rig.start_pose))
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
@@ -250,25 +252,36 @@ class Recorder:
             self.display.episode_done(self, result)
         return result
 
-    def _wait_engaged(self) -> None:
-        """Until leaders and followers agree at the start pose (teleop engages without a jump).
-
-        Attended, the operator is shown which joint to move; unattended, a leader that does not
-        arrive within `ENGAGE_TIMEOUT_S` is an error (nobody is there to match it)."""
+    def _wait_engaged(self, move_s: float) -> None:
+        """Until the followers are at the start pose and the leaders agree (teleop engages without a
+        jump). Attended, the operator is shown which joint to move; unattended, nobody is there to
+        match a leader or free a blocked follower: after `move_s` + `ENGAGE_TIMEOUT_S` it is an error."""
         assert self.loop is not None
         loop = self.loop
-        deadline = None
+        deadline = time.monotonic() + move_s + ENGAGE_TIMEOUT_S
         while loop.moving or not loop.engaged:
             self._tick_wait()
-            if loop.moving or loop.mismatch is None:
+            late = time.monotonic() > deadline
+            if loop.moving:
+                off = disagreement(
+                    loop.qpos, np.asarray(self.rig.start_pose), self.rig.safety.engage_tolerance
+                )
+                if late and off is not None:
+                    joint, diff = self.rig.joint_names[off[0]], off[1]
+                    self._set_phase(f"the followers are not at the start pose: {joint} is {diff:.2f} off")
+                    if self.opt.unattended:
+                        raise HardwareError(
+                            f"the followers did not reach the start pose ({joint} is {diff:.2f} off)",
+                            "check that nothing blocks the arm and that the start pose is reachable",
+                        )
                 continue
-            joint, off = loop.mismatch
-            self._set_phase(f"match the leader to the follower: {joint} is {off:.2f} off")
-            if deadline is None:
-                deadline = time.monotonic() + ENGAGE_TIMEOUT_S
-            if self.opt.unattended and time.monotonic() > deadline:
+            if loop.mismatch is None:
+                continue
+            joint, diff = loop.mismatch
+            self._set_phase(f"match the leader to the follower: {joint} is {diff:.2f} off")
+            if self.opt.unattended and late:
                 raise HardwareError(
-                    f"the leaders did not come to the followers' start pose ({joint} is {off:.2f} off); "
+                    f"the leaders did not come to the followers' start pose ({joint} is {diff:.2f} off); "
                     "teleop would make the followers jump",
                     "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
                     "for leaders in a position mode)",

@@ -63,13 +63,21 @@ class LeaderFollowerMap:
 
     def __call__(self, leader: np.ndarray, measured: np.ndarray | None = None) -> np.ndarray:
         """The follower goal for a leader reading; `measured`: the followers' last reading."""
-        goal = np.clip(np.asarray(leader, np.float64), self.low, self.high)
-        if self.last is not None:
-            goal = np.clip(goal, self.last - self.step, self.last + self.step)
-        if measured is not None:
-            goal = np.clip(goal, measured - self.lead, measured + self.lead)
+        goal = self.guard(np.clip(np.asarray(leader, np.float64), self.low, self.high), measured)
         self.clamped = not np.array_equal(goal, leader)
         self.clamped_ticks += self.clamped
+        return goal
+
+    def guard(self, goal: np.ndarray, measured: np.ndarray | None) -> np.ndarray:
+        """`goal` limited to `lead` around the measured position, then to `step` from the last command.
+
+        In that order, a command never moves more than `step` in a tick, and never further from a
+        follower that lags more than `lead` behind it (it comes back toward it at the speed limit)."""
+        goal = np.asarray(goal, np.float64)
+        if measured is not None:
+            goal = np.clip(goal, measured - self.lead, measured + self.lead)
+        if self.last is not None:
+            goal = np.clip(goal, self.last - self.step, self.last + self.step)
         self.last = goal
         return goal
 
