@@ -188,11 +188,12 @@ class ControlLoop:
             with self._tick:
                 self._tick.notify_all()
 
-    def _goal(self, leader: np.ndarray) -> np.ndarray:
-        """This tick's follower goal: toward the `move_to` pose, holding until engaged, or teleop."""
+    def _goal(self, wanted: np.ndarray) -> np.ndarray:
+        """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'
+        reading in teleop) agrees with the followers, then `wanted` through the safety clamps."""
         hw = self.hw
         if self.engaged:
-            return self.map(leader, self.qpos)
+            return self.map(wanted, self.qpos)
         assert self.map.last is not None
         # toward the pose (or holding), at the speed limit and never far ahead of the follower
         held = self.map.guard(self.map.last if self._target is None else self._target, self.qpos)
@@ -206,12 +207,12 @@ class ControlLoop:
             return held
         if self.leaders_driven:
             self._leader_wait += 1
-            arriving = disagreement(leader, held, self.rig.safety.engage_tolerance / 3)
+            arriving = disagreement(wanted, held, self.rig.safety.engage_tolerance / 3)
             if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
                 return held  # the leaders are still on their way
             hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
             self.leaders_driven = False
-        off = disagreement(leader, held, self.rig.safety.engage_tolerance)
+        off = disagreement(wanted, held, self.rig.safety.engage_tolerance)
         self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
         if off:
             return held
