@@ -90,14 +90,22 @@ def test_1_drive_mode_changed_since_calibration_refuses_to_open(rig: Rig, chains
 def test_1_vendor_drive_modes_are_measured_so_the_follower_never_mirrors(
     rig: Rig, chains: VirtualChains
 ) -> None:
-    # Interbotix style: the ViperX follower's waist and elbow motors turn the other way (Drive Mode 1).
+    # A vendor's Drive Mode choices (Interbotix reverses some ViperX motors): here the follower's waist,
+    # its elbow and the elbow's shadow turn the other way.
     for i in (1, 4, 5):
         chains.set_register(LEFT_F, i, "drive_mode", 1)
     result = calibrate(rig, chains)
     assert [result.follower[i].direction for i in (1, 4, 5)] == [-1, -1, 1]
     assert [result.leader[i].direction for i in (1, 4, 5)] == [1, 1, -1]
-    pose = {"waist": 0.7, "shoulder": -0.4, "elbow": 0.9, "forearm_roll": 0.2, "wrist_angle": -0.5,
-            "wrist_rotate": 1.0, "gripper": 0.5}  # fmt: skip
+    pose = {
+        "waist": 0.7,
+        "shoulder": -0.4,
+        "elbow": 0.9,
+        "forearm_roll": 0.2,
+        "wrist_angle": -0.5,
+        "wrist_rotate": 1.0,
+        "gripper": 0.5,
+    }
     chains.place_pose(rig.arms[0], pose)
     with open_side(rig, "leader") as leader, open_side(rig, "follower") as follower:
         want = np.array(list(pose.values()))
