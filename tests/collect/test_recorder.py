@@ -43,9 +43,14 @@ class SpyHardware(RigHardware):
         super().open()
         self.sent: list[list[np.ndarray]] = [[] for _ in self.followers]
         self.read: list[list[np.ndarray]] = [[] for _ in self.leaders]
-        self.leaders = [SpyArm(b, log) for b, log in zip(self.leaders, self.read, strict=True)]  # type: ignore[misc]
+        self.leaders = [_ReadSpy(b, log) for b, log in zip(self.leaders, self.read, strict=True)]  # type: ignore[misc]
         self.followers = [_WriteSpy(b, log) for b, log in zip(self.followers, self.sent, strict=True)]  # type: ignore[misc]
         return self
+
+
+class _ReadSpy(SpyArm):
+    def write(self, goal: np.ndarray) -> None:  # leaders are driven to the start pose: not a reading
+        self.bus.write(goal)
 
 
 class _WriteSpy(SpyArm):
