@@ -41,6 +41,8 @@ class Episode:
         self.thumbs: dict[tuple[str, int], np.ndarray] = {}  # (cam, tick) -> small RGB, for the HTML report
         self.camera_info = reader.camera_info  # parsed once: the attribute is JSON
         self._lens: dict[str, np.ndarray | None] = {}
+        self.streams: dict[str, Any] = {}  # cam -> camera_streams.CameraStream, built once
+        self._present: set[str] | None = None  # every dataset path, listed on first optional lookup
 
     # -- arrays ------------------------------------------------------------------------------------
 
@@ -71,6 +73,45 @@ class Episode:
         """A per-tick float dataset, all NaN when absent (callers mask with isfinite)."""
         arr = self.raw(name)
         return np.full(self.length, np.nan) if arr is None else arr
+
+    def optional(self, name: str) -> np.ndarray | None:
+        """An optional per-tick dataset the reader does not validate (device time, counter, clamp).
+
+        None when the file lacks it or it has not one row per tick (then it is ignored, not trusted).
+        """
+        if name not in self._arrays:
+            if self._present is None:
+                try:
+                    self._present = {p for p, _, _ in self.reader.datasets()}
+                except EpisodeError:
+                    self._present = set()
+            if name not in self._present:
+                return None
+            try:
+                arr = self.reader.array(name, check_finite=False)
+            except EpisodeError:
+                return None
+            self._arrays[name] = arr if arr.ndim == 1 and len(arr) == self.length else np.zeros(0)
+        arr = self._arrays[name]
+        return arr if arr.size or not self.length else None
+
+    def camera_type(self, cam: str) -> str:
+        """The camera's driver type from the `cameras` attribute (opencv, realsense, ...)."""
+        return str(self.camera_info.get(cam, {}).get("type", "unknown"))
+
+    def operator(self) -> tuple[np.ndarray, str]:
+        """What the operator did: the leader readings when recorded, else the command sent."""
+        leader = self.raw(L.LEADER_QPOS)
+        if leader is not None and L.LEADER_QPOS not in self.nonfinite:
+            return leader, "leader"
+        return self.data(L.ACTION), "command"
+
+    def is_gripper(self, j: int) -> bool:
+        """Grippers are normalized 0 (closed) .. 1 (open), every other joint is in rad."""
+        return "gripper" in self.reader.joint_names[j].lower()
+
+    def unit(self, j: int) -> str:
+        return "" if self.is_gripper(j) else " rad"
 
     def cameras_with(self, what: str) -> list[str]:
         """Cameras that have `frame_time` or `frame_index` data."""

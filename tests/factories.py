@@ -68,9 +68,11 @@ def clean_recording(
     ts = np.arange(length) / FPS + rng.uniform(-0.0005, 0.0005, length)
     ts[0] = 0.0
     # phases spread over pi so some joint always moves (>= 0.02 rad per tick at amplitude 0.5)
-    phase = np.linspace(0, np.pi, n_joints, endpoint=False)
+    # each seed moves a little differently (as two demonstrations do): otherwise they are duplicates
+    phase = np.linspace(0, np.pi, n_joints, endpoint=False) + rng.uniform(-0.15, 0.15, n_joints)
+    freq = 0.6 * rng.uniform(0.95, 1.05)
     t = np.arange(length)[:, None] / FPS
-    action = (amplitude * np.sin(2 * np.pi * 0.6 * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
+    action = (amplitude * np.sin(2 * np.pi * freq * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
     qpos = np.concatenate([action[:1], action[:-1]])  # the follower trails its command by one tick
     if cam_fps == FPS:  # one new frame per tick, captured 4 ms before it
         ft = {c: ts - 0.004 for c in cams}

@@ -1,0 +1,162 @@
+"""One camera's frames as the camera made them: which ticks got a new frame, its period, what was lost.
+
+Judged from the camera's side where the file has it: the device's own counter (`device_index`) and
+clock (`device_time`), then the recorded `frame_index` when it is the camera's counter (not for
+OpenCV, whose counter is the reader's own count of frames it received), and the host's capture
+times last. Host capture times include late deliveries (a frame reaching the host 20 ms late, the
+next one on time); a late frame is not a lost one, so a slip in host time counts as a loss only when
+the following frames do not make up for it.
+
+What the loop may skip is normal: it takes the latest frame at each tick, so between two ticks it
+skips every frame but the last. At equal loop and camera rates the two clocks alias (one frame used
+twice, then one skipped); a camera faster than the loop skips by design.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from demoforge.quality.episode import Episode
+from demoforge.quality.findings import CheckSkipped
+from demoforge.quality.thresholds import Thresholds
+from demoforge.schemas import episode_layout as L
+
+PERIOD_WINDOW = 8  # events each side in the rolling median of the camera period
+COMPENSATION_EVENTS = 2  # a host-time slip undone within this many frames was a late delivery
+
+
+@dataclass
+class CameraStream:
+    """The frames of one camera over an episode; per-event arrays are aligned with `events`."""
+
+    cam: str
+    events: np.ndarray  # (K,) ticks that got a new frame (the first tick with a frame included)
+    missing: np.ndarray  # (T,) bool: ticks without any frame (counter -1, time NaN)
+    period: np.ndarray  # (K,) s, the camera's measured period around each event
+    lost: np.ndarray  # (K,) frames the camera never delivered just before each event
+    source: str  # what the losses are judged from, for messages
+    exact: bool  # `lost` counted by the camera's own counter (else estimated from times)
+    measurable_rate: bool  # whether `period` is the camera's rate (not the loop's sampling of it)
+    counter: np.ndarray | None  # (T,) the counter that defines new frames, if any
+    host_time: np.ndarray | None  # (T,) host capture times, if recorded
+
+    def period_at_ticks(self, length: int) -> np.ndarray:
+        """(T,) the measured period in force at each tick (that of the latest event)."""
+        if not len(self.events):
+            return np.full(length, np.nan)
+        k = np.clip(np.searchsorted(self.events, np.arange(length), side="right") - 1, 0, None)
+        return self.period[k]
+
+
+def _has_frame(*arrays: np.ndarray | None) -> np.ndarray:
+    """Ticks with a frame: the recorder writes counter -1 and time NaN when the camera had none yet."""
+    n = next(len(a) for a in arrays if a is not None)
+    ok = np.ones(n, dtype=bool)
+    for a in arrays:
+        if a is None:
+            continue
+        ok &= np.isfinite(a) if a.dtype.kind == "f" else a >= 0
+    return ok
+
+
+def _rolling_median(x: np.ndarray, w: int) -> np.ndarray:
+    """Median of x[k - w .. k + w] ignoring NaN; short inputs fall back to the global median."""
+    if len(x) <= 2 * w + 1:
+        good = x[np.isfinite(x)]
+        return np.full(len(x), float(np.median(good)) if good.size else np.nan)
+    padded = np.concatenate((np.full(w, np.nan), x, np.full(w, np.nan)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        return np.nanmedian(windows, axis=1)
+
+
+def _fill(p: np.ndarray, fallback: float) -> np.ndarray:
+    good = np.isfinite(p) & (p > 0)
+    if not good.any():
+        return np.full(len(p), fallback)
+    idx = np.where(good, np.arange(len(p)), 0)
+    np.maximum.accumulate(idx, out=idx)  # carry the last good value forward ...
+    out = p[idx]
+    first = int(np.argmax(good))
+    out[:first] = p[first]  # ... and the first good value backward
+    return out
+
+
+def camera_stream(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
+    """The camera's stream (computed once per episode and camera)."""
+    cache = ep.streams
+    if cam not in cache:
+        cache[cam] = _build(ep, cam, th)
+    return cache[cam]
+
+
+def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
+    fidx = ep.raw(L.frame_index_path(cam))
+    ft = ep.raw(L.frame_time_path(cam))
+    didx = ep.optional(L.device_index_path(cam))
+    dtime = ep.optional(L.device_time_path(cam))
+    if didx is not None and didx.dtype.kind not in "iu":
+        didx = None
+    if dtime is not None and dtime.dtype.kind != "f":
+        dtime = None
+    if fidx is None and ft is None and didx is None and dtime is None:
+        raise CheckSkipped("no frame_index, frame_time or device datasets")
+    reader_count = ep.camera_type(cam) == "opencv"  # OpenCV counts the frames it read, not the camera's
+    counter = didx if didx is not None else fidx if fidx is not None and not reader_count else None
+    reads = fidx if reader_count and didx is None else None
+    time = dtime if dtime is not None else ft
+    host = dtime is None
+    key = counter if counter is not None else reads if reads is not None else time
+    assert key is not None
+    missing = ~_has_frame(fidx, ft, didx, dtime)
+    valid = np.flatnonzero(~missing)
+    if not len(valid):
+        return CameraStream(cam, valid, missing, np.zeros(0), np.zeros(0, int), "", True, False, key, ft)
+    events = np.concatenate((valid[:1], valid[1:][key[valid[1:]] != key[valid[:-1]]]))
+
+    nominal_fps = ep.camera_fps(cam)
+    count = counter if counter is not None else reads
+    dtau = np.diff(time[events]) if time is not None else np.full(len(events) - 1, np.nan)
+    if count is not None:
+        dcount = np.diff(count[events]).astype(float)
+        per = np.where(dcount > 0, dtau / np.where(dcount > 0, dcount, 1), np.nan)
+        measurable = time is not None
+    elif nominal_fps <= ep.fps * (1 + th.rate_slack):
+        per, measurable = dtau, True  # the loop sees every frame of a camera no faster than itself
+    else:  # a faster camera is sampled by the loop: only the nominal rate can count its frames
+        per = dtau / np.maximum(1, np.round(dtau * nominal_fps))
+        measurable = False
+    per = _fill(_rolling_median(np.concatenate(([np.nan], per)), PERIOD_WINDOW), 1.0 / nominal_fps)
+
+    # frames the loop may skip before event k: all but the last that arrived during the tick before it
+    tick_dt = ep.times[events] - ep.times[np.maximum(events - 1, 0)]
+    skip_allow = np.array(
+        [max(0, math.ceil(d / p * (1 + th.rate_slack)) - 1) for d, p in zip(tick_dt, per, strict=True)]
+    )
+    lost = np.zeros(len(events), dtype=np.int64)
+    # frames missed while the tick had no frame at all are that finding's, not counted again as lost
+    gone = np.diff(np.concatenate(([0], np.cumsum(missing)))[events]) > 0
+    if counter is not None:
+        lost[1:] = np.maximum(0, np.diff(counter[events]) - 1 - skip_allow[1:]) * ~gone
+        source = "the device frame counter" if didx is not None else "the camera's frame counter"
+        return CameraStream(cam, events, missing, per, lost, source, True, measurable, key, ft)
+    if time is None:
+        raise CheckSkipped("no capture times and no camera counter")
+    # frames of camera time between events: a gap of drop_gap_periods or more is one more frame
+    slots = np.floor(dtau / per[1:] - th.drop_gap_periods + 2).astype(np.int64)
+    # frames the host received (skipped by the loop or not) when the reader counts them
+    expected = np.diff(reads[events]) if reads is not None else 1 + skip_allow[1:]
+    slip = slots - expected
+    if host:  # a late delivery slips +1 and the next frame -1: only unreturned slips are losses
+        back = np.zeros(len(slip), dtype=np.int64)
+        for h in range(1, COMPENSATION_EVENTS + 1):
+            back[:-h] += np.minimum(slip[h:], 0)
+        slip = slip + back
+    lost[1:] = np.maximum(0, slip) * ~gone
+    source = "the device clock" if not host else "host capture times"
+    return CameraStream(cam, events, missing, per, lost, source, False, measurable, key, ft)
