@@ -38,20 +38,16 @@ def _loss_ticks(ep: Episode, s: CameraStream, k: int) -> tuple[int, int]:
 
 
 def check_frame_drop(ep: Episode, th: Thresholds) -> list[Finding]:
-    """Frames the camera never delivered (bursts: error; single ones: a warning), ticks without a frame."""
+    """Bursts of frames the camera never delivered, and ticks without a frame (errors)."""
     out: list[Finding] = []
     for cam in _timed_cameras(ep):
         s = camera_stream(ep, cam, th)
         burst = np.zeros(ep.length, dtype=bool)
         lost_at = np.zeros(ep.length, dtype=np.int64)
-        singles: list[int] = []
-        for k in np.flatnonzero(s.lost):
+        for k in np.flatnonzero(s.lost >= th.drop_min_frames):
             i0, i1 = _loss_ticks(ep, s, int(k))
-            if s.lost[k] >= th.drop_min_frames:
-                burst[i0:i1] = True
-                lost_at[i0] += s.lost[k]
-            else:
-                singles.append(i0)
+            burst[i0:i1] = True
+            lost_at[i0] += s.lost[k]
         how = f"by {s.source}" if s.exact else f"estimated from {s.source}"
         if ep.camera_type(cam) == "opencv" and not s.exact:
             how += "; the OpenCV counter counts reads, it cannot confirm losses"
@@ -70,20 +66,6 @@ def check_frame_drop(ep: Episode, th: Thresholds) -> list[Finding]:
                     camera=cam,
                     frames_lost=n,
                     exact=s.exact,
-                )
-            )
-        if singles:
-            out.append(
-                ep.finding(
-                    "frame_drop",
-                    WARNING,
-                    singles[0],
-                    singles[-1] + 1,
-                    f"{cam}: {len(singles)} single frames lost ({how}); harmless one at a time, watch the "
-                    "camera's USB link if this grows",
-                    camera=cam,
-                    single_losses=len(singles),
-                    first_ticks=singles[:20],
                 )
             )
         for i0, i1 in runs(s.missing, ep.merge_gap(th)):

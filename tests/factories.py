@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter, Tick
 from demoforge.schemas.jpeg import encode_jpeg
@@ -45,6 +46,14 @@ class Recording:
     serials: dict[str, str] = field(default_factory=dict)
     task: str = "pick"
     operator: str = "ana"
+    # what real rigs add (tests/realistic_episodes.py fills these; None / empty: not written)
+    joint_names: list[str] | None = None
+    limits: list[tuple[float, float]] | None = None
+    effort: np.ndarray | None = None  # (T, J) present current; zeros when None
+    cam_type: str = "synthetic"
+    device_time: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (T,) camera clock, s
+    device_index: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (T,) camera counter
+    clamped: np.ndarray | None = None  # (T,) 1 where the teleop clamp fired
 
     @property
     def length(self) -> int:
@@ -210,12 +219,12 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
     h, w = r.size
     attrs = EpisodeAttrs(
         fps=r.fps_attr,
-        joint_names=[f"joint_{j}" for j in range(n_joints)],
-        joint_limits=[(-LIMIT, LIMIT)] * n_joints,
+        joint_names=r.joint_names or [f"joint_{j}" for j in range(n_joints)],
+        joint_limits=r.limits or [(-LIMIT, LIMIT)] * n_joints,
         cameras=[
             CameraInfo(
                 name=c,
-                type="synthetic",
+                type=r.cam_type,
                 serial=r.serials.get(c, ""),
                 width=w,
                 height=h,
@@ -231,8 +240,8 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
         started_at="2026-11-24T10:00:00Z",
     )
     writer = EpisodeWriter(path, attrs, dict.fromkeys(r.frame_time, (h, w)))
-    qvel = (np.gradient(r.qpos, axis=0) * FPS).astype(np.float32) if r.length > 1 else r.qpos * 0
-    effort = np.zeros_like(r.qpos)
+    qvel = (np.gradient(r.qpos, axis=0) * r.fps_attr).astype(np.float32) if r.length > 1 else r.qpos * 0
+    effort = np.zeros_like(r.qpos) if r.effort is None else r.effort.astype(np.float32)
     for i in range(r.length):
         images = {}
         for c in r.frame_time:
@@ -252,7 +261,25 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
             )
         )
     writer.close(success=r.success, complete=r.complete, loop_stats={"achieved_hz": FPS, "overruns": 0})
+    _write_optional(path, r)
     return path
+
+
+def _write_optional(path: Path, r: Recording) -> None:
+    """The optional datasets of the layout (device clock and counter, clamp), straight with h5py."""
+    import h5py
+
+    extra: dict[str, np.ndarray] = {}
+    extra.update({L.device_time_path(c): v.astype(np.float64) for c, v in r.device_time.items()})
+    extra.update({L.device_index_path(c): v.astype(np.int64) for c, v in r.device_index.items()})
+    if r.clamped is not None:
+        extra[L.CLAMPED] = r.clamped.astype(np.uint8)
+    if not extra:
+        return
+    with h5py.File(path, "r+") as f:
+        for name, data in extra.items():
+            if name not in f:
+                f.create_dataset(name, data=data)
 
 
 def write_dataset(
