@@ -72,13 +72,15 @@ CHECKS: list[Check] = [
     _e("control_rate", ERROR, check_control_rate,
        "Tick timestamps: monotonic, the rate over sliding windows above the floor, no stall longer "
        "than `max_stall_s` (errors); shorter stalls, jitter and overruns are warnings.",
-       "min_rate_fraction", "rate_window_s", "max_stall_s", "max_control_gap_periods", "max_jitter_ms",
-       "overrun_periods", "max_overrun_fraction"),
+       "nominal_fps", "min_rate_fraction", "rate_window_s", "max_stall_s", "max_control_gap_periods",
+       "max_jitter_ms", "overrun_periods", "max_overrun_fraction"),
     _e("frame_drop", ERROR, check_frame_drop,
        "Frames the camera never delivered, judged from the camera's own counter and clock where the "
        "file has them (device_index / device_time), else from host capture times, where a late "
        "delivery is not a loss; what the loop skips by sampling (equal rates alias) is normal. Bursts "
-       "are errors, single lost frames one warning; ticks without any frame are errors.",
+       "of lost frames and ticks without any frame are errors; a single missing frame is not reported "
+       "(it cannot be told from a late frame the loop skipped). OpenCV's counter counts the frames "
+       "it read, so for OpenCV cameras losses are estimated from capture times.",
        "drop_gap_periods", "drop_min_frames", "rate_slack"),
     _e("camera_rate", WARNING, check_camera_rate,
        "A camera delivering well below its configured fps for a sustained time, named with the likely "

@@ -90,8 +90,6 @@ class Thresholds:
     # ranges over more than 0.02 rad (1.1 deg) in the window: above hand tremor held still (~0.005 rad)
     # and encoder steps (0.0015 rad), below any deliberate motion.
     pause_motion_rad: float = 0.02
-    # Positions are averaged over 0.1 s before that test: physiological tremor (8-12 Hz) averages out.
-    pause_smooth_s: float = 0.1
     # The operator not moving for longer than this mid-episode = pause (error: ACT learns to stall).
     pause_min_s: float = 0.5
     # Trim mid-episode pauses in `split` (warning) instead of excluding the episode (error).
