@@ -14,8 +14,6 @@ twice, then one skipped); a camera faster than the loop skips by design.
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,15 +62,15 @@ def _has_frame(*arrays: np.ndarray | None) -> np.ndarray:
 
 
 def _rolling_median(x: np.ndarray, w: int) -> np.ndarray:
-    """Median of x[k - w .. k + w] ignoring NaN; short inputs fall back to the global median."""
+    """Median of x[k - w .. k + w] (edges reflected); NaN entries count as the overall median."""
+    good = np.isfinite(x)
+    if not good.any():
+        return x.copy()
+    x = np.where(good, x, np.median(x[good]))
     if len(x) <= 2 * w + 1:
-        good = x[np.isfinite(x)]
-        return np.full(len(x), float(np.median(good)) if good.size else np.nan)
-    padded = np.concatenate((np.full(w, np.nan), x, np.full(w, np.nan)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
-        return np.nanmedian(windows, axis=1)
+        return np.full(len(x), float(np.median(x)))
+    padded = np.pad(x, w, mode="reflect")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1), axis=1)
 
 
 def _fill(p: np.ndarray, fallback: float) -> np.ndarray:
@@ -135,9 +133,7 @@ def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
 
     # frames the loop may skip before event k: all but the last that arrived during the tick before it
     tick_dt = ep.times[events] - ep.times[np.maximum(events - 1, 0)]
-    skip_allow = np.array(
-        [max(0, math.ceil(d / p * (1 + th.rate_slack)) - 1) for d, p in zip(tick_dt, per, strict=True)]
-    )
+    skip_allow = np.maximum(0, np.ceil(tick_dt / per * (1 + th.rate_slack)) - 1).astype(np.int64)
     lost = np.zeros(len(events), dtype=np.int64)
     # frames missed while the tick had no frame at all are that finding's, not counted again as lost
     gone = np.diff(np.concatenate(([0], np.cumsum(missing)))[events]) > 0

@@ -15,7 +15,7 @@ def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
     limits = ep.reader.joint_limits
     if limits is None:
         raise CheckSkipped("no joint_limits attribute (the rig's limits are unknown)")
-    names = ep.reader.joint_names
+    names = ep.joint_names
     out: list[Finding] = []
     for label, name in (("qpos", L.QPOS), ("action", L.ACTION)):
         x = ep.data(name)
@@ -68,7 +68,7 @@ def check_tracking_error(ep: Episode, th: Thresholds) -> list[Finding]:
         raise CheckSkipped("fewer than 2 ticks")
     qf, af, lag = _lagged(q, a, max_lag)
     d = qf - af  # (N, J)
-    names = ep.reader.joint_names
+    names = ep.joint_names
     out: list[Finding] = []
     for j in range(d.shape[1]):
         dj, held = d[:, j], 0
@@ -104,7 +104,7 @@ def check_dead_joint(ep: Episode, th: Thresholds) -> list[Finding]:
     if ep.duration < 1.0:
         raise CheckSkipped("shorter than 1 s")
     x, who = ep.operator()
-    names = ep.reader.joint_names
+    names = ep.joint_names
     q_range, a_range, x_range = np.ptp(q, axis=0), np.ptp(a, axis=0), np.ptp(x, axis=0)
     out: list[Finding] = []
     if not (x_range > 10 * th.dead_joint_range).any():
@@ -149,7 +149,7 @@ def check_stall(ep: Episode, th: Thresholds) -> list[Finding]:
         raise CheckSkipped("fewer than 3 ticks")
     e = np.abs(effort)
     peak, typical = e.max(axis=0), np.median(e, axis=0)
-    names = ep.reader.joint_names
+    names = ep.joint_names
     min_ticks = max(2, round(th.stall_min_s * ep.fps))
     still_step = th.stall_offset_rad / 20  # follower moving less than this per tick: stuck
     out: list[Finding] = []

@@ -118,7 +118,7 @@ def check_action_spike(ep: Episode, th: Thresholds) -> list[Finding]:
     if who == "leader":
         signals.insert(0, ("leader reading", x))
     clamp = ep.optional(L.CLAMPED)
-    names = ep.reader.joint_names
+    names = ep.joint_names
     out: list[Finding] = []
     for label, sig in signals:
         jump = np.abs(np.diff(sig, axis=0)) > limit  # (T - 1, J): jump[i] between ticks i and i + 1

@@ -40,9 +40,9 @@ class Episode:
         self.duration = float(self.times[-1] + self.period) if self.length else 0.0
         self.thumbs: dict[tuple[str, int], np.ndarray] = {}  # (cam, tick) -> small RGB, for the HTML report
         self.camera_info = reader.camera_info  # parsed once: the attribute is JSON
+        self.joint_names = reader.joint_names  # likewise
         self._lens: dict[str, np.ndarray | None] = {}
         self.streams: dict[str, Any] = {}  # cam -> camera_streams.CameraStream, built once
-        self._present: set[str] | None = None  # every dataset path, listed on first optional lookup
 
     # -- arrays ------------------------------------------------------------------------------------
 
@@ -80,16 +80,10 @@ class Episode:
         None when the file lacks it or it has not one row per tick (then it is ignored, not trusted).
         """
         if name not in self._arrays:
-            if self._present is None:
-                try:
-                    self._present = {p for p, _, _ in self.reader.datasets()}
-                except EpisodeError:
-                    self._present = set()
-            if name not in self._present:
-                return None
             try:
                 arr = self.reader.array(name, check_finite=False)
-            except EpisodeError:
+            except EpisodeError:  # absent (or unreadable: an optional dataset is then ignored)
+                self._arrays[name] = np.zeros(0)
                 return None
             self._arrays[name] = arr if arr.ndim == 1 and len(arr) == self.length else np.zeros(0)
         arr = self._arrays[name]
@@ -108,7 +102,7 @@ class Episode:
 
     def is_gripper(self, j: int) -> bool:
         """Grippers are normalized 0 (closed) .. 1 (open), every other joint is in rad."""
-        return "gripper" in self.reader.joint_names[j].lower()
+        return "gripper" in self.joint_names[j].lower()
 
     def unit(self, j: int) -> str:
         return "" if self.is_gripper(j) else " rad"

@@ -342,7 +342,9 @@ def _idle_dataset(folder: Path, trim_pauses: bool = False) -> list[tuple[int, in
     return spans
 
 
-def test_split_trims_idle_edges_and_keeps_the_episode(tmp_path: Path) -> None:
+def test_split_trims_idle_edges_and_keeps_the_episode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spans = _idle_dataset(tmp_path)
     s = make_splits(tmp_path, val=0.0)
     assert s.excluded == {"episode_1.hdf5": ["pause"]}  # a mid-episode pause still excludes by default
@@ -350,6 +352,8 @@ def test_split_trims_idle_edges_and_keeps_the_episode(tmp_path: Path) -> None:
     [(a, b)] = s.trim["episode_0.hdf5"]
     assert a == 0.0 and abs(b - spans[0][1] / 50) < LOOSE_S
     assert Splits.load(tmp_path).trim == s.trim
+    assert main(["split", str(tmp_path), "--val", "0"]) == 0
+    assert "trimmed" in capsys.readouterr().out
 
 
 def test_trim_pauses_setting_trims_instead_of_excluding(tmp_path: Path) -> None:
