@@ -17,9 +17,11 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
 
 
@@ -120,6 +122,16 @@ class RigHardware:
         for cam in self.cameras.values():
             cam.health().raise_if_bad()
 
+    def device_datasets(self) -> list[str]:
+        """The optional per-camera datasets this rig's cameras fill (device clock and counter)."""
+        out = []
+        for name, cam in self.cameras.items():
+            if cam.device_clock:
+                out.append(L.device_time_path(name))
+            if cam.device_counter:
+                out.append(L.device_index_path(name))
+        return out
+
     def camera_infos(self) -> list[CameraInfo]:
         out = []
         for cfg in self.rig.cameras:
@@ -139,10 +151,11 @@ class RigHardware:
 
     # -- safety ------------------------------------------------------------------------------------
 
-    def hold_followers(self, reason: HardwareError) -> None:
+    def hold_followers(self, reason: UserError) -> None:
         """After a fault: send the followers nothing more (they keep their last goal, torque on)."""
+        fault = reason if isinstance(reason, HardwareError) else HardwareError(reason.message, reason.hint)
         for bus in self.followers:
-            bus.hold(reason)
+            bus.hold(fault)
 
     def close(self) -> None:
         """Stop cameras, release the buses (followers keep holding their last goal), stop the emulator."""

@@ -96,14 +96,17 @@ def camera_stream(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
 def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
     fidx = ep.raw(L.frame_index_path(cam))
     ft = ep.raw(L.frame_time_path(cam))
+    if fidx is None and ft is None:
+        raise CheckSkipped("no frame_index or frame_time datasets")
+    missing = ~_has_frame(fidx, ft)
+    # the device's clock and counter are trusted only where they cover every tick that has a frame
+    # (a device may give none for some frames: fill values NaN / -1)
     didx = ep.optional(L.device_index_path(cam))
     dtime = ep.optional(L.device_time_path(cam))
-    if didx is not None and didx.dtype.kind not in "iu":
+    if didx is not None and not (didx[~missing] >= 0).all():
         didx = None
-    if dtime is not None and dtime.dtype.kind != "f":
+    if dtime is not None and not np.isfinite(dtime[~missing]).all():
         dtime = None
-    if fidx is None and ft is None and didx is None and dtime is None:
-        raise CheckSkipped("no frame_index, frame_time or device datasets")
     reader_count = ep.camera_type(cam) == "opencv"  # OpenCV counts the frames it read, not the camera's
     counter = didx if didx is not None else fidx if fidx is not None and not reader_count else None
     reads = fidx if reader_count and didx is None else None
@@ -111,7 +114,6 @@ def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
     host = dtime is None
     key = counter if counter is not None else reads if reads is not None else time
     assert key is not None
-    missing = ~_has_frame(fidx, ft, didx, dtime)
     valid = np.flatnonzero(~missing)
     if not len(valid):
         return CameraStream(cam, valid, missing, np.zeros(0), np.zeros(0, int), "", True, False, key, ft)

@@ -21,10 +21,7 @@ def _timed_cameras(ep: Episode) -> list[str]:
     cams = [
         c
         for c in ep.reader.cameras
-        if L.frame_index_path(c) not in ep.reader.missing
-        or L.frame_time_path(c) not in ep.reader.missing
-        or ep.optional(L.device_index_path(c)) is not None
-        or ep.optional(L.device_time_path(c)) is not None
+        if L.frame_index_path(c) not in ep.reader.missing or L.frame_time_path(c) not in ep.reader.missing
     ]
     if not cams:
         raise CheckSkipped("no frame_index or frame_time datasets")

@@ -34,14 +34,14 @@ class Episode:
         self._arrays: dict[str, np.ndarray] = {}  # read and screened for NaN/Inf once
         ts = self.raw(L.TIMESTAMPS)
         self.has_timestamps = ts is not None
-        usable = ts is not None and L.TIMESTAMPS not in self.nonfinite and bool(np.all(np.diff(ts) > 0))
         # Spans are in episode time: the recorded tick times when sane, otherwise tick / fps.
-        self.times = ts if usable and ts is not None and len(ts) else np.arange(self.length) * self.period
-        self.duration = float(self.times[-1] + self.period) if self.length else 0.0
+        self.times = L.tick_times(ts, self.length, self.period)
+        self.duration = L.episode_duration(self.times, self.period)
         self.thumbs: dict[tuple[str, int], np.ndarray] = {}  # (cam, tick) -> small RGB, for the HTML report
         self.camera_info = reader.camera_info  # parsed once: the attribute is JSON
         self.joint_names = reader.joint_names  # likewise
         self._lens: dict[str, np.ndarray | None] = {}
+        self._optional: dict[str, np.ndarray | None] = {}
         self.streams: dict[str, Any] = {}  # cam -> camera_streams.CameraStream, built once
 
     # -- arrays ------------------------------------------------------------------------------------
@@ -75,19 +75,11 @@ class Episode:
         return np.full(self.length, np.nan) if arr is None else arr
 
     def optional(self, name: str) -> np.ndarray | None:
-        """An optional per-tick dataset the reader does not validate (device time, counter, clamp).
-
-        None when the file lacks it or it has not one row per tick (then it is ignored, not trusted).
-        """
-        if name not in self._arrays:
-            try:
-                arr = self.reader.array(name, check_finite=False)
-            except EpisodeError:  # absent (or unreadable: an optional dataset is then ignored)
-                self._arrays[name] = np.zeros(0)
-                return None
-            self._arrays[name] = arr if arr.ndim == 1 and len(arr) == self.length else np.zeros(0)
-        arr = self._arrays[name]
-        return arr if arr.size or not self.length else None
+        """An optional dataset of the layout (device time, counter, clamp) as stored, with its fill
+        values; None when the file lacks it (the reader validated its shape when opening)."""
+        if name not in self._optional:
+            self._optional[name] = self.reader.optional(name)
+        return self._optional[name]
 
     def camera_type(self, cam: str) -> str:
         """The camera's driver type from the `cameras` attribute (opencv, realsense, ...)."""

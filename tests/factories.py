@@ -18,7 +18,7 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
-from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.jpeg import encode_jpeg
 
 CAMS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
@@ -239,14 +239,28 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
         operator=r.operator,
         started_at="2026-11-24T10:00:00Z",
     )
-    writer = EpisodeWriter(path, attrs, dict.fromkeys(r.frame_time, (h, w)))
+    # the optional datasets of the layout this recording has, written by the real writer
+    optional = [L.device_time_path(c) for c in r.device_time] + [
+        L.device_index_path(c) for c in r.device_index
+    ]
+    optional += [L.CLAMPED] if r.clamped is not None else []
+    writer = EpisodeWriter(path, attrs, optional=optional)
     qvel = (np.gradient(r.qpos, axis=0) * r.fps_attr).astype(np.float32) if r.length > 1 else r.qpos * 0
     effort = np.zeros_like(r.qpos) if r.effort is None else r.effort.astype(np.float32)
     for i in range(r.length):
-        images = {}
+        frames = {}
         for c in r.frame_time:
             src, kind = int(r.frame_src[c][i]), str(r.frame_kind[c][i])
-            images[c] = pool.get(c, src, kind) if pool else _picture(c, src, kind, r.size)
+            timing = float(r.frame_time[c][i]), int(r.frame_index[c][i])
+            device = {
+                "device_time": float(r.device_time[c][i]) if c in r.device_time else None,
+                "device_index": int(r.device_index[c][i]) if c in r.device_index else None,
+            }
+            if not compress:
+                frames[c] = CameraSample(*timing, image=_picture(c, src, kind, r.size), **device)  # type: ignore[arg-type]
+            else:  # encoded as EpisodeSink does (quality 90), or taken from the pool
+                jpeg = pool.get(c, src, kind) if pool else encode_jpeg(_picture(c, src, kind, r.size), 90)
+                frames[c] = CameraSample(*timing, jpeg=jpeg, **device)  # type: ignore[arg-type]
         writer.append(
             Tick(
                 timestamp=float(r.ts[i]),
@@ -255,31 +269,12 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
                 effort=effort[i],
                 action=r.action[i],
                 leader_qpos=r.leader[i],
-                images=images,
-                frame_time={c: float(r.frame_time[c][i]) for c in r.frame_time},
-                frame_index={c: int(r.frame_index[c][i]) for c in r.frame_index},
+                frames=frames,
+                scalars={L.CLAMPED: float(r.clamped[i])} if r.clamped is not None else {},
             )
         )
     writer.close(success=r.success, complete=r.complete, loop_stats={"achieved_hz": FPS, "overruns": 0})
-    _write_optional(path, r)
     return path
-
-
-def _write_optional(path: Path, r: Recording) -> None:
-    """The optional datasets of the layout (device clock and counter, clamp), straight with h5py."""
-    import h5py
-
-    extra: dict[str, np.ndarray] = {}
-    extra.update({L.device_time_path(c): v.astype(np.float64) for c, v in r.device_time.items()})
-    extra.update({L.device_index_path(c): v.astype(np.int64) for c, v in r.device_index.items()})
-    if r.clamped is not None:
-        extra[L.CLAMPED] = r.clamped.astype(np.uint8)
-    if not extra:
-        return
-    with h5py.File(path, "r+") as f:
-        for name, data in extra.items():
-            if name not in f:
-                f.create_dataset(name, data=data)
 
 
 def write_dataset(
