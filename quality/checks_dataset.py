@@ -27,7 +27,7 @@ class EpisodeSummary:
     joint_names: list[str] = field(default_factory=list)
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)  # cam -> settings (type, serial, ...)
     task: str = ""
-    trace: list[list[float]] | None = None  # (TRACE_POINTS, J) the operator's trajectory, resampled
+    trace: np.ndarray | None = None  # (TRACE_POINTS, J) the operator's trajectory, resampled
 
 
 TRACE_POINTS = 64  # per joint: enough to tell two demonstrations apart, small to ship between processes
@@ -177,9 +177,9 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
     out: Placed = []
     by_joints: dict[int, list[EpisodeSummary]] = {}
     for s in ok:
-        by_joints.setdefault(len(s.trace[0]) if s.trace else 0, []).append(s)
+        by_joints.setdefault(s.trace.shape[1] if s.trace is not None else 0, []).append(s)
     for group in by_joints.values():
-        x = np.array([np.asarray(s.trace, dtype=np.float64).ravel() for s in group])  # (E, P * J)
+        x = np.stack([np.asarray(s.trace, dtype=np.float64).ravel() for s in group])  # (E, P * J)
         sq = (x**2).sum(axis=1)
         rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0) / x.shape[1])  # (E, E)
         lengths = np.array([s.length for s in group])

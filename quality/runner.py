@@ -145,7 +145,7 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
         )
 
 
-def _trace(ep: Episode) -> list[list[float]] | None:
+def _trace(ep: Episode) -> np.ndarray | None:
     """The operator's trajectory resampled to TRACE_POINTS ticks, for the near-duplicate comparison."""
     try:
         x, _ = ep.operator()
@@ -155,7 +155,7 @@ def _trace(ep: Episode) -> list[list[float]] | None:
         return None
     at = np.linspace(0, ep.length - 1, TRACE_POINTS)
     cols = [np.interp(at, np.arange(ep.length), x[:, j]) for j in range(x.shape[1])]
-    return np.stack(cols, axis=1).round(5).tolist()
+    return np.stack(cols, axis=1).astype(np.float32)
 
 
 def _rate(ep: Episode) -> float | None:
