@@ -1,5 +1,7 @@
 """Quality checks over recorded episodes, the per-dataset report, and curated splits.
 
+The checks are listed once, in `checks.CHECKS` (docs/quality-checks.md is rendered from it).
+
 report = check_dataset("data/pick_cube", load_thresholds("thresholds.toml"), jobs=4)
 write_report_json("data/pick_cube", report); write_report_html("data/pick_cube", report)
 make_splits("data/pick_cube", val=0.1, seed=0)   # -> splits.json

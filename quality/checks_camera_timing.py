@@ -41,7 +41,7 @@ def check_frame_drop(ep: Episode, th: Thresholds) -> list[Finding]:
         s = camera_stream(ep, cam, th)
         burst = np.zeros(ep.length, dtype=bool)
         lost_at = np.zeros(ep.length, dtype=np.int64)
-        for k in np.flatnonzero(s.lost >= th.drop_min_frames):
+        for k in np.flatnonzero(s.lost >= max(1, th.drop_min_frames)):
             i0, i1 = _loss_ticks(ep, s, int(k))
             burst[i0:i1] = True
             lost_at[i0] += s.lost[k]
