@@ -103,11 +103,12 @@ CHECKS: list[Check] = [
        "max_camera_skew_periods", "sync_min_periods"),
     _e("idle", WARNING, check_idle,
        "The operator standing still at the start or end of an episode; `split` trims the span from "
-       "training so ACT does not learn to wait (an episode where nothing moves is an error).",
+       "training so ACT does not learn to wait (an episode where nothing moves is a `pause`).",
        "pause_motion_rad", "idle_min_s"),
     _e("pause", ERROR, check_pause,
-       "The operator (leader readings, else the command) not moving mid-episode for over 0.5 s; the "
-       "follower's servo dither does not hide it. Trimmed instead with `trim_pauses`.",
+       "The operator (leader readings, else the command) not moving mid-episode for over 0.5 s, or "
+       "never moving at all; the follower's servo dither does not hide it. Trimmed instead with "
+       "`trim_pauses`.",
        "pause_motion_rad", "pause_min_s", "trim_pauses"),
     _e("joint_limit", ERROR, check_joint_limit,
        "Follower position or command past the rig's joint limits: a hair for a moment is a warning, "

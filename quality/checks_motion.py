@@ -56,9 +56,7 @@ def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
 def _lagged(q: np.ndarray, a: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Follower and command aligned at the lag (0..max_lag ticks) that explains the follower best."""
     n, step = len(q), max(1, len(q) // 200)  # 200 ticks pick the lag as well as all of them
-    best = min(
-        range(max_lag + 1), key=lambda lag: float(np.abs(q[lag::step] - a[: n - lag : step]).mean())
-    )
+    best = min(range(max_lag + 1), key=lambda lag: float(np.abs(q[lag::step] - a[: n - lag : step]).mean()))
     return q[best:], a[: n - best], best
 
 

@@ -44,15 +44,7 @@ def check_idle(ep: Episode, th: Thresholds) -> list[Finding]:
     x, who = ep.operator()
     a, b = _idle_edges(x, th.pause_motion_rad)
     if a >= ep.length:
-        return [
-            ep.whole(
-                "idle",
-                f"the {who} never moved more than {th.pause_motion_rad:g} in this episode; nothing "
-                "was demonstrated, delete it",
-                ERROR,
-                signal=who,
-            )
-        ]
+        return []  # nothing moved at all: a pause over the whole episode
     out: list[Finding] = []
     for i0, i1, edge in ((0, a, "start"), (b, ep.length, "end")):
         s, e = ep.span(i0, i1)
@@ -80,6 +72,16 @@ def check_pause(ep: Episode, th: Thresholds) -> list[Finding]:
     w = round(th.pause_min_s * ep.fps) + 1  # w ticks span pause_min_s of time
     if ep.length < w:
         raise CheckSkipped(f"episode shorter than {th.pause_min_s:g} s")
+    if _idle_edges(x, th.pause_motion_rad)[0] >= ep.length:
+        return [
+            ep.whole(
+                "pause",
+                f"the {who} never moved more than {th.pause_motion_rad:g} in this episode; nothing was "
+                "demonstrated, delete it",
+                signal=who,
+                seconds=ep.duration,
+            )
+        ]
     out: list[Finding] = []
     for i0, i1 in runs(_still(x, w, th.pause_motion_rad)):
         if i0 == 0 or i1 == ep.length:

@@ -170,3 +170,6 @@ def _print_summary(console: Console, report: Report, max_rows: int) -> None:
             per.add_row(c, str(err or ""), str(warn or ""), f"{len(skip)}{why}" if skip else "")
     if per.row_count:
         console.print(per)
+    for f in report.dataset_findings:
+        color = "red" if f.severity == ERROR else "yellow"
+        console.print(f"[{color}]{escape(f.check)}[/]: {escape(f.message)}")

@@ -212,3 +212,15 @@ def test_ticks_without_a_frame(tmp_path: Path) -> None:
         found, "frame_drop", planted(r, 50, 56)
     )
     assert all(f.detail.get("missing") for f in found)
+
+
+def test_an_episode_where_nothing_moves_is_a_pause(tmp_path: Path) -> None:
+    r = F.clean_recording(100)
+    for arr in (r.qpos, r.action, r.leader):
+        arr[:] = arr[0]
+    F.write_dataset(tmp_path, [r])
+    from demoforge.quality import check_episode
+
+    res = check_episode(tmp_path / "episode_0.hdf5", Thresholds())
+    assert errors(res.findings) == {"pause"} and not [f for f in res.findings if f.check == "idle"]
+    assert has_span(res.findings, "pause", (0.0, res.duration_s))

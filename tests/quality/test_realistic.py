@@ -175,8 +175,11 @@ def _realsense_burst() -> tuple[F.Recording, tuple[int, int] | None]:
     return r, (a, int(np.flatnonzero(shown == 79)[0]))
 
 
-def _opencv_burst() -> tuple[F.Recording, tuple[int, int] | None]:
-    cams = {c: R.CameraTiming(kind="opencv", lost=(75, 76, 77) if c == "cam_high" else ()) for c in R.CAMS}
+def _opencv_burst(v4l2_times: bool = False) -> tuple[F.Recording, tuple[int, int] | None]:
+    cams = {
+        c: R.CameraTiming(kind="opencv", v4l2_times=v4l2_times, lost=(75, 76, 77) if c == "cam_high" else ())
+        for c in R.CAMS
+    }
     r, _ = R.realistic_recording(SECONDS, seed=32, loop_hz=30.0, cameras=cams)
     shown = r.frame_src["cam_high"]
     a = int(np.flatnonzero(shown == 74)[0]) + 1
@@ -219,6 +222,7 @@ DEFECTS = [
     # an image 4-5 periods old is also stale, and out of step with the other cameras
     Defect("realsense_lost_4", _realsense_burst, "frame_drop", "error", side_effects=STALE),
     Defect("opencv_lost_3", _opencv_burst, "frame_drop", "error", 0.07, STALE),
+    Defect("v4l2_lost_3", lambda: _opencv_burst(v4l2_times=True), "frame_drop", "error", 0.07, STALE),
     Defect("dead_follower_joint", _dead, "dead_joint", "error"),
     Defect("obstacle", _obstacle, "stall", "error"),
     Defect("calibration_offset", _calibration, "tracking_error", "warning"),
@@ -264,6 +268,8 @@ def test_lost_frames_counted_exactly_only_from_a_real_counter(
     assert rs.detail["exact"] and rs.detail["frames_lost"] == 4 and "4 frames lost" in rs.message
     [cv] = [f for f in defects["opencv_lost_3"][2].findings if f.check == "frame_drop"]
     assert not cv.detail["exact"] and "about 3 frames" in cv.message and "OpenCV counter" in cv.message
+    [v4l2] = [f for f in defects["v4l2_lost_3"][2].findings if f.check == "frame_drop"]
+    assert v4l2.detail["frames_lost"] == 3 and "device clock" in v4l2.message
 
 
 def test_clamp_count_is_reported(
