@@ -35,6 +35,7 @@ class CameraStream:
     events: np.ndarray  # (K,) ticks that got a new frame (the first tick with a frame included)
     missing: np.ndarray  # (T,) bool: ticks without any frame (counter -1, time NaN)
     period: np.ndarray  # (K,) s, the camera's measured period around each event
+    period_bound: np.ndarray  # (K,) s, the longer of that and the period a little later: for limits
     lost: np.ndarray  # (K,) frames the camera never delivered just before each event
     source: str  # what the losses are judged from, for messages
     exact: bool  # `lost` counted by the camera's own counter (else estimated from times)
@@ -42,12 +43,13 @@ class CameraStream:
     counter: np.ndarray | None  # (T,) the counter that defines new frames, if any
     host_time: np.ndarray | None  # (T,) host capture times, if recorded
 
-    def period_at_ticks(self, length: int) -> np.ndarray:
-        """(T,) the measured period in force at each tick (that of the latest event)."""
+    def period_at_ticks(self, length: int, bound: bool = False) -> np.ndarray:
+        """(T,) the measured period in force at each tick (that of the latest event); `bound`: the
+        longer of it and the period a little later (limits that must not trip as a camera slows)."""
         if not len(self.events):
             return np.full(length, np.nan)
         k = np.clip(np.searchsorted(self.events, np.arange(length), side="right") - 1, 0, None)
-        return self.period[k]
+        return (self.period_bound if bound else self.period)[k]
 
 
 def _has_frame(*arrays: np.ndarray | None) -> np.ndarray:
@@ -116,7 +118,9 @@ def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
     assert key is not None
     valid = np.flatnonzero(~missing)
     if not len(valid):
-        return CameraStream(cam, valid, missing, np.zeros(0), np.zeros(0, int), "", True, False, key, ft)
+        return CameraStream(
+            cam, valid, missing, np.zeros(0), np.zeros(0), np.zeros(0, int), "", True, False, key, ft
+        )
     events = np.concatenate((valid[:1], valid[1:][key[valid[1:]] != key[valid[:-1]]]))
 
     nominal_fps = ep.camera_fps(cam)
@@ -132,21 +136,27 @@ def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
         per = dtau / np.maximum(1, np.round(dtau * nominal_fps))
         measurable = False
     per = _fill(_rolling_median(np.concatenate(([np.nan], per)), PERIOD_WINDOW), 1.0 / nominal_fps)
+    # the period a little later: where the rate changes (auto exposure) the gaps follow the new
+    # period before the centred median does; a lost frame leaves the later period as it was
+    later = np.concatenate((per[PERIOD_WINDOW:], np.full(min(PERIOD_WINDOW, len(per)), per[-1])))
+    longer, shorter = np.maximum(per, later), np.minimum(per, later)
 
     # frames the loop may skip before event k: all but the last that arrived during the tick before it
     tick_dt = ep.times[events] - ep.times[np.maximum(events - 1, 0)]
-    skip_allow = np.maximum(0, np.ceil(tick_dt / per * (1 + th.rate_slack)) - 1).astype(np.int64)
+    skip_allow = np.maximum(0, np.ceil(tick_dt / shorter * (1 + th.rate_slack)) - 1).astype(np.int64)
     lost = np.zeros(len(events), dtype=np.int64)
     # frames missed while the tick had no frame at all are that finding's, not counted again as lost
     gone = np.diff(np.concatenate(([0], np.cumsum(missing)))[events]) > 0
     if counter is not None:
-        lost[1:] = np.maximum(0, np.diff(counter[events]) - 1 - skip_allow[1:]) * ~gone
+        jump = np.diff(counter[events])
+        lost[1:] = np.maximum(0, jump - 1 - skip_allow[1:]) * ~gone
+        lost[1:][jump < 0] = max(1, th.drop_min_frames)  # the counter restarted: the camera reconnected
         source = "the device frame counter" if didx is not None else "the camera's frame counter"
-        return CameraStream(cam, events, missing, per, lost, source, True, measurable, key, ft)
+        return CameraStream(cam, events, missing, per, longer, lost, source, True, measurable, key, ft)
     if time is None:
         raise CheckSkipped("no capture times and no camera counter")
     # frames of camera time between events: a gap of drop_gap_periods or more is one more frame
-    slots = np.floor(dtau / per[1:] - th.drop_gap_periods + 2).astype(np.int64)
+    slots = np.floor(dtau / longer[1:] - th.drop_gap_periods + 2).astype(np.int64)
     # frames the host received (skipped by the loop or not) when the reader counts them
     expected = np.diff(reads[events]) if reads is not None else 1 + skip_allow[1:]
     slip = slots - expected
@@ -157,4 +167,4 @@ def _build(ep: Episode, cam: str, th: Thresholds) -> CameraStream:
         slip = slip + back
     lost[1:] = np.maximum(0, slip) * ~gone
     source = "the device clock" if not host else "host capture times"
-    return CameraStream(cam, events, missing, per, lost, source, False, measurable, key, ft)
+    return CameraStream(cam, events, missing, per, longer, lost, source, False, measurable, key, ft)

@@ -140,7 +140,9 @@ def check_stale_frame(ep: Episode, th: Thresholds) -> list[Finding]:
     for cam in cams:
         ft = ep.raw(L.frame_time_path(cam))
         assert ft is not None
-        period = np.fmax(camera_stream(ep, cam, th).period_at_ticks(ep.length), 1.0 / ep.camera_fps(cam))
+        period = np.fmax(
+            camera_stream(ep, cam, th).period_at_ticks(ep.length, bound=True), 1.0 / ep.camera_fps(cam)
+        )
         limit = th.stale_periods * period
         age = ts - ft
         stale = np.isfinite(age) & (age > limit)
@@ -178,7 +180,10 @@ def check_camera_sync(ep: Episode, th: Thresholds) -> list[Finding]:
         worst_pair[worse] = (a, b)
     # the slower camera's period at each tick, measured (a camera slowed by auto exposure counts)
     period = np.stack(
-        [np.fmax(camera_stream(ep, c, th).period_at_ticks(ep.length), 1.0 / ep.camera_fps(c)) for c in cams]
+        [
+            np.fmax(camera_stream(ep, c, th).period_at_ticks(ep.length, bound=True), 1.0 / ep.camera_fps(c))
+            for c in cams
+        ]
     ).max(axis=0)
     limit = th.max_camera_skew_periods * period
     lasting = np.zeros(ep.length, dtype=bool)

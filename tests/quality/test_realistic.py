@@ -54,6 +54,13 @@ CLEAN_SETUPS: dict[str, dict[str, object]] = {
             c: R.CameraTiming(kind="opencv", slow_from_s=2.0 if c == "cam_high" else None) for c in R.CAMS
         },
     },
+    "auto_exposure_realsense_10fps": {
+        "seed": 8,
+        "cameras": {
+            c: R.CameraTiming(slow_from_s=2.0, slow_fps=10.0) if c == "cam_high" else R.CameraTiming()
+            for c in R.CAMS
+        },
+    },
     "long_hold": {"seed": 7, "carry": 0.6},  # the gripper holds the object for most of the episode
 }
 
