@@ -144,7 +144,7 @@ CHECKS: list[Check] = [
        "(the later copy is excluded, so it cannot sit in both train and val).",
        "near_duplicate_rad"),
     _d("speed_outlier", WARNING, check_speed_outlier,
-       "Mean joint speed far from the dataset's median: a rushed or hesitant operator.",
+       "Mean joint speed far from the median of its task's episodes: a rushed or hesitant operator.",
        "speed_outlier_factor", "min_episodes_for_outliers"),
     _d("start_pose", WARNING, check_start_pose,
        "An episode starting far from the usual start pose (each joint in its own unit, angles with "

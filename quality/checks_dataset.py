@@ -46,20 +46,27 @@ def _whole(s: EpisodeSummary, check: str, severity: str, message: str, **detail:
     return Finding(check, ERROR if severity == ERROR else WARNING, 0.0, s.duration, message, detail)
 
 
-def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """Length outside [median / f, f x median] of its task's episodes (error): botched or padded."""
-    ok = _readable(summaries, th, "the length comparison")
+def _by_task(ok: list[EpisodeSummary], th: Thresholds, what: str) -> list[list[EpisodeSummary]]:
+    """Episodes grouped by their `task` attribute; groups too small to have a median are left out."""
     tasks: dict[str, list[EpisodeSummary]] = {}
     for s in ok:
         tasks.setdefault(s.task, []).append(s)
     compared = [group for group in tasks.values() if len(group) >= th.min_episodes_for_outliers]
     if not compared:
-        raise CheckSkipped(f"no task has {th.min_episodes_for_outliers} readable episodes to compare")
+        raise CheckSkipped(f"no task has {th.min_episodes_for_outliers} readable episodes for {what}")
+    return compared
+
+
+def _of_task(group: list[EpisodeSummary], summaries: list[EpisodeSummary]) -> str:
+    return f" of task {group[0].task!r}" if len({s.task for s in summaries}) > 1 else ""
+
+
+def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
+    """Length outside [median / f, f x median] of its task's episodes (error): botched or padded."""
     out: Placed = []
-    for group in compared:
+    for group in _by_task(_readable(summaries, th, "the length comparison"), th, "the length comparison"):
         med = float(np.median([s.length for s in group]))
         lo, hi = med / th.length_outlier_factor, med * th.length_outlier_factor
-        of_task = f" of task {group[0].task!r}" if len(tasks) > 1 else ""
         out += [
             (
                 s.file,
@@ -67,7 +74,8 @@ def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
                     s,
                     "length_outlier",
                     ERROR,
-                    f"{s.length} ticks is outside [{lo:.0f}, {hi:.0f}] (median {med:.0f}{of_task}); "
+                    f"{s.length} ticks is outside [{lo:.0f}, {hi:.0f}] (median {med:.0f}"
+                    f"{_of_task(group, summaries)}); "
                     f"{'cut short or aborted' if s.length < lo else 'much longer than the others'}, "
                     "watch it and re-record",
                     length=s.length,
@@ -82,28 +90,30 @@ def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
 
 
 def check_speed_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """Mean joint speed outside [median / f, f x median] (warning): a rushed or hesitant operator."""
+    """Mean joint speed outside [median / f, f x median] of its task's episodes (warning)."""
     ok = [s for s in _readable(summaries, th, "the speed comparison") if s.speed is not None]
-    if len(ok) < th.min_episodes_for_outliers:
-        raise CheckSkipped("too few episodes with readable joint positions")
-    med = float(np.median([s.speed for s in ok if s.speed is not None]))
-    lo, hi = med / th.speed_outlier_factor, med * th.speed_outlier_factor
-    return [
-        (
-            s.file,
-            _whole(
-                s,
-                "speed_outlier",
-                WARNING,
-                f"mean joint speed {s.speed:.3f} rad/s vs. dataset median {med:.3f}; "
-                f"{'much slower' if s.speed < lo else 'much faster'} than the others, watch it",
-                speed=s.speed,
-                median=med,
-            ),
-        )
-        for s in ok
-        if s.speed is not None and not lo <= s.speed <= hi
-    ]
+    out: Placed = []
+    for group in _by_task(ok, th, "the speed comparison"):
+        med = float(np.median([s.speed for s in group if s.speed is not None]))
+        lo, hi = med / th.speed_outlier_factor, med * th.speed_outlier_factor
+        out += [
+            (
+                s.file,
+                _whole(
+                    s,
+                    "speed_outlier",
+                    WARNING,
+                    f"mean joint speed {s.speed:.3f} rad/s vs. median {med:.3f}{_of_task(group, summaries)}; "
+                    f"{'much slower' if s.speed < lo else 'much faster'} than the others (a hesitant or "
+                    "rushed operator), watch it",
+                    speed=s.speed,
+                    median=med,
+                ),
+            )
+            for s in group
+            if s.speed is not None and not lo <= s.speed <= hi
+        ]
+    return out
 
 
 def _is_gripper(name: str) -> bool:

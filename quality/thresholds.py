@@ -135,7 +135,8 @@ class Thresholds:
     # Length outside [median / 2, 2 x median] of its task's episodes = error: an aborted or padded
     # demonstration. Tasks (the `task` attribute) are compared separately.
     length_outlier_factor: float = 2.0
-    # Mean joint speed outside [median / 2, 2 x median] = warning: a rushed or hesitant operator.
+    # Mean joint speed outside [median / 2, 2 x median] of its task's episodes = warning: a rushed or
+    # hesitant operator.
     speed_outlier_factor: float = 2.0
     # A start joint further than 0.3 rad (grippers: 0.3 of their travel) from the dataset's usual
     # start = warning: the scene or the arms were not reset.

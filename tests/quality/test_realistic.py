@@ -339,6 +339,8 @@ def test_length_outliers_are_judged_per_task(tmp_path: Path) -> None:
     report = check_dataset(tmp_path)
     flagged = [e.file for e in report.episodes if "length_outlier" in errors(e.findings)]
     assert flagged == ["episode_8.hdf5"]
+    [f] = [f for f in report.episodes[8].findings if f.check == "length_outlier"]
+    assert "of task 'insert'" in f.message
 
 
 def _idle_dataset(folder: Path, trim_pauses: bool = False) -> list[tuple[int, int]]:
