@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench_check.py --realistic      # real rigs' timing and motion
 
 Measures, on a warm page cache (the dataset was just written and is read once before timing),
-best of --repeats:
+best of --repeats (interleaved):
   baseline_h5py    every episode's non-image data plus the cameras' frame times, counters, device
                    clocks and counters (when present) and JPEG lengths, read with bare h5py, one process;
   baseline_reader  the same through schemas.EpisodeReader (which validates the layout on open);
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -84,6 +85,12 @@ def read_with_h5py(files: list[Path]) -> None:
                 np.asarray(f[L.CLAMPED][()])
 
 
+def cpu_timed(fn: object, *args: object, **kw: object) -> float:
+    t0 = time.process_time()
+    fn(*args, **kw)  # type: ignore[operator]
+    return time.process_time() - t0
+
+
 def timed(fn: object, *args: object, **kw: object) -> float:
     t0 = time.perf_counter()
     fn(*args, **kw)  # type: ignore[operator]
@@ -115,10 +122,18 @@ def main() -> None:
         total_mb = sum(p.stat().st_size for p in files) / 1e6
         read_with_h5py(files)  # warm the page cache
         th = Thresholds()
-        h5 = min(timed(read_with_h5py, files) for _ in range(a.repeats))
-        reader = min(timed(read_with_reader, files) for _ in range(a.repeats))
-        check1 = min(timed(check_dataset, folder, th, jobs=1) for _ in range(a.repeats))
-        check2 = min(timed(check_dataset, folder, th, jobs=2) for _ in range(a.repeats))
+        # interleaved, best of each: on a shared machine the load drifts, and each figure should see
+        # the same spread of it
+        h5 = reader = check1 = check2 = float("inf")
+        cpu = {"baseline_h5py": math.inf, "baseline_reader": math.inf, "check_jobs_1": math.inf}
+        for _ in range(a.repeats):
+            h5 = min(h5, timed(read_with_h5py, files))
+            cpu["baseline_h5py"] = min(cpu["baseline_h5py"], cpu_timed(read_with_h5py, files))
+            reader = min(reader, timed(read_with_reader, files))
+            cpu["baseline_reader"] = min(cpu["baseline_reader"], cpu_timed(read_with_reader, files))
+            check1 = min(check1, timed(check_dataset, folder, th, jobs=1))
+            cpu["check_jobs_1"] = min(cpu["check_jobs_1"], cpu_timed(check_dataset, folder, th, jobs=1))
+            check2 = min(check2, timed(check_dataset, folder, th, jobs=2))
         report = check_dataset(folder, th, jobs=1)
         n = len(files)
 
@@ -149,6 +164,11 @@ def main() -> None:
             "baseline_reader": rates(reader),
             "check_jobs_1": rates(check1),
             "check_jobs_2": rates(check2),
+            # CPU time of this process (one process: the baselines and 1 job): what other jobs on a
+            # shared machine disturb least
+            "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
+            "cpu_ratio_check_vs_reader": round(cpu["check_jobs_1"] / cpu["baseline_reader"], 2),
+            "cpu_ratio_check_vs_h5py": round(cpu["check_jobs_1"] / cpu["baseline_h5py"], 2),
         }
         print(json.dumps(result, indent=1))
     finally:

@@ -42,14 +42,16 @@ class CameraStream:
     measurable_rate: bool  # whether `period` is the camera's rate (not the loop's sampling of it)
     counter: np.ndarray | None  # (T,) the counter that defines new frames, if any
     host_time: np.ndarray | None  # (T,) host capture times, if recorded
+    _latest: np.ndarray | None = None  # (T,) index of the latest event at each tick, computed once
 
     def period_at_ticks(self, length: int, bound: bool = False) -> np.ndarray:
         """(T,) the measured period in force at each tick (that of the latest event); `bound`: the
         longer of it and the period a little later (limits that must not trip as a camera slows)."""
         if not len(self.events):
             return np.full(length, np.nan)
-        k = np.clip(np.searchsorted(self.events, np.arange(length), side="right") - 1, 0, None)
-        return (self.period_bound if bound else self.period)[k]
+        if self._latest is None:
+            self._latest = np.clip(np.searchsorted(self.events, np.arange(length), side="right") - 1, 0, None)
+        return (self.period_bound if bound else self.period)[self._latest]
 
 
 def _has_frame(*arrays: np.ndarray | None) -> np.ndarray:
@@ -68,10 +70,15 @@ def _rolling_median(x: np.ndarray, w: int) -> np.ndarray:
     good = np.isfinite(x)
     if not good.any():
         return x.copy()
-    x = np.where(good, x, np.median(x[good]))
+    mid = float(np.median(x[good]))
+    x = np.where(good, x, mid)
     if len(x) <= 2 * w + 1:
-        return np.full(len(x), float(np.median(x)))
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, w, mode="reflect"), 2 * w + 1)
+        return np.full(len(x), mid)
+    blocks = np.median(x[: len(x) // (2 * w) * 2 * w].reshape(-1, 2 * w), axis=1)
+    if np.ptp(blocks) <= 0.05 * mid:  # a steady camera (the usual case): one median will do
+        return np.full(len(x), mid)
+    padded = np.concatenate((x[w:0:-1], x, x[-2 : -w - 2 : -1]))  # reflected edges (np.pad is slow)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1)
     return np.partition(windows, w, axis=1)[:, w]  # the middle of 2w + 1 values, without a full sort
 
 

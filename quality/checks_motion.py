@@ -69,10 +69,14 @@ def check_tracking_error(ep: Episode, th: Thresholds) -> list[Finding]:
     qf, af, lag = _lagged(q, a, max_lag)
     d = qf - af  # (N, J)
     names = ep.joint_names
+    grippers = [ep.is_gripper(j) for j in range(d.shape[1])]
+    offsets = np.median(d, axis=0)  # (J,) all at once; grippers are looked at more closely below
     out: list[Finding] = []
     for j in range(d.shape[1]):
+        if not grippers[j] and abs(offsets[j]) <= th.tracking_offset_rad:
+            continue
         dj, held = d[:, j], 0
-        if ep.is_gripper(j):
+        if grippers[j]:
             # a gripper closing on an object stops open of its command: that is a grasp, not calibration.
             # Judge calibration where the command is in its open half (nothing to hold there).
             grasp = (dj > th.tracking_offset_rad) & (af[:, j] <= np.median(af[:, j]))
@@ -153,13 +157,23 @@ def check_stall(ep: Episode, th: Thresholds) -> list[Finding]:
     min_ticks = max(2, round(th.stall_min_s * ep.fps))
     still_step = th.stall_offset_rad / 20  # follower moving less than this per tick: stuck
     out: list[Finding] = []
-    for j in range(q.shape[1]):
-        if ep.is_gripper(j) or peak[j] <= 0 or peak[j] < th.stall_effort_ratio * typical[j]:
-            continue  # a gripper squeezing an object is the point of a grasp
-        behind = np.abs(a[:, j] - q[:, j]) > th.stall_offset_rad
-        stuck = np.abs(np.gradient(q[:, j])) < still_step
-        at_limit = e[:, j] >= 0.9 * peak[j]
-        for i0, i1 in runs(behind & stuck & at_limit, ep.merge_gap(th)):
+    candidates = [
+        j
+        for j in range(q.shape[1])
+        # a gripper squeezing an object is the point of a grasp
+        if not ep.is_gripper(j) and peak[j] > 0 and peak[j] >= th.stall_effort_ratio * typical[j]
+    ]
+    if not candidates:
+        return out
+    c = np.array(candidates)
+    pushing = (
+        (np.abs(a[:, c] - q[:, c]) > th.stall_offset_rad)  # behind its command ...
+        & (np.abs(np.gradient(q[:, c], axis=0)) < still_step)  # ... not moving ...
+        & (e[:, c] >= 0.9 * peak[c])  # ... at its current limit
+    )  # (T, C)
+    for k in np.flatnonzero(pushing.any(axis=0)):
+        j = int(c[k])
+        for i0, i1 in runs(pushing[:, k], ep.merge_gap(th)):
             if i1 - i0 < min_ticks or np.ptp(a[i0:i1, j]) <= th.stall_offset_rad / 2:
                 continue  # short contact, or the command did not move: holding, not pushing
             s, t = ep.span(i0, i1)

@@ -154,8 +154,9 @@ def _trace(ep: Episode) -> np.ndarray | None:
     if ep.length < 2 or not np.isfinite(x).all():
         return None
     at = np.linspace(0, ep.length - 1, TRACE_POINTS)
-    cols = [np.interp(at, np.arange(ep.length), x[:, j]) for j in range(x.shape[1])]
-    return np.stack(cols, axis=1).astype(np.float32)
+    i0 = np.minimum(at.astype(int), ep.length - 2)
+    frac = (at - i0)[:, None]
+    return (x[i0] * (1 - frac) + x[i0 + 1] * frac).astype(np.float32)  # linear interpolation
 
 
 def _rate(ep: Episode) -> float | None:
