@@ -22,7 +22,9 @@ def _still(x: np.ndarray, w: int, motion: float) -> np.ndarray:
     # a step need their per-joint range computed, which keeps this cheap on moving demonstrations.
     step = (np.abs(np.diff(x, axis=0)) > motion).any(axis=1)  # (T - 1,)
     steps_before = np.concatenate(([0], np.cumsum(step)))
-    maybe = np.flatnonzero(steps_before[w - 1 :] - steps_before[: n - w + 1] == 0)  # window starts
+    no_step = steps_before[w - 1 :] - steps_before[: n - w + 1] == 0
+    ends_close = (np.abs(x[w - 1 :] - x[: n - w + 1]) <= motion).all(axis=1)  # nor a drift end to end
+    maybe = np.flatnonzero(no_step & ends_close)  # window starts worth the full range test
     still_window = np.zeros(n - w + 1, dtype=bool)
     if maybe.size:
         windows = sliding_window_view(x, w, axis=0)[maybe]  # (M, J, w)
