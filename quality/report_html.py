@@ -124,7 +124,8 @@ def _histogram_svg(cam: str, edges: list[float], counts: list[int]) -> str:
 def _findings_table(e: EpisodeResult) -> str:
     rows = "".join(
         f'<tr><td class="{f.severity}">{_e(f.check)}</td><td class="{f.severity}">{f.severity}</td>'
-        f"<td>{f.start_s:.2f}-{f.end_s:.2f} s</td><td>{_e(f.message)}</td></tr>"
+        f"<td>{f.start_s:.2f}-{f.end_s:.2f} s{' (trimmed)' if f.detail.get('trim') else ''}</td>"
+        f"<td>{_e(f.message)}</td></tr>"
         for f in e.findings
     )
     return f"<table><tr><th>check</th><th>severity</th><th>span</th><th>message</th></tr>{rows}</table>"
