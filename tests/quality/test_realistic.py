@@ -62,6 +62,8 @@ CLEAN_SETUPS: dict[str, dict[str, object]] = {
         },
     },
     "long_hold": {"seed": 7, "carry": 0.6},  # the gripper holds the object for most of the episode
+    # nothing in the gripper: squeezed shut, leader and follower read a hair past their calibrated zero
+    "gripper_saturated": {"seed": 9, "object_held": False},
 }
 
 
