@@ -136,6 +136,9 @@ class PolicyGoals:
         if self.error is not None:
             raise self.error  # the loop stops and holds the followers
         self._new_latency = None
+        if not obs.engaged:  # going to the start pose: want where the arm is, start afresh once there
+            self.start(obs.qpos)
+            return obs.qpos
         with self._lock:
             result, self._result = self._result, None
             if result is not None and result[0] == self._generation:

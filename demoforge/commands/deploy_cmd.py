@@ -93,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
                 loop = ControlLoop(hw)
                 loop.start()
                 try:
-                    loop.move_to(rig.start_pose)
-                    while loop.moving and loop.running:
+                    loop.set_source(goals)  # holds the followers while they go to the start pose
+                    end = time.monotonic() + loop.move_to(rig.start_pose) + 10.0
+                    while (loop.moving or not loop.engaged) and loop.running and time.monotonic() < end:
                         loop.wait_ticks(5)
-                    loop.set_source(goals)
                     end = time.monotonic() + args.seconds
                     while time.monotonic() < end and loop.running:
                         loop.wait_ticks(int(rig.fps))

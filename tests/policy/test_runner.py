@@ -84,7 +84,9 @@ def poll(cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
 
 
 def obs(t: int) -> Observation:
-    return Observation(t, t, np.zeros(2), np.full(2, 5.0), {"cam": Frame(np.zeros((4, 4, 3), np.uint8))})
+    return Observation(
+        t, t, np.zeros(2), np.full(2, 5.0), {"cam": Frame(np.zeros((4, 4, 3), np.uint8))}, True
+    )
 
 
 def test_the_loop_never_waits_for_inference_and_late_chunks_start_at_the_current_tick() -> None:
