@@ -19,8 +19,8 @@ import numpy as np
 
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
-from demoforge.collect.hardware import RigHardware
-from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
+from demoforge.collect.hardware import Hardware
+from demoforge.collect.loop_timing import LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, ramp
 from demoforge.schemas.episode_writer import Tick
 
@@ -44,11 +44,11 @@ class Recording:
 class ControlLoop:
     """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
 
-    def __init__(self, hw: RigHardware) -> None:
+    def __init__(self, hw: Hardware) -> None:
         self.hw = hw
         self.rig = hw.rig
         self.map = LeaderFollowerMap(self.rig)
-        self.clock = DeadlineClock(self.rig.fps)
+        self.clock = hw.make_clock()  # deadlines for physical rigs, stepped for a simulation
         self.recent = LoopStats(self.rig.fps)  # the last few seconds, for the display
         self.fault: BaseException | None = None
         self.leader = np.zeros(hw.n_joints)
@@ -70,7 +70,7 @@ class ControlLoop:
         qpos, _, _ = self.hw.read_followers()
         self.qpos = qpos
         self.map.reset(qpos)
-        self.clock = DeadlineClock(self.rig.fps)
+        self.clock = self.hw.make_clock()
         self._thread.start()
 
     def stop(self) -> None:
@@ -121,6 +121,7 @@ class ControlLoop:
         try:
             while not self._stop.is_set():
                 deadline, start = self.clock.wait()
+                t_work = time.monotonic()  # work is host time whatever the clock (sim time may not pass)
                 rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
@@ -138,7 +139,7 @@ class ControlLoop:
                 if rec is not None:
                     self._record(rec, start, leader, goal, qpos, qvel, effort, frames)
                 self.leader, self.qpos = leader, qpos
-                work = time.monotonic() - start
+                work = time.monotonic() - t_work
                 self.recent.add(deadline, start, work)
                 if rec is not None:
                     rec.stats.add(deadline, start, work)
@@ -206,6 +207,7 @@ class ControlLoop:
                 images=images,
                 frame_time=ftime,
                 frame_index=fidx,
+                extras=self.hw.tick_extras(),
             )
         )
         rec.ticks += 1

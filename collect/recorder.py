@@ -23,12 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from demoforge.collect.control_loop import ControlLoop, Recording
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
-from demoforge.collect.hardware import RigHardware
+from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
-from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
+from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
 from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
@@ -81,13 +83,13 @@ class Recorder:
         *,
         operator: Operator | None = None,
         display: Any = None,
-        hardware: RigHardware | None = None,
+        hardware: Hardware | None = None,
     ) -> None:
         self.rig = rig
         self.opt = options
         self.operator = operator
         self.display = display
-        self.hw = hardware or RigHardware(rig, line=options.line)
+        self.hw = hardware or open_hardware(rig, line=options.line)
         self.episode_time = (
             options.episode_time if options.episode_time is not None else rig.recording.episode_time
         )
@@ -166,6 +168,10 @@ class Recorder:
             if not self._wait_for_start():
                 self.quit = True
                 return EpisodeResult(None, None, {}, 0.0, {}, kept=False)
+        n_ticks = self.injector.episode_ticks(
+            self.episode_index, round(self.episode_time * self.rig.fps), self.rig.fps
+        )
+        self.hw.begin_episode(self.episode_index, n_ticks, self.injector.for_episode(self.episode_index))
         path = self.opt.dataset / episode_name(self.episode_index)
         attrs = EpisodeAttrs(
             fps=self.rig.fps,
@@ -187,9 +193,9 @@ class Recorder:
             sizes,
             flush_interval=self.rig.recording.flush_interval,
             jpeg_quality=self.rig.recording.jpeg_quality,
+            extras={name: np.float32 for name in self.hw.tick_extras()},
         )
         sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
-        n_ticks = round(self.episode_time * self.rig.fps)
         rec = Recording(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.recording = rec
         # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then
@@ -215,11 +221,16 @@ class Recorder:
             self._save_entry(manifest, path)
             raise
         loop.detach()
+        self.hw.end_episode()
         gc.enable()
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1
+        own = self.hw.success(sink.last.extras) if sink.last is not None else None
+        if own is not None:  # a simulation knows: the task's top reward at the last tick
+            label = own
         saved, close_s = sink.close(success=label, loop_stats=stats)
+        self._record_truth(saved, rec)
         kept = True
         if not self.opt.unattended:
             kept, label = self._ask_keep(saved)
@@ -231,6 +242,19 @@ class Recorder:
         if self.display is not None:
             self.display.episode_done(self, result)
         return result
+
+    def _record_truth(self, path: Path, rec: Recording) -> None:
+        """The faults planted in this episode, in episode seconds, into faults.json."""
+        faults = self.injector.for_episode(self.episode_index)
+        if not faults:
+            return
+        spans = getattr(self.hw, "fault_spans", None)
+        if spans is not None:  # simulated: spans in clock time, exact
+            timed = [(f, a - rec.t0, b - rec.t0) for f, a, b in spans()]
+        else:  # applied by the injector at (about) their planned episode time
+            timed = [(f, f.start, f.start + f.duration) for f in faults]
+        duration = rec.ticks / self.rig.fps
+        append_truth(self.opt.dataset, [fault_truth(path.name, f, a, b, duration) for f, a, b in timed])
 
     def _wait_for_start(self) -> bool:
         squeezed = False

@@ -38,6 +38,7 @@ class Tick:
     images: dict[str, np.ndarray] = field(default_factory=dict)
     frame_time: dict[str, float] = field(default_factory=dict)  # capture time, same clock as timestamp
     frame_index: dict[str, int] = field(default_factory=dict)  # the camera's own counter
+    extras: dict[str, float] = field(default_factory=dict)  # optional per-tick datasets, e.g. L.REWARD
 
 
 class EpisodeWriter:
@@ -45,7 +46,9 @@ class EpisodeWriter:
 
     `image_sizes` maps camera name -> (height, width). With `attrs.compress` true, frames given as
     arrays are JPEG-encoded here; frames given as 1-D uint8 arrays are taken as already encoded
-    (the recorder encodes in worker threads so this stays cheap).
+    (the recorder encodes in worker threads so this stays cheap). `extras` names the optional
+    per-tick (T,) datasets of `episode_layout` this file has (e.g. {L.REWARD: np.float32}); a tick
+    without a value stores NaN.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class EpisodeWriter:
         flush_interval: float = 0.5,
         jpeg_quality: int = 90,
         write_batch: int = 4,
+        extras: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.attrs = attrs
@@ -114,6 +118,10 @@ class EpisodeWriter:
             self._fidx[cam] = f.create_dataset(
                 L.frame_index_path(cam), (0,), np.int64, maxshape=(None,), chunks=(rows * 4,)
             )
+        self._extras = {
+            name: f.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=(rows * 4,))
+            for name, dtype in (extras or {}).items()
+        }
         self._clen = None
         if attrs.compress and self.cams:
             n = len(self.cams)
@@ -164,6 +172,9 @@ class EpisodeWriter:
             ds[n0:] = block
         self._ts.resize(n0 + n, axis=0)
         self._ts[n0:] = np.asarray([t.timestamp for t in ticks], dtype=np.float64)
+        for name, ds in self._extras.items():
+            ds.resize(n0 + n, axis=0)
+            ds[n0:] = np.asarray([t.extras.get(name, np.nan) for t in ticks], dtype=ds.dtype)
         for ci, cam in enumerate(self.cams):
             self._write_images(ci, cam, ticks, n0)
             self._ftime[cam].resize(n0 + n, axis=0)

@@ -40,7 +40,8 @@ from typing import Any
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.toml_fields import Ctx, check_keys, choice, flag, items, num, positive, table, text
 
-CAMERA_TYPES = ("realsense", "opencv", "synthetic")
+CAMERA_TYPES = ("realsense", "opencv", "synthetic", "sim")
+SIM_TASKS = ("transfer_cube", "insertion")  # gym-aloha's joint-controlled tasks
 JOINT_KINDS = ("revolute", "gripper")
 OPERATING_MODES = ("position", "current_position", "pwm")
 
@@ -87,7 +88,8 @@ class Arm:
 
 @dataclass(frozen=True)
 class Camera:
-    """A camera; `source` is a device index, a device path or a video file for `opencv`."""
+    """A camera; `source` is a device index, a device path or a video file for `opencv`, the
+    MuJoCo camera's name for `sim` (e.g. "top")."""
 
     name: str
     type: str  # "realsense", "opencv" or "synthetic"
@@ -119,6 +121,16 @@ class Recording:
 
 
 @dataclass(frozen=True)
+class Simulation:
+    """A simulated follower pair (gym-aloha): the task, and how its cameras are rendered."""
+
+    task: str  # "transfer_cube" or "insertion"
+    seed: int = 0  # episode_<i> places the objects with seed + i (gym-aloha's sampler)
+    shadows: bool = False  # off by default: ~4x faster software rendering
+    reflections: bool = False
+
+
+@dataclass(frozen=True)
 class Rig:
     """A whole rig: arm pairs, cameras, control rate."""
 
@@ -130,6 +142,7 @@ class Rig:
     sim: bool = False  # followers are simulated (ALOHA's root attribute `sim`)
     safety: Safety = field(default_factory=Safety)
     recording: Recording = field(default_factory=Recording)
+    simulation: Simulation | None = None  # set: the followers are simulated (the `[simulation]` table)
     source: str = ""  # the file it was read from
 
     @property
@@ -310,6 +323,21 @@ def _sub(ctx: Ctx, key: str, raw: Any, cls: type) -> Any:
     return cls(**values)
 
 
+def _simulation(ctx: Ctx, raw: Any) -> Simulation:
+    t = table(ctx, "simulation", raw)
+    check_keys(ctx, "simulation.", t, Simulation)
+    task = choice(ctx, "simulation.task", text(ctx, "simulation.task", t["task"]), SIM_TASKS)
+    seed = num(ctx, "simulation.seed", t.get("seed", 0), integer=True)
+    if seed < 0:
+        raise ctx.fail("simulation.seed", f"must be >= 0, got {seed}", "use a non-negative integer")
+    return Simulation(
+        task=task,
+        seed=seed,
+        shadows=flag(ctx, "simulation.shadows", t.get("shadows", False)),
+        reflections=flag(ctx, "simulation.reflections", t.get("reflections", False)),
+    )
+
+
 def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
     """Validate a parsed TOML document into a `Rig`."""
     ctx = Ctx(source)
@@ -336,13 +364,22 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
     )
     if len({c.name for c in cameras}) != len(cameras):
         raise ctx.fail("cameras", "duplicate camera names", "give every camera its own name")
+    simulation = _simulation(ctx, data["simulation"]) if "simulation" in data else None
+    for c in cameras:
+        if (c.type == "sim") != (simulation is not None):
+            raise ctx.fail(
+                f"cameras.{c.name}.type",
+                f"{c.type!r} camera on a {'simulated' if simulation else 'physical'} rig",
+                "sim cameras go with a [simulation] table, and only there",
+            )
     return Rig(
         name=name,
         fps=fps,
         arms=arms,
         cameras=cameras,
         robot=text(ctx, "robot", data.get("robot", name)),
-        sim=flag(ctx, "sim", data.get("sim", False)),
+        sim=flag(ctx, "sim", data.get("sim", simulation is not None)),
+        simulation=simulation,
         safety=_sub(ctx, "safety", data.get("safety", {}), Safety),
         recording=_sub(ctx, "recording", data.get("recording", {}), Recording),
         source=source,

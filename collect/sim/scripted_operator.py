@@ -200,7 +200,7 @@ class ScriptedOperator:
         plan = PLANS[scene.name](miss=miss)
         q = scene.qpos()
         self.arms = [
-            ArmScript(ArmIK(scene.mj, scene.model, side), q[k : k + 6], OPEN, plan[side])
+            ArmScript(ArmIK(scene.mj, scene.model, side), q[k : k + 6], float(q[k + 6]), plan[side])
             for k, side in ((0, "left"), (7, "right"))
         ]
         self._q_start = q
