@@ -3,8 +3,12 @@
 A `SimCamera` is a camera of the rig (the `Camera` protocol the recorder knows) whose frames are
 made by the sim hardware at each tick, not by a capture thread: `capture(t)` renders through a
 `mujoco.Renderer` (one per image size, shared by the cameras of that size) and stamps the frame
-with the simulated time and the camera's own counter. Shadows and reflections are off unless the
+with the simulated time and the camera's own counter. Renderers are made on first use, on the
+thread that renders (the control thread): an EGL context is current in one thread only. Shadows and reflections are off unless the
 rig asks for them (software rendering is ~4x faster without).
+
+Frames carry a little read noise (`NOISE_STD` grey levels), as every real sensor does: a renderer
+repeats a still scene bit for bit, which is exactly what the frozen-frame check looks for.
 
 Planted faults act here, in simulated time: `drop` spans deliver nothing while the counter runs on
 (the next frame's counter jumps), `freeze` spans deliver new counters with the last image.
@@ -12,11 +16,36 @@ Planted faults act here, in simulated time: `drop` spans deliver nothing while t
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
+import numpy as np
+
 from demoforge.collect.cameras.base import STALL_PERIODS, CameraHealth, Frame
 from demoforge.schemas.rig import Camera as CameraConfig
+
+
+NOISE_STD = 1.5  # grey levels of sensor read noise
+NOISE_PATTERNS = 6  # precomputed per image size; consecutive frames never share one
+
+
+class ReadNoise:
+    """Adds one of a few precomputed noise patterns to each frame (two saturating adds: ~0.5 ms)."""
+
+    def __init__(self, height: int, width: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        n = np.rint(rng.normal(0.0, NOISE_STD, (NOISE_PATTERNS, height, width, 3)))
+        self.up = np.clip(n, 0, 255).astype(np.uint8)
+        self.down = np.clip(-n, 0, 255).astype(np.uint8)
+        self.rng = rng
+        self.k = 0
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        import cv2
+
+        self.k = (self.k + 1 + int(self.rng.integers(NOISE_PATTERNS - 1))) % NOISE_PATTERNS
+        return cv2.subtract(cv2.add(img, self.up[self.k]), self.down[self.k])
 
 
 def intrinsics(fovy_deg: float, width: int, height: int) -> dict[str, Any]:
@@ -29,13 +58,13 @@ class SimCamera:
     """One rendered camera; `source` is the MuJoCo camera's name."""
 
     def __init__(
-        self, cfg: CameraConfig, renderer: Any, mj: Any, model: Any, flags: tuple[bool, bool] = (False, False)
+        self, cfg: CameraConfig, renderers: Renderers, mj: Any, model: Any, flags: tuple[bool, bool] = (False, False)
     ) -> None:
         self.name = cfg.name
         self.cfg = cfg
         self.source = str(cfg.source)
         self.fps = float(cfg.fps)
-        self.renderer = renderer
+        self.renderers = renderers
         self.mj = mj
         self.cam_id = mj.mj_name2id(model, mj.mjtObj.mjOBJ_CAMERA, self.source)
         self.fovy = float(model.cam_fovy[self.cam_id])
@@ -44,6 +73,7 @@ class SimCamera:
         self.drop: list[tuple[float, float]] = []  # [start, end) in simulated time
         self.freeze: list[tuple[float, float]] = []
         self._flags = flags  # shadows, reflections
+        self.noise = ReadNoise(cfg.height, cfg.width, seed=self.cam_id)
 
     def capture(self, data: Any, t: float) -> None:
         """Render the scene as it is now, stamped `t` (s, simulated)."""
@@ -53,9 +83,11 @@ class SimCamera:
         if self.frame is not None and any(a <= t < b for a, b in self.freeze):
             self.frame = Frame(self.frame.image, t, self.index)
             return
-        self.renderer.update_scene(data, camera=self.cam_id)
-        _scene_flags(self.mj, self.renderer, self._flags)
-        self.frame = Frame(self.renderer.render(), t, self.index)
+        renderer = self.renderers.get(self.cfg.height, self.cfg.width)
+        renderer.update_scene(data, camera=self.cam_id)
+        flags = renderer.scene.flags
+        flags[self.mj.mjtRndFlag.mjRND_SHADOW], flags[self.mj.mjtRndFlag.mjRND_REFLECTION] = self._flags
+        self.frame = Frame(self.noise(renderer.render()), t, self.index)
 
     # -- the Camera protocol --------------------------------------------------------------------------
 
@@ -84,39 +116,47 @@ class SimCamera:
         }
 
 
-def _scene_flags(mj: Any, renderer: Any, flags: tuple[bool, bool]) -> None:
-    scene_flags = renderer.scene.flags
-    scene_flags[mj.mjtRndFlag.mjRND_SHADOW] = flags[0]
-    scene_flags[mj.mjtRndFlag.mjRND_REFLECTION] = flags[1]
+class Renderers:
+    """One `mujoco.Renderer` per image size, made on first use by the rendering thread."""
+
+    def __init__(self, mj: Any, model: Any) -> None:
+        self.mj, self.model = mj, model
+        self._by_size: dict[tuple[int, int], Any] = {}
+
+    def get(self, height: int, width: int) -> Any:
+        r = self._by_size.get((height, width))
+        if r is None:
+            r = self._by_size[(height, width)] = self.mj.Renderer(self.model, height=height, width=width)
+        return r
+
+    def close(self) -> None:
+        for r in self._by_size.values():
+            with contextlib.suppress(Exception):  # the context may be current in a finished thread
+                r.close()
+        self._by_size = {}
 
 
 def open_cameras(
     cfgs: tuple[CameraConfig, ...], mj: Any, model: Any, *, shadows: bool, reflections: bool
-) -> tuple[dict[str, SimCamera], list[Any]]:
-    """Cameras of the rig, and the renderers they share (one per image size) to close later."""
+) -> tuple[dict[str, SimCamera], Renderers]:
+    """The rig's cameras, checked against the model (camera names, the offscreen buffer's size)."""
     from demoforge.collect.errors import HardwareError
 
-    renderers: dict[tuple[int, int], Any] = {}
+    renderers = Renderers(mj, model)
+    names = [model.camera(i).name for i in range(model.ncam)]
+    max_w, max_h = model.vis.global_.offwidth, model.vis.global_.offheight
     cams: dict[str, SimCamera] = {}
-    try:
-        for cfg in cfgs:
-            if mj.mj_name2id(model, mj.mjtObj.mjOBJ_CAMERA, str(cfg.source)) < 0:
-                names = [model.camera(i).name for i in range(model.ncam)]
-                raise HardwareError(
-                    f"camera {cfg.name}: the simulation has no camera {cfg.source!r}",
-                    f"set source to one of: {', '.join(names)}",
-                )
-            size = (cfg.height, cfg.width)
-            if size not in renderers:
-                renderers[size] = mj.Renderer(model, height=cfg.height, width=cfg.width)
-            cams[cfg.name] = SimCamera(cfg, renderers[size], mj, model, (shadows, reflections))
-    except ValueError as e:  # the model's offscreen buffer is smaller than the frame
-        for r in renderers.values():
-            r.close()
-        raise HardwareError(f"cannot render {cfg.name} at {cfg.width}x{cfg.height}: {e}", "use 640x480 or less") from None
-    except BaseException:
-        for r in renderers.values():
-            r.close()
-        raise
-    return cams, list(renderers.values())
-
+    for cfg in cfgs:
+        if str(cfg.source) not in names:
+            raise HardwareError(
+                f"camera {cfg.name}: the simulation has no camera {cfg.source!r}",
+                f"set its source to one of: {', '.join(names)}",
+            )
+        if cfg.width > max_w or cfg.height > max_h:
+            raise HardwareError(
+                f"camera {cfg.name}: {cfg.width}x{cfg.height} exceeds the model's offscreen buffer "
+                f"({max_w}x{max_h})",
+                f"set width <= {max_w} and height <= {max_h}",
+            )
+        cams[cfg.name] = SimCamera(cfg, renderers, mj, model, (shadows, reflections))
+    return cams, renderers

@@ -74,9 +74,17 @@ class LeaderHand:
 
 
 class SimHardware:
-    """A simulated rig (see the module docstring); `render=False` runs physics only."""
+    """A simulated rig (see the module docstring).
 
-    def __init__(self, rig: Rig) -> None:
+    `leader="direct"` skips the emulated buses and returns what they would read (the operator's
+    joint values rounded to whole encoder ticks): the same trajectory, for benchmarks over hundreds
+    of episodes (tests/collect/test_sim.py checks the two agree tick for tick).
+    """
+
+    def __init__(self, rig: Rig, *, leader: str = "emulated") -> None:
+        if leader not in ("emulated", "direct"):
+            raise ValueError(f"leader must be 'emulated' or 'direct', not {leader!r}")
+        self.leader_mode = leader
         if rig.simulation is None:
             raise ConfigError(f"rig {rig.name} has no [simulation] table", "use a sim-* rig")
         if len(rig.joint_names) != 14:
@@ -92,7 +100,7 @@ class SimHardware:
         self.chains: VirtualChains | None = None
         self.leaders: list[ArmBus] = []
         self.cameras: dict[str, Any] = {}
-        self._renderers: list[Any] = []
+        self._renderers: Any = None
         self.hand = LeaderHand(rig)
         self.operator: Any = None
         self.faults = EpisodeFaults()
@@ -104,6 +112,7 @@ class SimHardware:
         self._applied = threading.Event()
         self._lock = threading.Lock()
         self._bump_dof = -1
+        self.last_goal = np.asarray(rig.start_pose, np.float64)  # where the operator put the leaders
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -117,14 +126,14 @@ class SimHardware:
             self.episode_t0 = 0.0
             mj, model = self.scene.mj, self.scene.model
             self._bump_dof = int(model.jnt_dofadr[mj.mj_name2id(model, mj.mjtObj.mjOBJ_JOINT, BUMP_JOINT)])
-            self.chains = start_virtual_chains(self.rig, operator=False)
-            self._move_leaders(self.scene.qpos())
-            for arm in self.rig.arms:
-                self.leaders.append(ArmBus(arm, "leader", cal.identity(arm)).open())
+            if self.leader_mode == "emulated":
+                self.chains = start_virtual_chains(self.rig, operator=False)
+                self._move_leaders(self.scene.qpos())
+                for arm in self.rig.arms:
+                    self.leaders.append(ArmBus(arm, "leader", cal.identity(arm)).open())
             self.cameras, self._renderers = open_cameras(
                 self.rig.cameras, mj, model, shadows=self.sim.shadows, reflections=self.sim.reflections
             )
-            self._render()
         except BaseException:
             self.close()
             raise
@@ -137,10 +146,9 @@ class SimHardware:
         if self.chains is not None:
             with contextlib.suppress(Exception):
                 self.chains.stop()
-        for r in self._renderers:
-            with contextlib.suppress(Exception):
-                r.close()
-        self.leaders, self.chains, self._renderers, self.cameras = [], None, [], {}
+        if self._renderers is not None:
+            self._renderers.close()
+        self.leaders, self.chains, self._renderers, self.cameras = [], None, None, {}
 
     def __enter__(self) -> SimHardware:
         return self.open()
@@ -222,7 +230,10 @@ class SimHardware:
         if pending is not None:
             self.reset_now(*pending)
             self._applied.set()
-        self._move_leaders(self.operator_goal())
+        self.last_goal = self.operator_goal()
+        if self.leader_mode == "direct":
+            return self.hand.quantize(self.last_goal)
+        self._move_leaders(self.last_goal)
         out = np.empty(self.n_joints)
         k = 0
         for bus in self.leaders:

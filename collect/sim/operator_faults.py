@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from demoforge.collect.virtual_faults import PlannedFault
 
 SLOW_RATE = 0.3  # a slow operator moves at 0.3x: the dataset's speed-outlier check sees < median / 2
-HESITATE_STOP_S, HESITATE_GO_S = 0.7, 0.4  # stops longer than the pause check's 0.5 s
+HESITATE_STOP_S, HESITATE_GO_S = 0.8, 0.4  # stops longer than the pause check's 0.5 s
 MISS_M = 0.045  # the right hand grasps this far to the side of the object: the fingers close on air
-BUMP_TORQUE = 40.0  # N m on the forearm roll (kp 10): past its +-2.0 rad rig limit within ~0.1 s
+BUMP_TORQUE = 80.0  # N m on the forearm roll (kp 10, friction 30 N m): past its +-2.0 rad rig limit
 BUMP_JOINT = "vx300s_left/forearm_roll"
 
 
