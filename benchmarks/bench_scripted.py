@@ -65,7 +65,9 @@ def run_task(rig_name: str, seeds: int, steps: int) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--steps", type=int, default=400, help="400 (ACT paper, the rigs' default) or 300 (gym-aloha)")
+    ap.add_argument(
+        "--steps", type=int, default=400, help="400 (ACT paper, the rigs' default) or 300 (gym-aloha)"
+    )
     ap.add_argument("--rigs", nargs="+", default=["sim-transfer-cube", "sim-insertion"])
     args = ap.parse_args()
     out = {

@@ -46,7 +46,9 @@ class Hardware(Protocol):
     def tick_extras(self) -> dict[str, float]: ...  # optional per-tick datasets (sim: the reward)
     def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None: ...
     def end_episode(self) -> None: ...  # the recording of the episode stopped
-    def success(self, extras: dict[str, float]) -> int | None: ...  # label from the last tick, None: no opinion
+    def success(
+        self, extras: dict[str, float]
+    ) -> int | None: ...  # label from the last tick, None: no opinion
 
 
 def open_hardware(rig: Rig, *, line: str = "ideal") -> Hardware:

@@ -114,14 +114,17 @@ class FaultInjector:
         """Fail before recording when a fault names a camera or bus this rig does not have."""
         first_cam = next((c.name for c in hw.rig.cameras), "")
         self.faults = [
-            replace(f, target=first_cam) if f.kind in CAMERA_FAULTS and not f.target else f for f in self.faults
+            replace(f, target=first_cam) if f.kind in CAMERA_FAULTS and not f.target else f
+            for f in self.faults
         ]
         if hasattr(hw, "validate_faults"):  # a simulation schedules its faults itself, in sim time
             hw.validate_faults(self.faults)
             return
         if any(f.kind in SIM_ONLY for f in self.faults):
             kinds = ", ".join(sorted({f.kind for f in self.faults if f.kind in SIM_ONLY}))
-            raise ConfigError(f"--inject {kinds}: only simulated rigs have these faults", "use --rig sim-transfer-cube")
+            raise ConfigError(
+                f"--inject {kinds}: only simulated rigs have these faults", "use --rig sim-transfer-cube"
+            )
         if any(f.kind not in LENGTH_FAULTS for f in self.faults) and getattr(hw, "chains", None) is None:
             raise ConfigError("--inject needs a virtual rig (emulated buses)", "use --rig virtual")
         for f in self.faults:
@@ -194,7 +197,9 @@ class FaultInjector:
             )
 
 
-def fault_truth(file: str, f: PlannedFault, start_s: float, end_s: float, duration_s: float) -> dict[str, Any]:
+def fault_truth(
+    file: str, f: PlannedFault, start_s: float, end_s: float, duration_s: float
+) -> dict[str, Any]:
     """One `faults.json` entry; faults about the whole episode span it from 0 to its duration."""
     if f.kind in WHOLE_EPISODE:
         start_s, end_s = 0.0, duration_s
@@ -216,7 +221,9 @@ def append_truth(dataset: Path, entries: list[dict[str, Any]]) -> Path:
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError):
-            raise ConfigError(f"{path} is damaged", f"move it away; it is rewritten from the next episode on") from None
+            raise ConfigError(
+                f"{path} is damaged", "move it away; it is rewritten from the next episode on"
+            ) from None
     files = {e["file"] for e in entries}
     doc["faults"] = [e for e in doc.get("faults", []) if e.get("file") not in files] + entries
     tmp = path.with_suffix(".json.tmp")

@@ -4,8 +4,8 @@ A `SimCamera` is a camera of the rig (the `Camera` protocol the recorder knows) 
 made by the sim hardware at each tick, not by a capture thread: `capture(t)` renders through a
 `mujoco.Renderer` (one per image size, shared by the cameras of that size) and stamps the frame
 with the simulated time and the camera's own counter. Renderers are made on first use, on the
-thread that renders (the control thread): an EGL context is current in one thread only. Shadows and reflections are off unless the
-rig asks for them (software rendering is ~4x faster without).
+thread that renders (the control thread): an EGL context is current in one thread only. Shadows
+and reflections are off unless the rig asks for them (software rendering is ~4x faster without).
 
 Frames carry a little read noise (`NOISE_STD` grey levels), as every real sensor does: a renderer
 repeats a still scene bit for bit, which is exactly what the frozen-frame check looks for.
@@ -24,7 +24,6 @@ import numpy as np
 
 from demoforge.collect.cameras.base import STALL_PERIODS, CameraHealth, Frame
 from demoforge.schemas.rig import Camera as CameraConfig
-
 
 NOISE_STD = 1.5  # grey levels of sensor read noise
 NOISE_PATTERNS = 6  # precomputed per image size; consecutive frames never share one
@@ -58,7 +57,12 @@ class SimCamera:
     """One rendered camera; `source` is the MuJoCo camera's name."""
 
     def __init__(
-        self, cfg: CameraConfig, renderers: Renderers, mj: Any, model: Any, flags: tuple[bool, bool] = (False, False)
+        self,
+        cfg: CameraConfig,
+        renderers: Renderers,
+        mj: Any,
+        model: Any,
+        flags: tuple[bool, bool] = (False, False),
     ) -> None:
         self.name = cfg.name
         self.cfg = cfg

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,15 @@ class LeaderHand:
             side = cal.identity(arm).leader
             joint_of_motor = np.array([k + arm.joints.index(j) for j, _, _ in motors])
             conv = cal.Converter.of([side[i] for _, i, _ in motors])
-            self.ports.append((arm.leader.port, slice(k, k + len(arm.joints)), joint_of_motor, conv, [i for _, i, _ in motors]))
+            self.ports.append(
+                (
+                    arm.leader.port,
+                    slice(k, k + len(arm.joints)),
+                    joint_of_motor,
+                    conv,
+                    [i for _, i, _ in motors],
+                )
+            )
             k += len(arm.joints)
 
     def ticks(self, q: np.ndarray) -> list[tuple[str, dict[int, float]]]:
@@ -64,7 +73,7 @@ class LeaderHand:
         return out
 
     def quantize(self, q: np.ndarray) -> np.ndarray:
-        """What the leader read-back gives for joint values q (whole encoder ticks of each joint's first motor)."""
+        """What reading the leaders back gives for joint values q: whole ticks of each first motor."""
         out = np.array(q, np.float64)
         for _, sl, jm, conv, _ in self.ports:
             first = np.unique(jm, return_index=True)[1]
@@ -113,6 +122,7 @@ class SimHardware:
         self._lock = threading.Lock()
         self._bump_dof = -1
         self.last_goal = np.asarray(rig.start_pose, np.float64)  # where the operator put the leaders
+        self.timing = dict.fromkeys(("leader_s", "render_s", "physics_s", "ticks"), 0.0)  # since the reset
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -187,6 +197,7 @@ class SimHardware:
             cam.drop = self._absolute(self.faults.camera_spans("drop", cam.name))
             cam.freeze = self._absolute(self.faults.camera_spans("freeze", cam.name))
         self._extras = {L.REWARD: 0.0}
+        self.timing = dict.fromkeys(self.timing, 0.0)
 
     def end_episode(self) -> None:
         """The recording stopped: the operator puts the leaders back at the start pose."""
@@ -230,24 +241,32 @@ class SimHardware:
         if pending is not None:
             self.reset_now(*pending)
             self._applied.set()
+        t0 = time.perf_counter()
         self.last_goal = self.operator_goal()
         if self.leader_mode == "direct":
-            return self.hand.quantize(self.last_goal)
-        self._move_leaders(self.last_goal)
-        out = np.empty(self.n_joints)
-        k = 0
-        for bus in self.leaders:
-            q, _, _ = bus.read()
-            out[k : k + len(q)] = q
-            k += len(q)
+            out = self.hand.quantize(self.last_goal)
+        else:
+            self._move_leaders(self.last_goal)
+            out = np.empty(self.n_joints)
+            k = 0
+            for bus in self.leaders:
+                q, _, _ = bus.read()
+                out[k : k + len(q)] = q
+                k += len(q)
+        self.timing["leader_s"] += time.perf_counter() - t0
         return out
 
     def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         state = self.read_followers()
+        t0 = time.perf_counter()
         self._render()
+        t1 = time.perf_counter()
         t = self.now() - self.episode_t0
         self.scene.data.qfrc_applied[self._bump_dof] = BUMP_TORQUE if self.faults.active("limit", t) else 0.0
         reward = self.scene.step(goal)
+        self.timing["render_s"] += t1 - t0
+        self.timing["physics_s"] += time.perf_counter() - t1
+        self.timing["ticks"] += 1
         self._extras = {L.REWARD: reward}
         if self.operator is not None:
             self.advance_operator()
@@ -277,7 +296,9 @@ class SimHardware:
             cam: SimCamera = self.cameras[cfg.name]
             info = cam.info()
             out.append(
-                L.CameraInfo(cfg.name, "sim", info["serial"], cfg.width, cfg.height, cfg.fps, info["intrinsics"])
+                L.CameraInfo(
+                    cfg.name, "sim", info["serial"], cfg.width, cfg.height, cfg.fps, info["intrinsics"]
+                )
             )
         return out
 
@@ -288,7 +309,8 @@ class SimHardware:
         for f in faults:
             if f.kind not in SIM_FAULTS:
                 raise ConfigError(
-                    f"--inject {f.describe()}: not a fault of simulated rigs", f"use one of: {', '.join(SIM_FAULTS)}"
+                    f"--inject {f.describe()}: not a fault of simulated rigs",
+                    f"use one of: {', '.join(SIM_FAULTS)}",
                 )
             if f.kind in ("drop", "freeze") and f.target not in {c.name for c in self.rig.cameras}:
                 raise ConfigError(

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-TOOL_OFFSET = np.array([0.13, 0.0, 0.0])  # tool point in the gripper_link frame: between the finger pads (tips at 0.154)
+TOOL_OFFSET = np.array(
+    [0.13, 0.0, 0.0]
+)  # tool point in the gripper_link frame: between the finger pads (tips at 0.154)
 DAMPING = 0.02
 ROT_WEIGHT = 0.3  # m per rad: how much a rotation error counts against a position error
 # Near wrist_angle = 0 the forearm-roll and wrist-rotate axes line up and plain DLS drifts along

@@ -27,11 +27,16 @@ from demoforge.schemas.rig import SIM_TASKS, parse_rig
 from tests.schemas.test_act_loader_compat import act_read
 
 
-def small_sim_rig(folder: Path, task: str = "transfer-cube", cameras: int = 1, size: tuple[int, int] = (24, 32)) -> Path:
+def small_sim_rig(
+    folder: Path, task: str = "transfer-cube", cameras: int = 1, size: tuple[int, int] = (24, 32)
+) -> Path:
     """The shipped sim rig with its first `cameras` cameras at a tiny size (height, width)."""
     text = (RIGS_DIR / f"sim-{task}.toml").read_text()
     head, *cams = text.split("[[cameras]]")
-    cams = [c.replace("width = 640", f"width = {size[1]}").replace("height = 480", f"height = {size[0]}") for c in cams]
+    cams = [
+        c.replace("width = 640", f"width = {size[1]}").replace("height = 480", f"height = {size[0]}")
+        for c in cams
+    ]
     path = folder / "sim.toml"
     path.write_text(head + "".join("[[cameras]]" + c for c in cams[:cameras]))
     return path
@@ -117,7 +122,9 @@ def test_sim_episode_through_the_recorder(tmp_path: Path) -> None:
         np.testing.assert_allclose(f[L.frame_time_path("cam_high")][:], ts, atol=1e-9)
         assert (np.diff(f[L.frame_index_path("cam_high")][:]) == 1).all()
         cams = {c["name"]: c for c in json.loads(f.attrs["cameras"])}
-        assert cams["cam_left_wrist"]["intrinsics"]["fy"] > cams["cam_high"]["intrinsics"]["fy"]  # 20 vs 78 deg
+        assert (
+            cams["cam_left_wrist"]["intrinsics"]["fy"] > cams["cam_high"]["intrinsics"]["fy"]
+        )  # 20 vs 78 deg
     is_sim, qpos, images, action = act_read(path, 10, ["cam_high", "cam_left_wrist"])
     assert is_sim and qpos.shape == (14,) and action.shape == (390, 14)
     assert images["cam_high"].shape == (24, 32, 3)
