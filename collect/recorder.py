@@ -219,6 +219,7 @@ class Recorder:
             gc.enable()
             sink.abort(rec.stats.summary())
             self._save_entry(manifest, path)
+            self._record_truth(path, rec)  # a planted stall or unplugged motor ends here
             raise
         loop.detach()
         self.hw.end_episode()
