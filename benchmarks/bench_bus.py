@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
-from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+from demoforge.collect.virtual_rig import start_virtual_chains
 from demoforge.schemas.rig import Rig, parse_rig
 
 LINE_BAUD = {"1M": 1_000_000, "4M": 4_000_000, "ideal": 4_000_000}

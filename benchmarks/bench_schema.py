@@ -1,7 +1,7 @@
 """Episode file throughput: writing a 50 Hz episode with 3 cameras at 480x640 (raw and JPEG) and reading it.
 
 Prints one JSON object. Usage: python benchmarks/bench_schema.py [--ticks 300] [--dir /tmp]
-Figures: write ticks/s and MB/s (JPEG encoded inside the writer, one thread, and pre-encoded by a
+Figures: write ticks/s and MB/s (JPEG encoded on the writing thread, and pre-encoded by a
 2-thread pool as the recorder does), read ticks/s for metadata only (joints, timestamps, frame times)
 and for decoded images.
 """
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs
 from demoforge.schemas.episode_reader import EpisodeReader
-from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.jpeg import encode_jpeg
 
 H, W, CAMS, J = 480, 640, ("cam_high", "cam_left_wrist", "cam_right_wrist"), 14
@@ -50,7 +51,8 @@ def make_ticks(n: int, frames: list[np.ndarray]) -> list[Tick]:
     for t in range(n):
         q = np.sin(np.arange(J) + t * 0.02).astype(np.float32)
         imgs = {c: frames[(t + i) % len(frames)] for i, c in enumerate(CAMS)}
-        ticks.append(Tick(t / 50, q, q, q, q, q, imgs, {c: t / 50 for c in CAMS}, {c: t for c in CAMS}))
+        samples = {c: CameraSample(t / 50, t, image=img) for c, img in imgs.items()}
+        ticks.append(Tick(t / 50, q, q, q, q, q, samples))
     return ticks
 
 
@@ -64,20 +66,16 @@ def write(path: Path, ticks: list[Tick], compress: bool, pre_encode: bool) -> di
     )
     pool = ThreadPoolExecutor(2) if pre_encode else None
     t0 = time.perf_counter()
-    w = EpisodeWriter(path, attrs, dict.fromkeys(CAMS, (H, W)), flush_interval=0.5)
+    w = EpisodeWriter(path, attrs, flush_interval=0.5)
     for tick in ticks:
-        if pool is not None:
-            futs = {c: pool.submit(encode_jpeg, img, 90) for c, img in tick.images.items()}
-            tick = Tick(
-                tick.timestamp,
-                tick.qpos,
-                tick.qvel,
-                tick.effort,
-                tick.action,
-                tick.leader_qpos,
-                {c: f.result() for c, f in futs.items()},
-                tick.frame_time,
-                tick.frame_index,
+        if compress:  # the writer stores JPEG bytes only: encode here (one thread) or on the pool
+            if pool is not None:
+                futs = {c: pool.submit(encode_jpeg, f.image, 90) for c, f in tick.frames.items()}
+                jpegs = {c: f.result() for c, f in futs.items()}
+            else:
+                jpegs = {c: encode_jpeg(f.image, 90) for c, f in tick.frames.items()}
+            tick = replace(
+                tick, frames={c: replace(f, image=None, jpeg=jpegs[c]) for c, f in tick.frames.items()}
             )
         w.append(tick)
     w.close(success=1)

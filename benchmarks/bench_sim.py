@@ -49,7 +49,7 @@ def measure(folder: Path, cameras: int, size: tuple[int, int] | None, seconds: f
     wall0 = time.perf_counter()
     [result] = rec.run()
     wall = time.perf_counter() - wall0
-    work = rec.recording.stats.work  # per recorded tick, host seconds on the control thread
+    work = rec.in_progress.stats.work  # per recorded tick, host seconds on the control thread
     busy = sum(work)
     timing = dict(rec.hw.timing)  # since the episode's reset: a few more ticks than were recorded
     per_tick = busy / len(work)

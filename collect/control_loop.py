@@ -17,18 +17,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from demoforge.collect.cameras import Frame
 from demoforge.collect.episode_sink import EpisodeSink
-from demoforge.collect.errors import HardwareError
+from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import Hardware
 from demoforge.collect.loop_timing import LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, ramp
-from demoforge.schemas.episode_writer import Tick
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_writer import CameraSample, Tick
 
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
 @dataclass
-class Recording:
+class EpisodeInProgress:
     """An episode being recorded: where ticks go and how the loop kept time meanwhile."""
 
     sink: EpisodeSink
@@ -42,7 +44,7 @@ class Recording:
 
 
 class ControlLoop:
-    """Runs the control thread; the recorder attaches a `Recording` for the length of an episode."""
+    """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
     def __init__(self, hw: Hardware) -> None:
         self.hw = hw
@@ -55,7 +57,7 @@ class ControlLoop:
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
         self._waypoints: deque[np.ndarray] = deque()
-        self._recording: Recording | None = None
+        self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tick = threading.Condition()
@@ -92,14 +94,14 @@ class ControlLoop:
     def moving(self) -> bool:
         return bool(self._waypoints)
 
-    def attach(self, rec: Recording) -> None:
+    def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
             rec.stats = LoopStats(self.rig.fps)
             self._overruns0 = self.clock.overruns
             self._skipped0 = self.clock.skipped
             self._recording = rec
 
-    def detach(self) -> Recording | None:
+    def detach(self) -> EpisodeInProgress | None:
         with self._lock:
             rec, self._recording = self._recording, None
         self.wait_ticks(1)  # the tick in flight may still be recording: let it finish
@@ -129,7 +131,7 @@ class ControlLoop:
                 with self._lock:
                     if self._waypoints:
                         goal = self._waypoints.popleft()
-                        self.map.last = goal
+                        self.map.follow(goal)
                     else:
                         goal = self.map(leader)
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
@@ -153,7 +155,7 @@ class ControlLoop:
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
-        except HardwareError as e:
+        except (HardwareError, StorageError) as e:  # the followers hold their last goal
             hw.hold_followers(e)
             self.fault = e
         except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
@@ -164,29 +166,33 @@ class ControlLoop:
 
     def _record(
         self,
-        rec: Recording,
+        rec: EpisodeInProgress,
         start: float,
         leader: np.ndarray,
         goal: np.ndarray,
         qpos: np.ndarray,
         qvel: np.ndarray,
         effort: np.ndarray,
-        frames: dict,
+        frames: dict[str, Frame | None],
     ) -> None:
         if rec.sink.error is not None:
-            raise HardwareError(
+            raise StorageError(
                 f"writing {rec.sink.writer.path} failed: {rec.sink.error}",
                 "check free disk space and that the folder is writable",
             )
         if rec.t0 < 0:
             rec.t0 = start
-        images, ftime, fidx = {}, {}, {}
+        samples: dict[str, CameraSample] = {}
         for cam, frame in frames.items():
             if frame is None:
                 continue
-            images[cam] = frame.image
-            ftime[cam] = frame.capture_time - rec.t0
-            fidx[cam] = frame.index
+            samples[cam] = CameraSample(
+                capture_time=frame.capture_time - rec.t0,
+                index=frame.index,
+                image=frame.image,
+                device_time=frame.device_time,
+                device_index=frame.device_index,
+            )
             last = rec.last_index.get(cam)
             if last is None or frame.index != last:
                 rec.new_frames[cam] = rec.new_frames.get(cam, 0) + 1
@@ -204,10 +210,8 @@ class ControlLoop:
                 effort=effort,
                 action=goal,
                 leader_qpos=leader,
-                images=images,
-                frame_time=ftime,
-                frame_index=fidx,
-                extras=self.hw.tick_extras(),
+                frames=samples,
+                scalars={L.CLAMPED: float(self.map.clamped), **self.hw.tick_extras()},
             )
         )
         rec.ticks += 1

@@ -1,7 +1,8 @@
 """EpisodeSink: takes ticks from the control thread and writes them, off the control thread.
 
 The control thread only enqueues a `Tick` holding references to the camera frames (no copy, no
-encoding). A writer thread starts each tick's JPEG encodes on a small thread pool (OpenCV releases
+encoding). This is the only place frames are JPEG-encoded: the writer stores what it is given. A
+writer thread starts each tick's JPEG encodes on a small thread pool (OpenCV releases
 the GIL while encoding, so encoders run on the other core) and appends finished ticks, in order, to
 the `EpisodeWriter`, which flushes at least every `flush_interval`. Why threads and not a writer
 process: a process would need every raw frame (2.7 MB a tick for 3 cameras at 640x480) pickled
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,9 @@ _STOP = object()
 class EpisodeSink:
     """A writer thread (plus JPEG encoder threads) in front of one `EpisodeWriter`."""
 
-    def __init__(
-        self, writer: EpisodeWriter, *, compress: bool, jpeg_quality: int = 90, encoders: int = 2
-    ) -> None:
+    def __init__(self, writer: EpisodeWriter, *, jpeg_quality: int = 90, encoders: int = 2) -> None:
         self.writer = writer
-        self.compress = compress
+        compress = writer.attrs.compress  # the file decides what it stores
         self.jpeg_quality = jpeg_quality
         self._q: queue.Queue[Any] = queue.Queue()
         self._pool = ThreadPoolExecutor(encoders, thread_name_prefix="jpeg") if compress else None
@@ -61,7 +61,9 @@ class EpisodeSink:
     def _encode(self, tick: Tick) -> tuple[Tick, dict[str, Future[np.ndarray]]]:
         assert self._pool is not None
         return tick, {
-            cam: self._pool.submit(encode_jpeg, img, self.jpeg_quality) for cam, img in tick.images.items()
+            cam: self._pool.submit(encode_jpeg, s.image, self.jpeg_quality)
+            for cam, s in tick.frames.items()
+            if s.image is not None
         }
 
     def _run(self) -> None:
@@ -86,7 +88,10 @@ class EpisodeSink:
                         pending.append(self._encode(item))
                 if pending:
                     tick, futures = pending.popleft()
-                    tick.images = {cam: f.result() for cam, f in futures.items()}
+                    tick.frames = {
+                        cam: replace(s, image=None, jpeg=futures[cam].result()) if cam in futures else s
+                        for cam, s in tick.frames.items()
+                    }
                     self.writer.append(tick)
                     self._in_flight -= 1
         except BaseException as e:  # disk full, bad frame: the control loop stops the episode

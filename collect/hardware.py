@@ -19,10 +19,12 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import Clock, DeadlineClock
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
 
 
@@ -42,7 +44,8 @@ class Hardware(Protocol):
     def latest_frames(self) -> dict[str, Frame | None]: ...
     def check_cameras(self) -> None: ...
     def camera_infos(self) -> list[CameraInfo]: ...
-    def hold_followers(self, reason: HardwareError) -> None: ...
+    def device_datasets(self) -> list[str]: ...  # optional per-camera datasets the cameras fill
+    def hold_followers(self, reason: UserError) -> None: ...
     def tick_extras(self) -> dict[str, float]: ...  # optional per-tick datasets (sim: the reward)
     def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None: ...
     def end_episode(self) -> None: ...  # the recording of the episode stopped
@@ -172,6 +175,16 @@ class RigHardware:
         for cam in self.cameras.values():
             cam.health().raise_if_bad()
 
+    def device_datasets(self) -> list[str]:
+        """The optional per-camera datasets this rig's cameras fill (device clock and counter)."""
+        out = []
+        for name, cam in self.cameras.items():
+            if cam.device_clock:
+                out.append(L.device_time_path(name))
+            if cam.device_counter:
+                out.append(L.device_index_path(name))
+        return out
+
     def camera_infos(self) -> list[CameraInfo]:
         out = []
         for cfg in self.rig.cameras:
@@ -191,10 +204,11 @@ class RigHardware:
 
     # -- safety ------------------------------------------------------------------------------------
 
-    def hold_followers(self, reason: HardwareError) -> None:
+    def hold_followers(self, reason: UserError) -> None:
         """After a fault: send the followers nothing more (they keep their last goal, torque on)."""
+        fault = reason if isinstance(reason, HardwareError) else HardwareError(reason.message, reason.hint)
         for bus in self.followers:
-            bus.hold(reason)
+            bus.hold(fault)
 
     def close(self) -> None:
         """Stop cameras, release the buses (followers keep holding their last goal), stop the emulator."""

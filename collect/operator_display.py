@@ -117,7 +117,7 @@ class LiveDisplay:
             f"[{'red' if overruns else 'green'}]{overruns}[/]",
         )
         cams = Table("camera", "fps", "dropped", "backlog", box=None, padding=(0, 2))
-        recording = getattr(rec, "recording", None) if rec.phase.startswith("recording") else None
+        recording = rec.in_progress if rec.phase.startswith("recording") else None
         elapsed = max(1e-6, (recording.ticks / target)) if recording is not None else 0.0
         for cfg in rec.rig.cameras:
             if recording is not None:

@@ -23,16 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
-from demoforge.collect.control_loop import ControlLoop, Recording
+from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
-from demoforge.schemas.dataset import EpisodeEntry, Manifest, next_episode_index
-from demoforge.schemas.episode_layout import EpisodeAttrs, episode_name
+from demoforge.schemas.dataset import EpisodeEntry, Manifest, episode_entry, next_episode_index
+from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
 
@@ -61,7 +59,7 @@ class Operator(Protocol):
 
 
 @dataclass
-class EpisodeResult:
+class RecordedEpisode:
     """What one recorded episode became."""
 
     path: Path | None  # None when discarded
@@ -96,7 +94,8 @@ class Recorder:
         self.reset_time = options.reset_time if options.reset_time is not None else rig.recording.reset_time
         self.compress = rig.recording.compress if options.compress is None else options.compress
         self.loop: ControlLoop | None = None
-        self.results: list[EpisodeResult] = []
+        self.results: list[RecordedEpisode] = []
+        self.in_progress: EpisodeInProgress | None = None  # the episode being recorded, for the display
         self.phase = "starting"
         self.phase_end = 0.0
         self.episode_index = 0
@@ -107,7 +106,7 @@ class Recorder:
 
     # -- the whole session ---------------------------------------------------------------------------
 
-    def run(self) -> list[EpisodeResult]:
+    def run(self) -> list[RecordedEpisode]:
         self.opt.dataset.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
         manifest.save(self.opt.dataset)
@@ -155,7 +154,7 @@ class Recorder:
 
     # -- one episode ---------------------------------------------------------------------------------
 
-    def record_one(self, manifest: Manifest) -> EpisodeResult:
+    def record_one(self, manifest: Manifest) -> RecordedEpisode:
         assert self.loop is not None
         loop = self.loop
         self.episode_index = next_episode_index(self.opt.dataset)
@@ -167,7 +166,7 @@ class Recorder:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
                 self.quit = True
-                return EpisodeResult(None, None, {}, 0.0, {}, kept=False)
+                return RecordedEpisode(None, None, {}, 0.0, {}, kept=False)
         n_ticks = self.injector.episode_ticks(
             self.episode_index, round(self.episode_time * self.rig.fps), self.rig.fps
         )
@@ -186,18 +185,15 @@ class Recorder:
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             software=_software(),
         )
-        sizes = {c.name: (c.height, c.width) for c in self.rig.cameras}
         writer = EpisodeWriter(
             path,
             attrs,
-            sizes,
+            optional=[CLAMPED, *self.hw.tick_extras(), *self.hw.device_datasets()],
             flush_interval=self.rig.recording.flush_interval,
-            jpeg_quality=self.rig.recording.jpeg_quality,
-            extras={name: np.float32 for name in self.hw.tick_extras()},
         )
-        sink = EpisodeSink(writer, compress=self.compress, jpeg_quality=self.rig.recording.jpeg_quality)
-        rec = Recording(sink, LoopStats(self.rig.fps), limit=n_ticks)
-        self.recording = rec
+        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
+        rec = EpisodeInProgress(sink, LoopStats(self.rig.fps), limit=n_ticks)
+        self.in_progress = rec
         # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then
         # wait until every camera has delivered a frame captured after that, so the first tick is on its
         # deadline with fresh frames. No collection runs during the episode (per-tick objects are freed
@@ -227,7 +223,7 @@ class Recorder:
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1
-        own = self.hw.success(sink.last.extras) if sink.last is not None else None
+        own = self.hw.success(sink.last.scalars) if sink.last is not None else None
         if own is not None:  # a simulation knows: the task's top reward at the last tick
             label = own
         saved, close_s = sink.close(success=label, loop_stats=stats)
@@ -236,7 +232,7 @@ class Recorder:
         if not self.opt.unattended:
             kept, label = self._ask_keep(saved)
         entry = self._save_entry(manifest, saved) if kept else None
-        result = EpisodeResult(
+        result = RecordedEpisode(
             saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog
         )
         self.results.append(result)
@@ -244,7 +240,7 @@ class Recorder:
             self.display.episode_done(self, result)
         return result
 
-    def _record_truth(self, path: Path, rec: Recording) -> None:
+    def _record_truth(self, path: Path, rec: EpisodeInProgress) -> None:
         """The faults planted in this episode, in episode seconds, into faults.json."""
         faults = self.injector.for_episode(self.episode_index)
         if not faults:
@@ -292,17 +288,7 @@ class Recorder:
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
-        from demoforge.schemas.episode_reader import EpisodeReader
-
-        with EpisodeReader(path) as ep:
-            entry = EpisodeEntry(
-                path.name,
-                ep.length,
-                ep.success,
-                ep.complete,
-                str(ep.attrs.get("started_at", "")),
-                self.opt.task,
-            )
+        entry = episode_entry(path)
         manifest.upsert(entry)
         manifest.save(self.opt.dataset)
         return entry

@@ -28,6 +28,7 @@ class LeaderFollowerMap:
             steps, dtype=np.float64
         )  # grippers: normalized units, a full stroke per tick
         self.last: np.ndarray | None = None
+        self.clamped = False  # the last command was changed by a clamp (recorded per tick)
         self.clamped_ticks = 0  # ticks where a clamp changed the command
 
     def reset(self, current: np.ndarray) -> None:
@@ -38,10 +39,15 @@ class LeaderFollowerMap:
         goal = np.clip(np.asarray(leader, np.float64), self.low, self.high)
         if self.last is not None:
             goal = np.clip(goal, self.last - self.max_step, self.last + self.max_step)
-        if not np.array_equal(goal, leader):
-            self.clamped_ticks += 1
+        self.clamped = not np.array_equal(goal, leader)
+        self.clamped_ticks += self.clamped
         self.last = goal
         return goal
+
+    def follow(self, goal: np.ndarray) -> None:
+        """A command that did not come from the leaders (start-pose waypoints): nothing was clamped."""
+        self.last = goal
+        self.clamped = False
 
 
 def ramp(start: np.ndarray, goal: np.ndarray, max_step: np.ndarray) -> list[np.ndarray]:

@@ -15,10 +15,12 @@ from rich.markup import escape
 
 from demoforge import __version__
 from demoforge.commands import (
+    accept_cmd,
     calibrate_cmd,
     check_cmd,
     devices_cmd,
     inspect_cmd,
+    label_cmd,
     record_cmd,
     recover_cmd,
     split_cmd,
@@ -32,6 +34,8 @@ COMMANDS: list[ModuleType] = [
     recover_cmd,
     check_cmd,
     split_cmd,
+    label_cmd,
+    accept_cmd,
     inspect_cmd,
     calibrate_cmd,
     devices_cmd,

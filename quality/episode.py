@@ -34,10 +34,9 @@ class Episode:
         self._arrays: dict[str, np.ndarray] = {}  # read and screened for NaN/Inf once
         ts = self.raw(L.TIMESTAMPS)
         self.has_timestamps = ts is not None
-        usable = ts is not None and L.TIMESTAMPS not in self.nonfinite and bool(np.all(np.diff(ts) > 0))
         # Spans are in episode time: the recorded tick times when sane, otherwise tick / fps.
-        self.times = ts if usable and ts is not None and len(ts) else np.arange(self.length) * self.period
-        self.duration = float(self.times[-1] + self.period) if self.length else 0.0
+        self.times = L.tick_times(ts, self.length, self.period)
+        self.duration = L.episode_duration(self.times, self.period)
         self.thumbs: dict[tuple[str, int], np.ndarray] = {}  # (cam, tick) -> small RGB, for the HTML report
         self.camera_info = reader.camera_info  # parsed once: the attribute is JSON
         self._lens: dict[str, np.ndarray | None] = {}

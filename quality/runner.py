@@ -32,7 +32,7 @@ from demoforge.quality.episode import Episode
 from demoforge.quality.findings import CHECK_IDS, ERROR, CheckSkipped, Finding
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.dataset import episode_files, utc_now
+from demoforge.schemas.dataset import dataset_episodes, utc_now
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 from demoforge.schemas.splits import file_fingerprint
@@ -203,11 +203,7 @@ def check_dataset(
     """Check every episode of a dataset folder (`jobs` processes), then the dataset-level checks."""
     th = thresholds or Thresholds()
     folder = Path(folder)
-    files = episode_files(folder)
-    if not files:
-        raise EpisodeError(
-            f"{folder} holds no episode_<i>.hdf5 files", "pass the dataset folder that holds them"
-        )
+    files = dataset_episodes(folder)
     results: dict[str, EpisodeResult] = {}
     if jobs <= 1 or len(files) == 1:
         for f in files:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
+from demoforge.quality.findings import CHECK_IDS
+from demoforge.schemas.curation import OVERRIDES, load_overrides
 from demoforge.schemas.dataset import REPORT_JSON
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.errors import ConfigError
@@ -27,6 +30,25 @@ def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def _applicable_overrides(folder: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The person-written overrides (overrides.json) for episodes in the report, validated."""
+    overrides = load_overrides(folder)
+    known = {r["file"] for r in rows}
+    for name, o in overrides.items():
+        if name not in known:
+            raise ConfigError(
+                f"{folder / OVERRIDES} names {name}, which is not in the quality report",
+                f"remove it with `demoforge accept {folder} {name} --revoke`, or run `demoforge check`",
+            )
+        bad = [c for c in o["accept"] if c not in CHECK_IDS or c == "integrity"]
+        if bad:
+            raise ConfigError(
+                f"{folder / OVERRIDES}: {name} accepts {', '.join(bad)}, which cannot be accepted",
+                "accept check ids from the report (a damaged file, `integrity`, can never be trained on)",
+            )
+    return overrides
+
+
 def make_splits(
     folder: str | Path,
     *,
@@ -44,12 +66,14 @@ def make_splits(
     report = load_report(folder)
     check_report_current(folder, report)
     rows = report["episodes"]
-    excluded = {
-        r["file"]: list(dict.fromkeys(f["check"] for f in r["findings"] if f.get("severity") == "error"))
-        for r in rows
-        if r["verdict"] == "fail"
-    }
-    passing = sorted((r for r in rows if r["verdict"] == "pass"), key=lambda r: _order(r["file"]))
+    overrides = _applicable_overrides(folder, rows)
+    excluded: dict[str, list[str]] = {}
+    for r in rows:
+        errors = list(dict.fromkeys(f["check"] for f in r["findings"] if f.get("severity") == "error"))
+        unaccepted = [c for c in errors if c not in overrides.get(r["file"], {}).get("accept", [])]
+        if r["verdict"] == "fail" and unaccepted:
+            excluded[r["file"]] = unaccepted
+    passing = sorted((r for r in rows if r["file"] not in excluded), key=lambda r: _order(r["file"]))
     if holdout > len(passing):
         raise ConfigError(f"--holdout {holdout} but only {len(passing)} episodes pass", "lower --holdout")
     strata: dict[str, list[str]] = {}
@@ -85,6 +109,7 @@ def make_splits(
         excluded=dict(sorted(excluded.items(), key=lambda kv: _order(kv[0]))),
         seed=seed,
         report_sha256=sha256_file(folder / REPORT_JSON),
+        overrides={k: v for k, v in overrides.items() if k not in excluded},
     )
     splits.save(folder)
     return splits

@@ -9,14 +9,12 @@ A thresholds TOML holds any subset of these keys at the top level (or under `[th
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.toml_config import from_table, read_toml
 
 
 @dataclass(frozen=True)
@@ -105,47 +103,11 @@ def thresholds_from_mapping(data: dict[str, Any], source: str) -> Thresholds:
     """Build Thresholds from a parsed TOML/JSON mapping; ConfigError names `source` and the bad key."""
     if isinstance(data.get("thresholds"), dict) and len(data) == 1:
         data = data["thresholds"]
-    fields = {f.name: f for f in dataclasses.fields(Thresholds)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"valid keys: {', '.join(fields)}"
-            raise ConfigError(f"{source}: unknown threshold `{key}`", hint)
-        want = fields[key].type
-        if want == "bool":
-            ok = isinstance(value, bool)
-        elif want == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok:
-            raise ConfigError(
-                f"{source}: `{key}` must be a {want}, got {type(value).__name__} {value!r}",
-                f"write e.g. `{key} = {getattr(Thresholds(), key)!r}`".replace("True", "true").replace(
-                    "False", "false"
-                ),
-            )
-        values[key] = float(value) if want == "float" else value
-    try:
-        return Thresholds(**values)
-    except ValueError as e:
-        raise ConfigError(f"{source}: {e}", "thresholds are non-negative finite numbers") from None
+    return from_table(Thresholds, data, source)
 
 
 def load_thresholds(path: str | Path | None) -> Thresholds:
     """Defaults, overridden by the keys of a thresholds TOML file when one is given."""
     if path is None:
         return Thresholds()
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"thresholds file {p} does not exist", "check the --config path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"thresholds file {p} cannot be read ({e})", "check the --config path") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(
-            f"{p}: not valid TOML ({e})", "fix the syntax; keys look like `pause_min_s = 0.5`"
-        ) from None
-    return thresholds_from_mapping(data, str(p))
+    return thresholds_from_mapping(read_toml(path, "thresholds file"), str(path))

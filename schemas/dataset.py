@@ -67,6 +67,17 @@ def episode_files(folder: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def dataset_episodes(folder: str | Path) -> list[Path]:
+    """`episode_files`, for commands that need at least one: an empty folder is the user's error."""
+    files = episode_files(folder)
+    if not files:
+        raise EpisodeError(
+            f"{folder} holds no episode_<i>.hdf5 files",
+            "pass the dataset folder that holds them (`demoforge record` writes them)",
+        )
+    return files
+
+
 def next_episode_index(folder: str | Path) -> int:
     """One past the highest episode number on disk: numbering never skips back or overwrites."""
     files = episode_files(folder) if Path(folder).is_dir() else []
@@ -84,6 +95,21 @@ class EpisodeEntry:
     complete: bool
     started_at: str = ""
     task: str = ""
+
+
+def episode_entry(path: Path) -> EpisodeEntry:
+    """The manifest's row for an episode file, read from the file itself."""
+    from demoforge.schemas.episode_reader import EpisodeReader  # the reader imports nothing of this module
+
+    with EpisodeReader(path) as ep:
+        return EpisodeEntry(
+            path.name,
+            ep.length,
+            ep.success,
+            ep.complete,
+            str(ep.attrs.get("started_at", "")),
+            str(ep.attrs.get("task", "")),
+        )
 
 
 @dataclass
@@ -133,6 +159,8 @@ __all__ = [
     "SPLITS",
     "EpisodeEntry",
     "Manifest",
+    "dataset_episodes",
+    "episode_entry",
     "episode_files",
     "episode_name",
     "next_episode_index",

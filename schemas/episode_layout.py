@@ -7,9 +7,12 @@ beside it under new names. See DESIGN.md for the table; the constants below are 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 SCHEMA_VERSION = 1
 
@@ -19,7 +22,9 @@ QVEL = "/observations/qvel"  # (T, J) float32
 EFFORT = "/observations/effort"  # (T, J) float32 present current
 IMAGES = "/observations/images"  # group: <cam> -> (T, H, W, 3) uint8 RGB or (T, Lmax) uint8 padded JPEG
 ACTION = "/action"  # (T, J) float32 command sent at tick t
-COMPRESS_LEN = "/compress_len"  # (n_cams, T) JPEG byte lengths, only when attr compress is true
+COMPRESS_LEN = "/compress_len"  # (n_cams, T) int32 JPEG byte lengths, only when attr compress is true.
+#   Row k belongs to the k-th camera of the root attribute `cameras` (the writer's camera order); 0 where
+#   a tick had no frame. Files without a readable `cameras` attribute: the image datasets sorted by name.
 
 # demoforge extensions
 LEADER_QPOS = "/leader/qpos"  # (T, J) float32 raw leader reading
@@ -28,15 +33,36 @@ FRAME_TIME = "/observations/frame_time"  # group: <cam> -> (T,) float64 capture 
 FRAME_INDEX = "/observations/frame_index"  # group: <cam> -> (T,) int64 camera's frame counter
 
 # Optional datasets: written only when the rig or the run has them; absent from other files (readers
-# list what is missing, never fail). Names fixed here so every wing agrees before the writer grows them.
+# list what is missing, never fail). The writer is told at creation which ones an episode has (SWMR
+# forbids creating a dataset later); a tick without a value stores the dataset's fill value.
 DEVICE_TIME = "/observations/device_time"  # group: <cam> -> (T,) float64 s, the camera's own clock
-#   (RealSense hardware timestamp, V4L2 buffer time); arbitrary offset, only differences are meaningful
+#   (RealSense hardware timestamp, V4L2 buffer time); arbitrary offset, only differences are meaningful;
+#   NaN where the device gave none for that frame
 DEVICE_INDEX = "/observations/device_index"  # group: <cam> -> (T,) int64 the camera's own frame counter
-#   (RealSense frame number); absent for cameras whose driver has none (OpenCV counts reads, not frames)
+#   (RealSense frame number); absent for cameras whose driver has none (OpenCV counts reads, not frames);
+#   -1 where the tick had no frame
 CLAMPED = "/leader/clamped"  # (T,) uint8 1 where the teleop safety clamp changed the leader's command
 REWARD = "/reward"  # (T,) float32 task reward after tick t's action (simulation only)
 INFERENCE_LATENCY = "/policy/inference_latency"  # (T,) float32 s of the inference whose chunk began
 #   at tick t; NaN where no new chunk began (policy rollouts only)
+
+
+@dataclass(frozen=True)
+class PerTick:
+    """An optional (T,) dataset: its dtype and the value stored for a tick that has none."""
+
+    dtype: str
+    fill: float
+
+
+# Per-tick scalars carried by `Tick.scalars` under these names (the per-camera ones come with the frames).
+TICK_SCALARS: dict[str, PerTick] = {
+    CLAMPED: PerTick("uint8", 0),
+    REWARD: PerTick("float32", math.nan),
+    INFERENCE_LATENCY: PerTick("float32", math.nan),
+}
+DEVICE_TIME_SPEC = PerTick("float64", math.nan)
+DEVICE_INDEX_SPEC = PerTick("int64", -1)
 
 JOINT_DATASETS = (QPOS, QVEL, EFFORT, ACTION, LEADER_QPOS)  # (T, J) float32, all written by us
 REQUIRED_DATASETS = (QPOS, QVEL, ACTION)  # every ALOHA/ACT episode has these (sim ones lack effort)
@@ -60,6 +86,32 @@ def device_time_path(cam: str) -> str:
 
 def device_index_path(cam: str) -> str:
     return f"{DEVICE_INDEX}/{cam}"
+
+
+def optional_spec(name: str) -> PerTick:
+    """The spec of an optional dataset by its path; ValueError for a name this layout does not define."""
+    if name in TICK_SCALARS:
+        return TICK_SCALARS[name]
+    group, _, cam = name.rpartition("/")
+    if cam and group == DEVICE_TIME:
+        return DEVICE_TIME_SPEC
+    if cam and group == DEVICE_INDEX:
+        return DEVICE_INDEX_SPEC
+    raise ValueError(f"{name} is not an optional dataset of the episode layout")
+
+
+def tick_times(timestamps: np.ndarray | None, length: int, period: float) -> np.ndarray:
+    """Episode time of each tick: the recorded timestamps when usable (finite, strictly increasing),
+    otherwise tick * period. Spans in reports and durations are in this time."""
+    ts = timestamps
+    if ts is not None and len(ts) == length and np.isfinite(ts).all() and bool(np.all(np.diff(ts) > 0)):
+        return ts
+    return np.arange(length) * period
+
+
+def episode_duration(times: np.ndarray, period: float) -> float:
+    """An episode lasts from its first tick's time 0 to one period after its last tick started."""
+    return float(times[-1] + period) if len(times) else 0.0
 
 
 EPISODE_RE = re.compile(r"^episode_(0|[1-9][0-9]*)\.hdf5$")
@@ -113,10 +165,34 @@ class EpisodeAttrs:
     )  # achieved_hz, period error percentiles, overruns
     schema_version: int = SCHEMA_VERSION
 
+    @classmethod
+    def from_hdf5(cls, attrs: dict[str, Any]) -> EpisodeAttrs:
+        """The inverse of `to_hdf5` (attributes as `EpisodeReader.attrs` holds them).
+
+        Raises KeyError, ValueError or TypeError when an attribute is missing or malformed.
+        """
+        names = [str(n) for n in json.loads(attrs["joint_names"])]
+        limits = np.asarray(attrs["joint_limits"], dtype=np.float64).reshape(len(names), 2)
+        return cls(
+            fps=float(attrs["fps"]),
+            joint_names=names,
+            joint_limits=[(float(lo), float(hi)) for lo, hi in limits],
+            cameras=[CameraInfo(**c) for c in json.loads(attrs["cameras"])],
+            sim=bool(attrs.get("sim", False)),
+            compress=bool(attrs["compress"]),
+            robot=str(attrs.get("robot", "")),
+            task=str(attrs.get("task", "")),
+            operator=str(attrs.get("operator", "")),
+            started_at=str(attrs.get("started_at", "")),
+            software=str(attrs.get("software", "")),
+            success=int(attrs.get("success", SUCCESS_UNLABELED)),
+            complete=bool(attrs.get("complete", False)),
+            loop_stats=json.loads(attrs.get("loop_stats", "{}")),
+            schema_version=int(attrs.get("schema_version", SCHEMA_VERSION)),
+        )
+
     def to_hdf5(self) -> dict[str, Any]:
         """Attribute values as stored: JSON for structures, arrays for limits."""
-        import numpy as np
-
         return {
             "sim": bool(self.sim),
             "compress": bool(self.compress),

@@ -31,6 +31,27 @@ def _attr(value: Any) -> Any:
     return value
 
 
+def open_episode_file(path: Path) -> tuple[h5py.File, bool]:
+    """Open an episode file for reading: (file, cut_off). cut_off: its writer died (SWMR flag set)."""
+    if not path.exists():
+        raise EpisodeError(f"{path} does not exist", "check the path")
+    if path.is_dir():
+        raise EpisodeError(f"{path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file")
+    damaged = "the file is damaged or not an episode"
+    try:
+        return h5py.File(path, "r"), False
+    except OSError as first:
+        # A file whose SWMR writer died still carries the "open for write" flag; SWMR read mode
+        # ignores it and sees everything flushed before the crash. Only then: SWMR readers retry
+        # failed metadata checksums ~100 times with back-off, which on a damaged file looks like a hang.
+        if "already open for write" not in str(first):
+            raise EpisodeError(f"{path}: not a readable HDF5 file ({first})", damaged) from None
+        try:
+            return h5py.File(path, "r", libver="latest", swmr=True), True
+        except OSError:
+            raise EpisodeError(f"{path}: not a readable HDF5 file ({first})", damaged) from None
+
+
 class EpisodeReader:
     """Read one episode. Use as a context manager; arrays are read on first access."""
 
@@ -57,30 +78,8 @@ class EpisodeReader:
         )
 
     def _open(self) -> h5py.File:
-        if not self.path.exists():
-            raise EpisodeError(f"{self.path} does not exist", "check the path")
-        if self.path.is_dir():
-            raise EpisodeError(
-                f"{self.path} is a folder, not an episode file", "pass an episode_<i>.hdf5 file"
-            )
-        try:
-            return h5py.File(self.path, "r")
-        except OSError as first:
-            # A file whose SWMR writer died still carries the "open for write" flag; SWMR read mode
-            # ignores it and sees everything flushed before the crash. Only then: SWMR readers retry
-            # failed metadata checksums ~100 times with back-off, which on a damaged file looks like a hang.
-            if "already open for write" not in str(first):
-                raise self._error(
-                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
-                ) from None
-            try:
-                f = h5py.File(self.path, "r", libver="latest", swmr=True)
-            except OSError:
-                raise self._error(
-                    f"not a readable HDF5 file ({first})", "the file is damaged or not an episode"
-                ) from None
-            self.cut_off = True
-            return f
+        f, self.cut_off = open_episode_file(self.path)
+        return f
 
     def _dataset(self, name: str) -> h5py.Dataset | None:
         try:
@@ -96,7 +95,8 @@ class EpisodeReader:
     def _inspect(self) -> None:
         f = self._f
         self.attrs: dict[str, Any] = {k: _attr(v) for k, v in f.attrs.items()}
-        self.missing: list[str] = []  # our extensions this file lacks (plain ALOHA files lack all)
+        self.missing: list[str] = []  # our extensions this file lacks (plain ALOHA files lack all), the
+        #   optional datasets included
         for name in L.REQUIRED_DATASETS:
             if self._dataset(name) is None:
                 raise self._error(
@@ -141,6 +141,18 @@ class EpisodeReader:
                     self.missing.append(path)
                 else:
                     self._check_rows(path, d, (self.length,), kind)
+        self.optional_missing: list[str] = []  # optional datasets of the layout this file lacks
+        optional = [*L.TICK_SCALARS]
+        for cam in self.cameras:
+            optional += [L.device_time_path(cam), L.device_index_path(cam)]
+        for path in optional:
+            d = self._dataset(path)
+            if d is None:
+                self.optional_missing.append(path)
+            else:
+                kind = "i" if np.dtype(L.optional_spec(path).dtype).kind in "iu" else "f"
+                self._check_rows(path, d, (self.length,), kind)
+        self.missing += self.optional_missing
         self.compressed = bool(self.attrs.get("compress", False)) or any(
             len(s) == 1 for s in self.image_shapes.values()
         )
@@ -215,12 +227,12 @@ class EpisodeReader:
         return bool(self.attrs.get("sim", False))
 
     @property
-    def duration(self) -> float:
-        ts = self.timestamps
-        if ts is not None and self.length:
-            period = 1.0 / self.fps if self.fps else 0.0
-            return float(ts[-1] - ts[0] + period)
-        return self.length / self.fps if self.fps else float(self.length)
+    def duration(self) -> float | None:
+        """Seconds of episode time (`L.episode_duration`); None when the file has no `fps` attribute."""
+        if self.fps is None:
+            return None
+        ts = None if L.TIMESTAMPS in self.missing else self.array(L.TIMESTAMPS, check_finite=False)
+        return L.episode_duration(L.tick_times(ts, self.length, 1.0 / self.fps), 1.0 / self.fps)
 
     def _json_attr(self, key: str) -> Any:
         v = self.attrs.get(key)
@@ -282,6 +294,16 @@ class EpisodeReader:
     def frame_index(self, cam: str) -> np.ndarray | None:
         path = L.frame_index_path(cam)
         return None if path in self.missing else self.array(path)
+
+    def optional(self, name: str) -> np.ndarray | None:
+        """An optional dataset by layout path (`L.REWARD`, `L.device_time_path(cam)`...); None if absent.
+
+        Fill values (NaN, -1) mark ticks without a value; they are not an error.
+        """
+        L.optional_spec(name)  # a name the layout does not define is a bug, not a missing dataset
+        if name in self.missing or self._dataset(name) is None:
+            return None
+        return self.array(name, check_finite=False)
 
     # -- images ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ has closed, by reopening the file normally.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,30 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import EpisodeError
-from demoforge.schemas.jpeg import encode_jpeg
 
 JPEG_CHUNK_BYTES = 1 << 14  # padded rows are stored in 16 KiB chunks: < 16 KiB a row beyond the padded width
+ROWS = 64  # rows per chunk of the (T, J) datasets; per-tick scalars use 4x this
+
+
+@dataclass(frozen=True)
+class CameraSample:
+    """One camera's frame as used at one tick.
+
+    Exactly one of `image` and `jpeg` is set: the control loop hands over the RGB image, and
+    `EpisodeSink` (the only encoder) replaces it by its JPEG bytes when the episode is compressed.
+    """
+
+    capture_time: float  # s since episode start, host monotonic clock (the tick's clock)
+    index: int  # the camera's frame counter as the driver reports it; gaps mean dropped frames
+    image: np.ndarray | None = None  # (H, W, 3) uint8 RGB
+    jpeg: np.ndarray | None = None  # (L,) uint8 JPEG bytes, as `schemas.jpeg.encode_jpeg` makes them
+    device_time: float | None = None  # s on the camera's own clock; None when the device has none
+    device_index: int | None = None  # the device's own frame counter; None when it has none
 
 
 @dataclass
 class Tick:
-    """One control tick. Joint vectors are (J,); images RGB (H, W, 3) uint8 or encoded JPEG bytes."""
+    """One control tick. Joint vectors are (J,)."""
 
     timestamp: float  # s since episode start, host monotonic clock
     qpos: np.ndarray
@@ -35,39 +52,35 @@ class Tick:
     effort: np.ndarray
     action: np.ndarray
     leader_qpos: np.ndarray
-    images: dict[str, np.ndarray] = field(default_factory=dict)
-    frame_time: dict[str, float] = field(default_factory=dict)  # capture time, same clock as timestamp
-    frame_index: dict[str, int] = field(default_factory=dict)  # the camera's own counter
-    extras: dict[str, float] = field(default_factory=dict)  # optional per-tick datasets, e.g. L.REWARD
+    frames: dict[str, CameraSample] = field(default_factory=dict)  # cameras without a frame are absent
+    scalars: dict[str, float] = field(default_factory=dict)  # optional per-tick values by layout path
+    #   (L.CLAMPED, L.REWARD, L.INFERENCE_LATENCY); the episode must have been created with them
 
 
 class EpisodeWriter:
     """Writes one episode file tick by tick.
 
-    `image_sizes` maps camera name -> (height, width). With `attrs.compress` true, frames given as
-    arrays are JPEG-encoded here; frames given as 1-D uint8 arrays are taken as already encoded
-    (the recorder encodes in worker threads so this stays cheap). `extras` names the optional
-    per-tick (T,) datasets of `episode_layout` this file has (e.g. {L.REWARD: np.float32}); a tick
-    without a value stores NaN.
+    The cameras, their order (also the row order of `/compress_len`) and their sizes are those of
+    `attrs.cameras`. With `attrs.compress` true every frame must arrive as JPEG bytes
+    (`CameraSample.jpeg`), otherwise as an RGB image: anything else is a bug and raises ValueError.
+    `optional` names the optional datasets of the layout this episode has (`L.optional_spec`).
     """
 
     def __init__(
         self,
         path: str | Path,
         attrs: L.EpisodeAttrs,
-        image_sizes: dict[str, tuple[int, int]],
         *,
+        optional: Iterable[str] = (),
         flush_interval: float = 0.5,
-        jpeg_quality: int = 90,
         write_batch: int = 4,
-        extras: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.attrs = attrs
-        self.cams = list(image_sizes)
-        self.image_sizes = dict(image_sizes)
+        self.cams = [c.name for c in attrs.cameras]
+        self.image_sizes = {c.name: (c.height, c.width) for c in attrs.cameras}
+        self.optional = {name: L.optional_spec(name) for name in optional}
         self.flush_interval = flush_interval
-        self.jpeg_quality = jpeg_quality
         self.length = 0  # rows written to the file
         self.bytes_written = 0
         self._pending: list[Tick] = []
@@ -90,12 +103,11 @@ class EpisodeWriter:
         f = self._f
         for key, value in attrs.to_hdf5().items():
             f.attrs[key] = value
-        rows = 64
         self._joint_ds = {
-            name: f.create_dataset(name, (0, J), np.float32, maxshape=(None, J), chunks=(rows, J))
+            name: f.create_dataset(name, (0, J), np.float32, maxshape=(None, J), chunks=(ROWS, J))
             for name in L.JOINT_DATASETS
         }
-        self._ts = f.create_dataset(L.TIMESTAMPS, (0,), np.float64, maxshape=(None,), chunks=(rows * 4,))
+        self._ts = _per_tick(f, L.TIMESTAMPS, np.float64)
         self._img: dict[str, h5py.Dataset] = {}
         self._ftime: dict[str, h5py.Dataset] = {}
         self._fidx: dict[str, h5py.Dataset] = {}
@@ -112,22 +124,17 @@ class EpisodeWriter:
                 self._img[cam] = f.create_dataset(
                     L.image_path(cam), (0, h, w, 3), np.uint8, maxshape=(None, h, w, 3), chunks=(1, h, w, 3)
                 )
-            self._ftime[cam] = f.create_dataset(
-                L.frame_time_path(cam), (0,), np.float64, maxshape=(None,), chunks=(rows * 4,)
-            )
-            self._fidx[cam] = f.create_dataset(
-                L.frame_index_path(cam), (0,), np.int64, maxshape=(None,), chunks=(rows * 4,)
-            )
-        self._extras = {
-            name: f.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=(rows * 4,))
-            for name, dtype in (extras or {}).items()
-        }
+            self._ftime[cam] = _per_tick(f, L.frame_time_path(cam), np.float64)
+            self._fidx[cam] = _per_tick(f, L.frame_index_path(cam), np.int64)
         self._clen = None
         if attrs.compress and self.cams:
             n = len(self.cams)
             self._clen = f.create_dataset(
-                L.COMPRESS_LEN, (n, 0), np.int32, maxshape=(n, None), chunks=(n, rows * 4)
+                L.COMPRESS_LEN, (n, 0), np.int32, maxshape=(n, None), chunks=(n, ROWS * 4)
             )
+        self._optional_ds = {
+            name: _per_tick(f, name, np.dtype(spec.dtype)) for name, spec in self.optional.items()
+        }
         f.swmr_mode = True
         f.flush()
 
@@ -170,30 +177,36 @@ class EpisodeWriter:
             block = np.asarray([getattr(t, attr) for t in ticks], dtype=np.float32).reshape(n, self.n_joints)
             ds.resize(n0 + n, axis=0)
             ds[n0:] = block
-        self._ts.resize(n0 + n, axis=0)
-        self._ts[n0:] = np.asarray([t.timestamp for t in ticks], dtype=np.float64)
-        for name, ds in self._extras.items():
-            ds.resize(n0 + n, axis=0)
-            ds[n0:] = np.asarray([t.extras.get(name, np.nan) for t in ticks], dtype=ds.dtype)
+        _append(self._ts, n0, [t.timestamp for t in ticks])
         for ci, cam in enumerate(self.cams):
-            self._write_images(ci, cam, ticks, n0)
-            self._ftime[cam].resize(n0 + n, axis=0)
-            self._ftime[cam][n0:] = np.asarray(
-                [t.frame_time.get(cam, np.nan) for t in ticks], dtype=np.float64
-            )
-            self._fidx[cam].resize(n0 + n, axis=0)
-            self._fidx[cam][n0:] = np.asarray([t.frame_index.get(cam, -1) for t in ticks], dtype=np.int64)
+            samples = [t.frames.get(cam) for t in ticks]
+            self._write_images(ci, cam, samples, n0)
+            _append(self._ftime[cam], n0, [np.nan if s is None else s.capture_time for s in samples])
+            _append(self._fidx[cam], n0, [-1 if s is None else s.index for s in samples])
+        for name, ds in self._optional_ds.items():
+            _append(ds, n0, [self._optional_value(name, t) for t in ticks])
         self.length = n0 + n
         self._flushed_t = ticks[-1].timestamp
 
-    def _write_images(self, ci: int, cam: str, ticks: list[Tick], n0: int) -> None:
+    def _optional_value(self, name: str, tick: Tick) -> float:
+        fill = self.optional[name].fill
+        group, _, cam = name.rpartition("/")
+        if group in (L.DEVICE_TIME, L.DEVICE_INDEX):
+            s = tick.frames.get(cam)
+            v = None if s is None else (s.device_time if group == L.DEVICE_TIME else s.device_index)
+            return fill if v is None else v
+        return tick.scalars.get(name, fill)
+
+    def _write_images(self, ci: int, cam: str, samples: list[CameraSample | None], n0: int) -> None:
         ds = self._img[cam]
-        n = len(ticks)
+        n = len(samples)
         h, w = self.image_sizes[cam]
         if not self.attrs.compress:
             block = np.empty((n, h, w, 3), np.uint8)
-            for i, t in enumerate(ticks):
-                img = t.images.get(cam)
+            for i, s in enumerate(samples):
+                if s is not None and s.jpeg is not None:
+                    raise ValueError(f"camera {cam}: a raw-image episode got JPEG bytes (a bug upstream)")
+                img = None if s is None else s.image
                 if img is None or img.shape != (h, w, 3):
                     got = None if img is None else img.shape
                     raise EpisodeError(
@@ -206,14 +219,15 @@ class EpisodeWriter:
             self.bytes_written += block.nbytes
             return
         payloads = []
-        for t in ticks:
-            img = t.images.get(cam)
-            if img is None:
+        for s in samples:
+            if s is None:
                 payloads.append(np.zeros(0, np.uint8))
-            elif img.ndim == 1:
-                payloads.append(img)
+            elif s.jpeg is None or s.image is not None or s.jpeg.ndim != 1:
+                raise ValueError(
+                    f"camera {cam}: a JPEG episode got a frame not encoded by EpisodeSink (a bug)"
+                )
             else:
-                payloads.append(encode_jpeg(img, self.jpeg_quality))
+                payloads.append(s.jpeg)
         width = max(ds.shape[1], max(len(p) for p in payloads))
         if width != ds.shape[1]:
             ds.resize(width, axis=1)
@@ -271,3 +285,13 @@ def finish_episode(
         if loop_stats is not None:
             f.attrs["loop_stats"] = json.dumps(loop_stats)
         f.attrs["complete"] = bool(complete)
+
+
+def _per_tick(f: h5py.File, name: str, dtype: np.dtype[Any] | type) -> h5py.Dataset:
+    """A (T,) dataset that grows one row per tick."""
+    return f.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=(ROWS * 4,))
+
+
+def _append(ds: h5py.Dataset, n0: int, values: list[Any]) -> None:
+    ds.resize(n0 + len(values), axis=0)
+    ds[n0:] = np.asarray(values, dtype=ds.dtype)

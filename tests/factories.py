@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
-from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.jpeg import encode_jpeg
 
 CAMS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
@@ -228,14 +228,19 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
         operator=r.operator,
         started_at="2026-11-24T10:00:00Z",
     )
-    writer = EpisodeWriter(path, attrs, dict.fromkeys(r.frame_time, (h, w)))
+    writer = EpisodeWriter(path, attrs)
     qvel = (np.gradient(r.qpos, axis=0) * FPS).astype(np.float32) if r.length > 1 else r.qpos * 0
     effort = np.zeros_like(r.qpos)
     for i in range(r.length):
-        images = {}
+        frames = {}
         for c in r.frame_time:
             src, kind = int(r.frame_src[c][i]), str(r.frame_kind[c][i])
-            images[c] = pool.get(c, src, kind) if pool else _picture(c, src, kind, r.size)
+            timing = float(r.frame_time[c][i]), int(r.frame_index[c][i])
+            if not compress:
+                frames[c] = CameraSample(*timing, image=_picture(c, src, kind, r.size))
+            else:  # encoded as EpisodeSink does (quality 90), or taken from the pool
+                jpeg = pool.get(c, src, kind) if pool else encode_jpeg(_picture(c, src, kind, r.size), 90)
+                frames[c] = CameraSample(*timing, jpeg=jpeg)
         writer.append(
             Tick(
                 timestamp=float(r.ts[i]),
@@ -244,9 +249,7 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
                 effort=effort[i],
                 action=r.action[i],
                 leader_qpos=r.leader[i],
-                images=images,
-                frame_time={c: float(r.frame_time[c][i]) for c in r.frame_time},
-                frame_index={c: int(r.frame_index[c][i]) for c in r.frame_index},
+                frames=frames,
             )
         )
     writer.close(success=r.success, complete=r.complete, loop_stats={"achieved_hz": FPS, "overruns": 0})

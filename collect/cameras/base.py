@@ -12,7 +12,6 @@ A camera runs its own thread that keeps only the newest frame. The recorder's co
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,8 +31,9 @@ class Frame:
 
     image: np.ndarray  # (H, W, 3) uint8 RGB
     capture_time: float  # host time.monotonic() when the frame reached us, s
-    index: int  # the camera's own frame counter; gaps mean dropped frames
-    device_time: float = math.nan  # the camera's clock for this frame, s; NaN when it has none
+    index: int  # the frame counter as the driver reports it (ours for OpenCV); gaps mean dropped frames
+    device_time: float | None = None  # s on the camera's own clock; None when it has none for this frame
+    device_index: int | None = None  # the device's own frame counter; None when the driver has none
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ class Camera(Protocol):
     """What the recorder needs from a camera. `name` is the rig's camera name."""
 
     name: str
+    device_clock: bool  # frames may carry `device_time` (the episode then has DEVICE_TIME/<cam>)
+    device_counter: bool  # frames carry `device_index` (the episode then has DEVICE_INDEX/<cam>)
 
     def start(self) -> None: ...  # open the device, start the thread, wait for the first frame
 
@@ -119,6 +121,8 @@ class CaptureThread:
     """
 
     kind = "camera"  # the rig's camera type
+    device_clock = False  # see `Camera`
+    device_counter = False
     source = "camera"  # set by subclasses, e.g. "opencv /dev/video2"; names the camera in errors
 
     def __init__(

@@ -14,7 +14,7 @@ from demoforge.collect.cameras.opencv import OpenCVCamera, fourcc_str
 from demoforge.collect.cameras.realsense import RealSenseCamera, color_modes, import_rs
 from demoforge.collect.cameras.synthetic import SyntheticCamera
 from demoforge.collect.errors import HardwareError
-from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import CameraConfig
 
 
 def open_camera(cfg: CameraConfig, *, real_time: bool = True, stall_periods: float = STALL_PERIODS) -> Camera:

@@ -8,7 +8,6 @@ they are paced at their own rate (real time) or read as fast as possible.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ class OpenCVCamera(CaptureThread):
     """A UVC device or a video file; frames are converted from OpenCV's BGR to RGB."""
 
     kind = "opencv"
+    device_clock = True  # V4L2 buffer times (a file's presentation times); no device frame counter
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class OpenCVCamera(CaptureThread):
         self._count = 0
         self._t0 = 0.0
         self._failures = 0
+        self._last_msec = 0.0  # the last valid CAP_PROP_POS_MSEC
 
     def _open(self) -> None:
         if not self.device and not Path(str(self.src)).is_file():
@@ -95,6 +96,7 @@ class OpenCVCamera(CaptureThread):
         self._cap = cap
         self._count = 0
         self._failures = 0
+        self._last_msec = 0.0
         self._t0 = time.monotonic()
 
     def _verify(self, cap: cv2.VideoCapture) -> None:
@@ -156,12 +158,13 @@ class OpenCVCamera(CaptureThread):
                 f"it delivers {bgr.shape[1]}x{bgr.shape[0]} frames, the rig asks for "
                 f"{self.width}x{self.height}"
             )
-        if self.device:
-            index = self._count
-            msec = cap.get(cv2.CAP_PROP_POS_MSEC)  # V4L2: the kernel's buffer timestamp
-        else:
-            index = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
-            msec = cap.get(cv2.CAP_PROP_POS_MSEC)  # the file's presentation time
+        # V4L2: the kernel's buffer timestamp; a file: its presentation time. Backends that have none
+        # report 0 or repeat a value: only a non-zero, increasing time is the device's clock.
+        msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+        device_time = None
+        if msec > self._last_msec:
+            device_time, self._last_msec = msec / 1000.0, msec
+        index = self._count if self.device else int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
         self._count += 1
         rgb: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return Frame(rgb, t, index, msec / 1000.0 if msec > 0 or not self.device else math.nan)
+        return Frame(rgb, t, index, device_time)

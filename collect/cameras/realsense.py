@@ -67,6 +67,8 @@ class RealSenseCamera(CaptureThread):
     """The colour stream of a RealSense selected by serial ("" = the only one) or a playback file path."""
 
     kind = "realsense"
+    device_clock = True
+    device_counter = True
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class RealSenseCamera(CaptureThread):
         self.global_time = False  # device timestamps mapped to the host clock by librealsense
         self._pipe: Any = None
         self._playback: Any = None
+        self._device_domains: tuple[Any, ...] = ()  # timestamp domains that are the camera's clock
 
     def _select(self, rs: Any, cfg: Any) -> None:
         if self.playback:
@@ -163,6 +166,9 @@ class RealSenseCamera(CaptureThread):
                 if sensor.supports(rs.option.global_time_enabled):
                     sensor.set_option(rs.option.global_time_enabled, 1)
                     self.global_time = True
+        # hardware clock: the frame's metadata timestamp; global time: the same, mapped onto the host
+        # clock. system_time means the device sent no timestamp metadata (librealsense stamped arrival).
+        self._device_domains = (rs.timestamp_domain.hardware_clock, rs.timestamp_domain.global_time)
         video = profile.get_stream(rs.stream.color).as_video_stream_profile()
         self.intrinsics = _intrinsics_dict(video.get_intrinsics())
         self._pipe = pipe
@@ -193,4 +199,7 @@ class RealSenseCamera(CaptureThread):
             return None
         # copy: the frame's buffer goes back to librealsense's pool when `frames` is released
         image = np.array(np.asanyarray(color.get_data()), copy=True)  # (H, W, 3) uint8 RGB
-        return Frame(image, t, int(color.get_frame_number()), device_time=color.get_timestamp() / 1000.0)
+        number = int(color.get_frame_number())
+        on_device = color.get_frame_timestamp_domain() in self._device_domains
+        device_time = color.get_timestamp() / 1000.0 if on_device else None
+        return Frame(image, t, number, device_time=device_time, device_index=number)

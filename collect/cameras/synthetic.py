@@ -72,6 +72,8 @@ class SyntheticCamera(CaptureThread):
     """Frames at `fps` on a deadline-driven thread; the counter follows time, so lateness shows as a jump."""
 
     kind = "synthetic"
+    device_clock = True  # it models a device: its clock is the frame's deadline, its counter the index
+    device_counter = True
 
     def __init__(
         self,
@@ -139,4 +141,4 @@ class SyntheticCamera(CaptureThread):
         else:
             image = self.render(index)
         self._last_image = image
-        return Frame(image, time.monotonic(), index, device_time=index / self.fps)
+        return Frame(image, time.monotonic(), index, device_time=index / self.fps, device_index=index)

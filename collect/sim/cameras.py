@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from demoforge.collect.cameras.base import STALL_PERIODS, CameraHealth, Frame
-from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import CameraConfig
 
 NOISE_STD = 1.5  # grey levels of sensor read noise
 NOISE_PATTERNS = 6  # precomputed per image size; consecutive frames never share one
@@ -55,6 +55,9 @@ def intrinsics(fovy_deg: float, width: int, height: int) -> dict[str, Any]:
 
 class SimCamera:
     """One rendered camera; `source` is the MuJoCo camera's name."""
+
+    device_clock = False  # the simulated time is the tick's clock: nothing more to store
+    device_counter = False
 
     def __init__(
         self,

@@ -30,14 +30,14 @@ import numpy as np
 
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import Clock, SteppedClock
 from demoforge.collect.sim.cameras import SimCamera, open_cameras
 from demoforge.collect.sim.operator_faults import BUMP_JOINT, BUMP_TORQUE, EpisodeFaults
 from demoforge.collect.virtual_faults import PlannedFault
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.errors import ConfigError, UserError
 from demoforge.schemas.rig import Rig
 
 SIM_FAULTS = ("pause", "slow", "hesitant", "drop", "freeze", "limit", "miss", "short", "long")
@@ -290,6 +290,9 @@ class SimHardware:
     def check_cameras(self) -> None:
         """Rendered cameras cannot stall."""
 
+    def device_datasets(self) -> list[str]:
+        return []  # rendered frames carry no device clock or counter of their own
+
     def camera_infos(self) -> list[L.CameraInfo]:
         out = []
         for cfg in self.rig.cameras:
@@ -302,7 +305,7 @@ class SimHardware:
             )
         return out
 
-    def hold_followers(self, reason: HardwareError) -> None:
+    def hold_followers(self, reason: UserError) -> None:
         """A stopped loop stops stepping the physics: the simulated arms hold where they are."""
 
     def validate_faults(self, faults: list[PlannedFault]) -> None:

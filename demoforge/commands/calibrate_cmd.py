@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.collect import calibration
-    from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
     from demoforge.collect.rigs import resolve_rig
+    from demoforge.collect.virtual_rig import start_virtual_chains
 
     rig = resolve_rig(args.rig)
     arms = [a for a in rig.arms if args.arm in (None, a.name)]

@@ -26,8 +26,8 @@ from demoforge.quality import (
     write_report_html,
     write_report_json,
 )
-from demoforge.schemas.dataset import episode_files
-from demoforge.schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.dataset import dataset_episodes
+from demoforge.schemas.errors import ConfigError
 
 NAME = "check"
 HELP = "check every episode of a dataset; write quality/report.json and quality/report.html"
@@ -60,11 +60,7 @@ def run(args: argparse.Namespace) -> int:
     th = load_thresholds(args.config)
     if args.allow_unlabelled:
         th = dataclasses.replace(th, allow_unlabelled=True)
-    files = episode_files(folder)  # raises for a missing folder
-    if not files:
-        raise EpisodeError(
-            f"{folder} holds no episode_<i>.hdf5 files", "pass the dataset folder that holds them"
-        )
+    files = dataset_episodes(folder)  # raises for a missing or empty folder
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)
     json_path = write_report_json(folder, report)

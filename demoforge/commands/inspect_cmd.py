@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from demoforge.schemas.dataset import MANIFEST, episode_files
+from demoforge.schemas.dataset import MANIFEST, dataset_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 
@@ -36,11 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dataset(console: Console, folder: Path) -> None:
-    files = episode_files(folder)
-    if not files:
-        raise EpisodeError(
-            f"{folder} holds no episode_<i>.hdf5 files", "record some, or pass an episode file"
-        )
+    files = dataset_episodes(folder)
     table = Table(
         title=f"{folder}  ({len(files)} episodes{', ' + MANIFEST if (folder / MANIFEST).exists() else ''})"
     )
@@ -51,21 +47,27 @@ def _dataset(console: Console, folder: Path) -> None:
             no_wrap=col == "episode",
             overflow="fold",
         )
-    total = 0.0
+    total, unknown = 0.0, 0
     for f in files:
         try:
             with EpisodeReader(f) as ep:
-                total += ep.duration
+                duration = ep.duration
+                if duration is None:
+                    unknown += 1
+                else:
+                    total += duration
                 label = {1: "yes", 0: "[red]no[/]", -1: "[yellow]unlabeled[/]"}[ep.success]
                 note = (
                     "cut off: run `demoforge recover`"
                     if ep.cut_off
-                    else ("plain ALOHA" if ep.missing else "")
+                    else ("plain ALOHA" if _lacks_extensions(ep) else "")
                 )
+                if duration is None:
+                    note = "; ".join(n for n in (note, "no fps attribute") if n)
                 table.add_row(
                     f.name,
                     str(ep.length),
-                    f"{ep.duration:.2f}",
+                    "?" if duration is None else f"{duration:.2f}",
                     str(ep.n_joints),
                     str(len(ep.cameras)),
                     label,
@@ -75,12 +77,21 @@ def _dataset(console: Console, folder: Path) -> None:
         except EpisodeError as e:
             table.add_row(f.name, "-", "-", "-", "-", "-", "-", f"[red]{escape(e.message)}[/]")
     console.print(table)
-    console.print(f"total recorded time: {total:.1f} s")
+    console.print(
+        f"total recorded time: {total:.1f} s"
+        + (f" (and {unknown} episode(s) of unknown duration: no fps attribute)" if unknown else "")
+    )
+
+
+def _lacks_extensions(ep: EpisodeReader) -> bool:
+    """Our core additions are missing (a plain ALOHA/ACT file); optional datasets do not count."""
+    return any(m not in ep.optional_missing for m in ep.missing)
 
 
 def _episode(console: Console, path: Path) -> None:
     with EpisodeReader(path) as ep:
-        table = Table(title=f"{path}  ({ep.length} ticks, {ep.duration:.2f} s)")
+        duration = "no fps attribute" if ep.duration is None else f"{ep.duration:.2f} s"
+        table = Table(title=f"{path}  ({ep.length} ticks, {duration})")
         table.add_column("dataset")
         table.add_column("shape", justify="right")
         table.add_column("dtype")
@@ -103,5 +114,8 @@ def _episode(console: Console, path: Path) -> None:
         console.print(
             f"{fps}, {state}, cameras: {', '.join(ep.cameras) or 'none'}{' (JPEG)' if ep.compressed else ''}"
         )
-        if ep.missing:
-            console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(ep.missing)}")
+        core = [m for m in ep.missing if m not in ep.optional_missing]
+        if core:
+            console.print(f"[yellow]not in this file[/] (plain ALOHA/ACT layout?): {', '.join(core)}")
+        if ep.optional_missing:
+            console.print(f"optional datasets not recorded: {', '.join(ep.optional_missing)}")

@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from demoforge.collect.recover import recover_dataset
+    from demoforge.schemas.episode_recovery import recover_dataset
 
     results = recover_dataset(args.dataset)
     bad = 0

@@ -13,8 +13,8 @@ import pytest
 from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.dynamixel import control_table as ct
-from demoforge.collect.dynamixel.virtual_chains import VirtualChains, start_virtual_chains
 from demoforge.collect.errors import HardwareError
+from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas.rig import Rig, parse_rig
 
 # (name, leader ids, follower ids, leader model, follower model, limits, kind)

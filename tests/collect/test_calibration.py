@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from demoforge.collect import calibration as cal
-from demoforge.collect.dynamixel.virtual_chains import start_virtual_chains
+from demoforge.collect.virtual_rig import start_virtual_chains
 from demoforge.schemas.errors import ConfigError
 from tests.collect.test_arm import aloha_rig
 

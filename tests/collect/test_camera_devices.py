@@ -19,8 +19,7 @@ from demoforge.collect.cameras import (
 from demoforge.collect.cameras.devices import opencv_devices, realsense_devices
 from demoforge.collect.cameras.realsense_playback import SERIAL, make_playback_file
 from demoforge.collect.errors import HardwareError
-from demoforge.schemas.rig import Camera as CameraConfig
-from demoforge.schemas.rig import load_rig
+from demoforge.schemas.rig import CameraConfig, load_rig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from demoforge.collect.cameras import Frame, RealSenseCamera, decode_index, open_camera
 from demoforge.collect.cameras.realsense_playback import SERIAL, make_playback_file
 from demoforge.collect.errors import HardwareError
-from demoforge.schemas.rig import Camera as CameraConfig
+from demoforge.schemas.rig import CameraConfig
 
 rs = pytest.importorskip("pyrealsense2")
 
@@ -54,6 +54,7 @@ def test_playback_through_the_pipeline(playback: Path) -> None:
         assert f.image.shape == (H, W, 3) and f.image.dtype == np.uint8
         assert decode_index(f.image) == f.index
         assert f.device_time == pytest.approx(0.001 + f.index / FPS, abs=1e-6)  # the camera's clock
+        assert f.device_index == f.index  # the frame number
     by_index = {f.index: f for f in frames}
     if 9 in by_index and 12 in by_index:  # the gap is in the host arrival times too
         assert by_index[12].capture_time - by_index[9].capture_time == pytest.approx(3 / FPS, abs=0.02)

@@ -10,9 +10,10 @@ import pytest
 
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import SyntheticFaults
-from demoforge.collect.errors import HardwareError
+from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import Manifest
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
@@ -86,6 +87,13 @@ def test_recorded_action_is_what_was_sent_and_leader_what_was_read(tmp_path: Pat
             assert ft is not None and (np.diff(ep.frame_index(cam)) >= 0).all()
             age = ep.timestamps - ft  # frames are taken after the bus I/O, within the tick
             assert (age > -0.02).all() and (age[5:] < 0.1).all()
+            # the synthetic camera models a device: its own counter and clock are recorded too
+            np.testing.assert_array_equal(ep.optional(L.device_index_path(cam)), ep.frame_index(cam))
+            np.testing.assert_allclose(ep.optional(L.device_time_path(cam)), ep.frame_index(cam) / 30.0)
+        clamped = ep.optional(L.CLAMPED)
+        assert clamped is not None and set(np.unique(clamped)) <= {0, 1}
+        unclamped = clamped == 0  # where no clamp fired, the command is the leader's reading
+        np.testing.assert_array_equal(action[unclamped], leader[unclamped])
 
 
 def test_numbering_continues_and_manifest_lists_episodes(tmp_path: Path) -> None:
@@ -156,7 +164,7 @@ class FaultAt:
         pass
 
     def refresh(self, rec: Recorder) -> None:
-        r = getattr(rec, "recording", None)
+        r = rec.in_progress
         recording = rec.phase.startswith("recording")
         if not self.done and recording and rec.episode_index == 1 and r is not None and r.ticks >= self.after:
             self.done = True
@@ -191,3 +199,26 @@ def test_unplugged_device_stops_safely_and_keeps_what_was_recorded(tmp_path: Pat
     with EpisodeReader(ds / "episode_1.hdf5") as ep:
         assert not ep.complete and 20 <= ep.length < 50
     assert [e.file for e in Manifest.load(ds).episodes] == ["episode_0.hdf5", "episode_1.hdf5"]
+
+
+def test_a_failing_disk_is_a_storage_error_and_earlier_episodes_stay(tmp_path: Path) -> None:
+    rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
+    ds = tmp_path / "ds"
+
+    def disk_full(rec: Recorder) -> None:
+        assert rec.in_progress is not None
+        writer = rec.in_progress.sink.writer
+
+        def no_space() -> None:
+            raise OSError(28, "No space left on device")
+
+        writer._write = no_space  # type: ignore[method-assign]  # the disk, not our code, fails
+
+    opts = RecordOptions(dataset=ds, episodes=3, episode_time=1.0, reset_time=0.0)
+    with pytest.raises(StorageError) as info:
+        Recorder(rig, opts, display=FaultAt(20, disk_full)).run()
+    assert not isinstance(info.value, HardwareError)
+    assert "episode_1.hdf5" in info.value.message and "No space left" in info.value.message
+    assert "disk space" in info.value.hint
+    with EpisodeReader(ds / "episode_0.hdf5") as ep:
+        assert ep.complete and ep.length == 50

@@ -56,7 +56,7 @@ def test_large_dataset_table_is_summarized(tmp_path: Path, capsys: pytest.Captur
     [
         (["check", "{tmp}/missing"], "is not a folder"),
         (["check", "{tmp}/empty"], "holds no episode"),
-        (["check", "{ds}", "--config", "{tmp}/bad.toml"], "unknown threshold `pause`"),
+        (["check", "{ds}", "--config", "{tmp}/bad.toml"], "bad.toml: pause: unknown key"),
         (["check", "{ds}", "--config", "{tmp}/nope.toml"], "does not exist"),
         (["check", "{ds}", "--jobs", "0"], "--jobs"),
         (["split", "{ds}"], "run `demoforge check` first"),

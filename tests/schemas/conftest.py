@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs
-from demoforge.schemas.episode_writer import EpisodeWriter, Tick
+from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
+from demoforge.schemas.jpeg import encode_jpeg
 
 CAMS = {"cam_high": (24, 32), "cam_wrist": (16, 20)}
 
@@ -37,7 +38,18 @@ def make_attrs(compress: bool, n_joints: int = 3) -> EpisodeAttrs:
     )
 
 
-def make_tick(t: int, n_joints: int = 3) -> Tick:
+def sample(cam: str, t: int, compress: bool) -> CameraSample:
+    """Camera `cam`'s frame at tick t as the writer takes it: JPEG bytes (what EpisodeSink encodes) or RGB."""
+    img = frame(cam, t)
+    return CameraSample(
+        capture_time=t * 0.02 - 0.004,
+        index=100 + t,
+        image=None if compress else img,
+        jpeg=encode_jpeg(img, 90) if compress else None,
+    )
+
+
+def make_tick(t: int, n_joints: int = 3, compress: bool = True) -> Tick:
     q = np.sin(np.arange(n_joints) + t * 0.1).astype(np.float32)
     return Tick(
         timestamp=t * 0.02,
@@ -46,16 +58,14 @@ def make_tick(t: int, n_joints: int = 3) -> Tick:
         effort=q * 3,
         action=q + 0.01,
         leader_qpos=q - 0.01,
-        images={c: frame(c, t) for c in CAMS},
-        frame_time={c: t * 0.02 - 0.004 for c in CAMS},
-        frame_index={c: 100 + t for c in CAMS},
+        frames={c: sample(c, t, compress) for c in CAMS},
     )
 
 
 def write_episode(path: Path, n: int = 30, compress: bool = True, success: int = 1) -> Path:
-    w = EpisodeWriter(path, make_attrs(compress), CAMS, flush_interval=0.1)
+    w = EpisodeWriter(path, make_attrs(compress), flush_interval=0.1)
     for t in range(n):
-        w.append(make_tick(t))
+        w.append(make_tick(t, compress=compress))
     w.close(success=success, loop_stats={"achieved_hz": 50.0, "overruns": 0})
     return path
 

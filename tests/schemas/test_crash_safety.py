@@ -14,9 +14,9 @@ from demoforge.schemas.episode_reader import EpisodeReader
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.schemas.conftest import CAMS, make_attrs, make_tick
+from tests.schemas.conftest import make_attrs, make_tick
 from demoforge.schemas.episode_writer import EpisodeWriter
-w = EpisodeWriter(sys.argv[1], make_attrs(True), CAMS, flush_interval=0.2)
+w = EpisodeWriter(sys.argv[1], make_attrs(True), flush_interval=0.2)
 t = 0
 while True:
     w.append(make_tick(t))

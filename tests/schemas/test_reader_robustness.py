@@ -35,6 +35,9 @@ def read_everything(path: Path) -> None:
             ep.frame_time(cam)
             ep.frame_index(cam)
             ep.image(cam, ep.length - 1) if ep.length else None
+            ep.optional(L.device_time_path(cam)), ep.optional(L.device_index_path(cam))
+        for name in L.TICK_SCALARS:
+            ep.optional(name)
 
 
 def plain_aloha(path: Path, n: int = 10, j: int = 14) -> Path:
@@ -123,6 +126,12 @@ MUTATIONS = {
         f.create_dataset(L.TIMESTAMPS, data=np.zeros(3)),
     ),
     "qpos_is_group": lambda f: (f.__delitem__(L.QPOS), f.create_group(L.QPOS)),
+    "reward_short": lambda f: f.create_dataset(L.REWARD, data=np.zeros(7, np.float32)),
+    "clamped_float": lambda f: f.create_dataset(L.CLAMPED, data=np.zeros(20, np.float32)),
+    "device_index_2d": lambda f: f.create_dataset(
+        L.device_index_path("cam_high"), data=np.zeros((20, 2), np.int64)
+    ),
+    "device_time_is_group": lambda f: f.create_group(L.device_time_path("cam_high")),
     "frame_index_float": lambda f: (
         f.__delitem__(L.frame_index_path("cam_high")),
         f.create_dataset(L.frame_index_path("cam_high"), data=np.zeros(20)),
@@ -163,6 +172,19 @@ def test_non_finite_values(tmp_path: Path, row: int, col: int, bad: float, name:
             f[name][row, col] = bad
     with pytest.raises(EpisodeError, match=f"{name} has a non-finite value at row {row}"):
         read_everything(path)
+
+
+def test_optional_datasets_with_fill_values_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "episode_0.hdf5"
+    path.write_bytes(template_bytes())
+    with h5py.File(path, "r+") as f:
+        f.create_dataset(L.INFERENCE_LATENCY, data=np.full(20, np.nan, np.float32))
+    with EpisodeReader(path) as ep:
+        latency = ep.optional(L.INFERENCE_LATENCY)
+        assert latency is not None and np.isnan(latency).all()  # NaN = no new chunk: not an error
+        assert L.INFERENCE_LATENCY not in ep.missing and L.REWARD in ep.optional_missing
+    with EpisodeReader(path) as ep, pytest.raises(ValueError, match="not an optional dataset"):
+        ep.optional(L.QPOS)  # asking for a core dataset here is a bug in the caller
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""Emulated Dynamixel chains for every `emulator:<name>` bus of a rig: the virtual rig's hardware.
+"""The virtual rig: emulated Dynamixel chains for every `emulator:<name>` bus of a rig.
+
+It sits at the rig level (beside calibration and the hardware it stands in for): the driver package
+`collect/dynamixel/` provides the emulator and the bus, and knows nothing of rigs or calibration.
 
 Usage (the recorder)::
 
