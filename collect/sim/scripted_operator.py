@@ -203,7 +203,6 @@ class ScriptedOperator:
             ArmScript(ArmIK(scene.mj, scene.model, side), q[k : k + 6], float(q[k + 6]), plan[side])
             for k, side in ((0, "left"), (7, "right"))
         ]
-        self._q_start = q
 
     def __call__(self, t: float) -> np.ndarray:
         out = np.empty(14)

@@ -75,3 +75,51 @@ def test_inject_on_a_rig_without_that_camera_is_a_clear_error(
     )
     assert main(args) == 2
     assert "no camera 'cam_nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ("short@1:0", "takes the new length"),
+        ("long@1:5+1", "takes the new length"),
+        ("slow@1:0", "slow needs a duration"),
+        ("miss.cam_high@1:0", "miss takes no target"),
+    ],
+)
+def test_parse_errors_of_the_newer_kinds(spec: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        parse_fault(spec)
+
+
+def test_faults_json_holds_truth_per_file_and_replaces_rerecorded_files(tmp_path: Path) -> None:
+    import json
+
+    from demoforge.collect.virtual_faults import append_truth, fault_truth
+
+    pause = parse_fault("pause@1:1.5+1.2")
+    miss = parse_fault("miss@2:0")
+    append_truth(tmp_path, [fault_truth("episode_1.hdf5", pause, 1.56, 2.76, 8.0)])
+    append_truth(tmp_path, [fault_truth("episode_2.hdf5", miss, 0.3, 0.3, 8.0)])
+    append_truth(tmp_path, [fault_truth("episode_1.hdf5", pause, 1.5, 2.7, 8.0)])  # re-recorded
+    doc = json.loads((tmp_path / "faults.json").read_text())
+    assert doc["faults"] == [
+        {
+            "file": "episode_2.hdf5",
+            "kind": "miss",
+            "target": "",
+            "check": "success_label",
+            "start_s": 0.0,
+            "end_s": 8.0,
+        },
+        {
+            "file": "episode_1.hdf5",
+            "kind": "pause",
+            "target": "",
+            "check": "pause",
+            "start_s": 1.5,
+            "end_s": 2.7,
+        },
+    ]
+    (tmp_path / "faults.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="damaged"):
+        append_truth(tmp_path, [])
