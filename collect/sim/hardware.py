@@ -171,7 +171,7 @@ class SimHardware:
 
     def now(self) -> float:
         """Simulated seconds since the hardware opened (never runs backwards across resets)."""
-        return self._t_offset + self.scene.time
+        return round(self._t_offset + self.scene.time, 9)  # whole ticks, not float drift from 2 ms substeps
 
     # -- episodes ------------------------------------------------------------------------------------
 
