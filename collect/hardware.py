@@ -49,13 +49,12 @@ class Hardware(Protocol):
     def tick_extras(self) -> dict[str, float]: ...  # optional per-tick datasets (sim: the reward)
     def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None: ...
     def end_episode(self) -> None: ...  # the recording of the episode stopped
-    def success(
-        self, extras: dict[str, float]
-    ) -> int | None: ...  # label from the last tick, None: no opinion
+    # the episode's success label from its last tick's extras; None: the rig has no opinion
+    def success(self, extras: dict[str, float]) -> int | None: ...
 
 
 def open_hardware(rig: Rig, *, line: str = "ideal") -> Hardware:
-    """The hardware a rig describes: a simulation for rigs with a `[sim]` table, else buses and cameras."""
+    """The hardware a rig describes: a simulation for a `[simulation]` table, else buses and cameras."""
     if rig.simulation is not None:
         from demoforge.collect.sim.hardware import SimHardware
 
