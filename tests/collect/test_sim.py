@@ -173,6 +173,11 @@ def test_planted_faults_are_in_faults_json_the_data_and_the_report(tmp_path: Pat
 
 
 def test_no_render_and_sim_faults_on_other_rigs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tmp_path / "physics"
+    args = ["record", "--rig", "sim-insertion", "--dataset", str(ds), "--no-render", "--unattended"]
+    assert main([*args, "--episode-time", "0.5"]) == 0
+    with h5py.File(ds / "episode_0.hdf5") as f:
+        assert len(f[L.IMAGES]) == 0 and f[L.REWARD].shape == (25,) and f.attrs["success"] == 0
     args = ["record", "--rig", "virtual", "--dataset", str(tmp_path / "v"), "--no-render", "--unattended"]
     assert main(args) == 2
     assert "not simulated" in capsys.readouterr().err
