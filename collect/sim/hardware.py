@@ -24,6 +24,7 @@ import contextlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,42 +44,50 @@ from demoforge.schemas.rig import Rig
 SIM_FAULTS = ("pause", "slow", "hesitant", "drop", "freeze", "limit", "miss", "short", "long")
 
 
+@dataclass(frozen=True)
+class _LeaderBus:
+    port: str
+    joints: slice  # this arm's joints in the rig's joint vector
+    joint_of_motor: np.ndarray  # (M,) index into the joint vector, per motor (shadows included)
+    conv: cal.Converter  # (M,) ticks <-> joint units
+    ids: tuple[int, ...]  # (M,) motor ids
+
+
 class LeaderHand:
     """Joint values -> the emulated leader motors' mechanical ticks, per leader port."""
 
     def __init__(self, rig: Rig) -> None:
-        self.ports: list[tuple[str, slice, np.ndarray, cal.Converter, list[int]]] = []
+        self.buses: list[_LeaderBus] = []
         k = 0
         for arm in rig.arms:
             motors = cal.motor_ids(arm, "leader")
-            side = cal.identity(arm).leader
-            joint_of_motor = np.array([k + arm.joints.index(j) for j, _, _ in motors])
-            conv = cal.Converter.of([side[i] for _, i, _ in motors])
-            self.ports.append(
-                (
+            side = cal.identity(arm).leader  # emulated leaders are built with the identity calibration
+            self.buses.append(
+                _LeaderBus(
                     arm.leader.port,
                     slice(k, k + len(arm.joints)),
-                    joint_of_motor,
-                    conv,
-                    [i for _, i, _ in motors],
+                    np.array([k + arm.joints.index(j) for j, _, _ in motors]),
+                    cal.Converter.of([side[i] for _, i, _ in motors]),
+                    tuple(i for _, i, _ in motors),
                 )
             )
             k += len(arm.joints)
 
     def ticks(self, q: np.ndarray) -> list[tuple[str, dict[int, float]]]:
+        """Per port, where a hand holding the leader at joint values q puts each motor."""
         out = []
-        for port, _, jm, conv, ids in self.ports:
-            t = conv.zero + q[jm] * conv.scale
-            out.append((port, dict(zip(ids, t.tolist(), strict=True))))
+        for b in self.buses:
+            t = b.conv.zero + q[b.joint_of_motor] * b.conv.scale
+            out.append((b.port, dict(zip(b.ids, t.tolist(), strict=True))))
         return out
 
     def quantize(self, q: np.ndarray) -> np.ndarray:
         """What reading the leaders back gives for joint values q: whole ticks of each first motor."""
         out = np.array(q, np.float64)
-        for _, sl, jm, conv, _ in self.ports:
-            first = np.unique(jm, return_index=True)[1]
-            z, s = conv.zero[first], conv.scale[first]
-            out[sl] = (np.rint(z + q[sl] * s) - z) / s
+        for b in self.buses:
+            first = np.unique(b.joint_of_motor, return_index=True)[1]
+            z, s = b.conv.zero[first], b.conv.scale[first]
+            out[b.joints] = (np.rint(z + q[b.joints] * s) - z) / s
         return out
 
 
