@@ -24,7 +24,11 @@ LABELS = {"success": 1, "failure": 0, "none": -1}
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rig", required=True, help="a shipped rig (virtual, aloha, koch) or a rig TOML file")
+    p.add_argument(
+        "--rig",
+        required=True,
+        help="a shipped rig (virtual, aloha, koch, sim-transfer-cube, sim-insertion) or a rig TOML file",
+    )
     p.add_argument(
         "--line",
         choices=("ideal", "1M", "4M"),

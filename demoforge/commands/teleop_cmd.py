@@ -13,6 +13,7 @@ HELP = "teleoperate: followers follow the leaders at the rig's rate, nothing is 
 EXAMPLES = """examples:
   demoforge teleop --rig aloha                  # until q or Ctrl-C
   demoforge teleop --rig virtual --seconds 5    # fixed duration (scripts, unattended)
+  demoforge teleop --rig sim-insertion --seconds 2   # the simulated pair holds the start pose
 """
 
 
@@ -23,13 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.collect.control_loop import ControlLoop
-    from demoforge.collect.hardware import RigHardware
+    from demoforge.collect.hardware import open_hardware
     from demoforge.collect.operator_keys import TerminalKeys
     from demoforge.collect.rigs import resolve_rig
 
     rig = resolve_rig(args.rig)
     attended = sys.stdin.isatty() and args.seconds is None
-    with RigHardware(rig, line=args.line) as hw:
+    hw = open_hardware(rig, line=args.line)
+    hw.open()
+    try:
         loop = ControlLoop(hw)
         loop.start()
         end = time.monotonic() + (args.seconds if args.seconds is not None else float("inf"))
@@ -50,4 +53,6 @@ def run(args: argparse.Namespace) -> int:
             loop.stop()
         if loop.fault is not None:
             raise loop.fault
+    finally:
+        hw.close()
     return 0
