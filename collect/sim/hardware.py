@@ -16,6 +16,10 @@ Episodes: `begin_episode` resets the scene (the objects at gym-aloha's poses for
 arms at the start pose) and gives the operator a new plan, on the control thread between two ticks;
 `end_episode` has the operator put the leaders back at the start pose, as a person does while the
 recorder drives the followers there.
+
+Any source of follower goals works the same way (the leader map for teleop, waypoints, a policy):
+`write_and_read_followers` takes joint goals, whoever made them; `begin_episode` places the objects
+and `success(tick_extras())` labels a rollout by the task's top reward at its last step.
 """
 
 from __future__ import annotations
