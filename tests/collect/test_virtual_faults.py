@@ -123,3 +123,28 @@ def test_faults_json_holds_truth_per_file_and_replaces_rerecorded_files(tmp_path
     (tmp_path / "faults.json").write_text("{not json")
     with pytest.raises(ConfigError, match="damaged"):
         append_truth(tmp_path, [])
+
+
+def test_virtual_rig_truth_matches_the_report(tmp_path: Path) -> None:
+    """faults.json on the virtual rig: each entry's check fires in that file over that span."""
+    import json
+
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    ds = tmp_path / "ds"
+    inject = ["--inject", "black.cam_high@0:0.6+0.3", "--inject", "short@3:0.3", "--inject", "stall@4:0.5"]
+    args = record_args(
+        tmp_path, ds, "--label", "success", *inject, episodes=5, episode_time=1.2, reset_time=0
+    )
+    assert main(args) == 2  # the stalled camera ends the session; what was recorded is kept
+    truth = json.loads((ds / "faults.json").read_text())["faults"]
+    assert {(t["file"], t["check"]) for t in truth} == {
+        ("episode_0.hdf5", "dark_frame"),
+        ("episode_3.hdf5", "length_outlier"),
+        ("episode_4.hdf5", "integrity"),
+    }
+    by_file = {e.file: e for e in check_dataset(ds).episodes}
+    for t in truth:
+        assert any(
+            f.check == t["check"] and f.start_s <= t["end_s"] + 0.2 and f.end_s >= t["start_s"] - 0.2
+            for f in by_file[t["file"]].findings
+        ), (t, by_file[t["file"]].findings)
