@@ -21,7 +21,7 @@ Simulated rigs (sim-*) take pause, drop, freeze, short, long and these, timed fr
 reset (a few ticks before the first recorded tick; faults.json holds the exact episode times):
 
     slow@1:0+8                the operator moves at 0.3x speed (a slow operator)
-    hesitant@1:2+3            stop-and-go: 0.7 s still, 0.4 s moving, over 3 s
+    hesitant@1:2+3            stop-and-go: 0.8 s still, 0.4 s moving, over 3 s
     limit@2:3+0.3             a bump pushes the left forearm roll past its joint limit
     miss@3:0                  the operator misses the grasp on purpose (a failure label)
 
