@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -140,7 +141,8 @@ class SimHardware:
     # -- opening -------------------------------------------------------------------------------------
 
     def open(self) -> SimHardware:
-        os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless told otherwise
+        if sys.platform.startswith("linux"):  # headless: EGL (GPU or Mesa), unless told otherwise
+            os.environ.setdefault("MUJOCO_GL", "egl")
         from demoforge.collect.sim.scene import SimScene
 
         try:
