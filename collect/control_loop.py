@@ -23,15 +23,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from demoforge.collect.cameras import Frame
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError, StorageError
-from demoforge.collect.hardware import RigHardware
-from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
+from demoforge.collect.hardware import Hardware, RigHardware
+from demoforge.collect.loop_timing import LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_writer import CameraSample, Tick
@@ -95,11 +95,11 @@ class LeaderGoals:
 class ControlLoop:
     """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
-    def __init__(self, hw: RigHardware, source: GoalSource | None = None) -> None:
+    def __init__(self, hw: Hardware, source: GoalSource | None = None) -> None:
         self.hw = hw
         self.rig = hw.rig
         self.map = LeaderFollowerMap(self.rig)
-        self.clock = DeadlineClock(self.rig.fps)
+        self.clock = hw.make_clock()  # deadlines for physical rigs, stepped for a simulation
         self.recent = LoopStats(self.rig.fps)  # the last few seconds, for the display
         self.fault: BaseException | None = None
         self.leader = np.zeros(hw.n_joints)
@@ -129,7 +129,7 @@ class ControlLoop:
         self.qpos = qpos
         self.leader = self.hw.read_leaders()
         self.map.reset(qpos)
-        self.clock = DeadlineClock(self.rig.fps)
+        self.clock = self.hw.make_clock()
         self._thread.start()
 
     def stop(self) -> None:
@@ -202,6 +202,7 @@ class ControlLoop:
         try:
             while not self._stop.is_set():
                 deadline, start = self.clock.wait()
+                t_work = time.monotonic()  # work is host time whatever the clock (sim time may not pass)
                 rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
@@ -224,7 +225,7 @@ class ControlLoop:
                 if rec is not None:
                     self._record(rec, start, leader, goal, qpos, qvel, effort, frames, scalars)
                 self.leader, self.qpos, self.frames = leader, qpos, frames
-                work = time.monotonic() - start
+                work = time.monotonic() - t_work
                 self.recent.add(deadline, start, work)
                 if rec is not None:
                     rec.stats.add(deadline, start, work)
@@ -251,7 +252,8 @@ class ControlLoop:
     def _goal(self, wanted: np.ndarray) -> np.ndarray:
         """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'
         reading in teleop) agrees with the followers, then `wanted` through the safety clamps."""
-        hw = self.hw
+        # leader waypoints exist only for hardware with `can_drive_leaders` (RigHardware)
+        hw = cast("RigHardware", self.hw)
         if self.engaged:
             return self.map(wanted, self.qpos)
         assert self.map.last is not None
@@ -328,7 +330,7 @@ class ControlLoop:
                 action=goal,
                 leader_qpos=leader,
                 frames=samples,
-                scalars={L.CLAMPED: float(self.map.clamped), **scalars},
+                scalars={L.CLAMPED: float(self.map.clamped), **self.hw.tick_extras(), **scalars},
             )
         )
         rec.ticks += 1

@@ -41,6 +41,7 @@ class EpisodeSink:
         self._in_flight = 0  # ticks taken from the queue, not yet appended
         self.error: BaseException | None = None  # a write failure, surfaced to the control loop
         self.max_backlog = 0
+        self.last: Tick | None = None  # the newest tick handed over (the recorder labels from it)
         self._thread = threading.Thread(target=self._run, name="episode-writer", daemon=True)
         self._thread.start()
 
@@ -52,6 +53,7 @@ class EpisodeSink:
     def put(self, tick: Tick) -> None:
         """Hand over one tick (O(1) on the control thread)."""
         self._q.put(tick)
+        self.last = tick
         b = self.backlog
         if b > self.max_backlog:
             self.max_backlog = b

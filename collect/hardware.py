@@ -1,8 +1,12 @@
-"""RigHardware: every device of a rig opened together (buses, cameras, and the emulator for a virtual rig).
+"""The hardware seam of the control loop, and RigHardware: every device of a rig opened together.
 
-The control loop talks to this and nothing below it: one `read_leaders()`, one
-`write_and_read_followers()` and one `latest_frames()` per tick, joint vectors ordered as
-`Rig.joint_names`. Every check of the motors happens in `open` (see `arm.ArmBus.open`), never per tick.
+The control loop and the recorder talk to a `Hardware` and nothing below it: one `read_leaders()`,
+one `write_and_read_followers()` and one `latest_frames()` per tick, joint vectors ordered as
+`Rig.joint_names`. `RigHardware` is real buses and cameras (or the virtual rig's emulated ones);
+`demoforge.collect.sim.hardware.SimHardware` is a simulated follower pair with rendered cameras.
+`open_hardware(rig)` picks the one the rig describes.
+
+RigHardware: every check of the motors happens in `open` (see `arm.ArmBus.open`), never per tick.
 
 Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
 and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,13 +30,47 @@ from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
 from demoforge.collect.errors import HardwareError
-from demoforge.collect.loop_timing import DeadlineClock
+from demoforge.collect.loop_timing import Clock, DeadlineClock
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
 from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
+
+
+class Hardware(Protocol):
+    """What the control loop and the recorder need from a rig's devices."""
+
+    rig: Rig
+    n_joints: int
+    cameras: dict[str, Camera]
+
+    def open(self) -> Any: ...
+    def close(self) -> None: ...
+    def make_clock(self) -> Clock: ...  # the clock the control loop runs on
+    def read_leaders(self) -> np.ndarray: ...  # (J,)
+    def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def read_followers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def latest_frames(self) -> dict[str, Frame | None]: ...
+    def check_cameras(self) -> None: ...
+    def camera_infos(self) -> list[CameraInfo]: ...
+    def device_datasets(self) -> list[str]: ...  # optional per-camera datasets the cameras fill
+    def hold_followers(self, reason: UserError) -> None: ...
+    def tick_extras(self) -> dict[str, float]: ...  # optional per-tick datasets (sim: the reward)
+    def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None: ...
+    def end_episode(self) -> None: ...  # the recording of the episode stopped
+    # the episode's success label from its last tick's extras; None: the rig has no opinion
+    def success(self, extras: dict[str, float]) -> int | None: ...
+
+
+def open_hardware(rig: Rig, *, line: str = "ideal") -> Hardware:
+    """The hardware a rig describes: a simulation for a `[simulation]` table, else buses and cameras."""
+    if rig.simulation is not None:
+        from demoforge.collect.sim.hardware import SimHardware
+
+        return SimHardware(rig)
+    return RigHardware(rig, line=line)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -101,7 +139,22 @@ class RigHardware:
             raise
         return self
 
+    def make_clock(self) -> Clock:
+        return DeadlineClock(self.rig.fps)
+
+    def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None:
+        """Nothing to set up: a person resets a real scene (planted faults go through the injector)."""
+
+    def end_episode(self) -> None:
+        """Nothing to do: a person puts the leaders back."""
+
+    def success(self, extras: dict[str, float]) -> int | None:
+        return None  # a person labels real episodes
+
     # -- per tick ----------------------------------------------------------------------------------
+
+    def tick_extras(self) -> dict[str, float]:
+        return {}
 
     def _each_arm(self, fn: Callable[[int], Any]) -> list[Any]:
         if self._pool is None:

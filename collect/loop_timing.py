@@ -1,5 +1,10 @@
-"""Deadline scheduling for the control loop, and the statistics of how well it kept time.
+"""The control loop's clocks, and the statistics of how well it kept time.
 
+A clock is a seam of the loop (the rig's hardware chooses it): `DeadlineClock` for anything
+physical, `SteppedClock` for a simulation, where a tick advances the physics one control period
+and runs as fast as the machine allows, its times being simulated time.
+
+Deadlines:
 The loop never sleeps `1/fps` (that drifts by the work done each tick): tick k starts at
 `t0 + k / fps`. It sleeps until shortly before the deadline and spins the last stretch, because
 Linux wakes a sleeping thread up to ~1 ms late under load. A tick that starts more than one
@@ -11,8 +16,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,6 +29,33 @@ GIL_SWITCH_S = 0.0005  # how long another thread may hold the GIL before the con
 def prefer_control_thread() -> None:
     """Shorten the GIL switch interval so the control thread regains the GIL within ~0.5 ms, not 5 ms."""
     sys.setswitchinterval(GIL_SWITCH_S)
+
+
+class Clock(Protocol):
+    """When ticks start. `wait()` returns (deadline, actual start) in the clock's own seconds."""
+
+    overruns: int  # ticks that started more than one period late
+    skipped: int  # deadlines given up after overruns
+
+    def wait(self) -> tuple[float, float]: ...
+
+
+class SteppedClock:
+    """Simulated time: a tick starts as soon as the previous one ended, at the simulation's time.
+
+    `now` reads the simulation's clock, which the hardware advances by one control period per
+    tick; every tick therefore starts exactly on its deadline (a clean episode shows a perfect
+    rate, whatever the machine's speed) and nothing ever overruns.
+    """
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.overruns = 0
+        self.skipped = 0
+
+    def wait(self) -> tuple[float, float]:
+        t = self.now()
+        return t, t
 
 
 class DeadlineClock:

@@ -30,10 +30,10 @@ from demoforge.collect.cameras.exposure import wait_for_exposure
 from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress, GoalSource, LeaderGoals
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
-from demoforge.collect.hardware import RigHardware
+from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.teleop import disagreement
-from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
+from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import (
     EpisodeEntry,
     Manifest,
@@ -93,7 +93,7 @@ class Recorder:
         *,
         operator: Operator | None = None,
         display: Any = None,
-        hardware: RigHardware | None = None,
+        hardware: Hardware | None = None,
         goal_source: GoalSource | None = None,
     ) -> None:
         self.rig = rig
@@ -101,7 +101,7 @@ class Recorder:
         self.opt = options
         self.operator = operator
         self.display = display
-        self.hw = hardware or RigHardware(rig, line=options.line)
+        self.hw = hardware or open_hardware(rig, line=options.line)
         self.episode_time = (
             options.episode_time if options.episode_time is not None else rig.recording.episode_time
         )
@@ -198,6 +198,10 @@ class Recorder:
             if not self._wait_for_start():
                 self.quit = True
                 return RecordedEpisode(None, None, {}, 0.0, {}, kept=False)
+        n_ticks = self.injector.episode_ticks(
+            self.episode_index, round(self.episode_time * self.rig.fps), self.rig.fps
+        )
+        self.hw.begin_episode(self.episode_index, n_ticks, self.injector.for_episode(self.episode_index))
         path = self.opt.dataset / episode_name(self.episode_index)
         attrs = EpisodeAttrs(
             fps=self.rig.fps,
@@ -215,11 +219,15 @@ class Recorder:
         writer = EpisodeWriter(
             path,
             attrs,
-            optional=[CLAMPED, *self.hw.device_datasets(), *(self.goal_source or LeaderGoals()).records],
+            optional=[
+                CLAMPED,
+                *self.hw.tick_extras(),
+                *self.hw.device_datasets(),
+                *(self.goal_source or LeaderGoals()).records,
+            ],
             flush_interval=self.rig.recording.flush_interval,
         )
         sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
-        n_ticks = round(self.episode_time * self.rig.fps)
         rec = EpisodeInProgress(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.in_progress = rec
         # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then
@@ -245,15 +253,21 @@ class Recorder:
                 loop.set_source(LeaderGoals())
             sink.abort(rec.stats.summary())
             self._save_entry(manifest, path)
+            self._record_truth(path, rec)  # a planted stall or unplugged motor ends here
             raise
         loop.detach()
+        self.hw.end_episode()
         gc.enable()
         if self.goal_source is not None:
             loop.set_source(LeaderGoals())  # between episodes the leaders have the followers again
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1
+        own = self.hw.success(sink.last.scalars) if sink.last is not None else None
+        if own is not None:  # a simulation knows: the task's top reward at the last tick
+            label = own
         saved, close_s = sink.close(success=label, loop_stats=stats)
+        self._record_truth(saved, rec)
         kept = True
         if not self.opt.unattended:
             kept, label = self._ask_keep(saved)
@@ -300,6 +314,19 @@ class Recorder:
                     "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
                     "for leaders in a position mode)",
                 )
+
+    def _record_truth(self, path: Path, rec: EpisodeInProgress) -> None:
+        """The faults planted in this episode, in episode seconds, into faults.json."""
+        faults = self.injector.for_episode(self.episode_index)
+        if not faults:
+            return
+        spans = getattr(self.hw, "fault_spans", None)
+        if spans is not None:  # simulated: spans in clock time, exact
+            timed = [(f, a - rec.t0, b - rec.t0) for f, a, b in spans()]
+        else:  # applied by the injector at (about) their planned episode time
+            timed = [(f, f.start, f.start + f.duration) for f in faults]
+        duration = rec.ticks / self.rig.fps
+        append_truth(self.opt.dataset, [fault_truth(path.name, f, a, b, duration) for f, a, b in timed])
 
     def _wait_for_start(self) -> bool:
         squeezed = False

@@ -1,7 +1,10 @@
-"""Planned faults for recordings on the virtual rig: the defects the quality checks exist to catch.
+"""Planned faults for recordings on the virtual and simulated rigs: the defects the quality checks
+exist to catch, with their ground truth.
 
 `demoforge record --rig virtual --inject SPEC` plants them at known times, so a dataset recorded
-through the real loop carries real pauses, dropped or frozen frames and unplugged devices.
+through the real loop carries real pauses, dropped or frozen frames and unplugged devices. After
+each episode the truth goes to `faults.json` beside the episodes (never into the episode files):
+file, kind, target, the check id the validator should raise, and start/end in episode seconds.
 
 SPEC is `KIND[.TARGET]@EPISODE:START[+DURATION]`, times in seconds of episode time:
 
@@ -11,20 +14,51 @@ SPEC is `KIND[.TARGET]@EPISODE:START[+DURATION]`, times in seconds of episode ti
     black.cam_high@3:0.5+0.2  all-black frames (lens cap, exposure failure)
     stall.cam_high@4:1        the camera stops delivering: the episode stops, the rest is kept
     gone.follower_left.2@4:1  motor 2 on the bus `emulator:follower_left` stops answering
+    short@5:3                 episode_5 is cut short: it ends after 3 s (any rig)
+    long@6:20                 episode_6 is dragged out to 20 s (any rig)
+
+Simulated rigs (sim-*) take pause, drop, freeze, short, long and these, timed from the scene's
+reset (a few ticks before the first recorded tick; faults.json holds the exact episode times):
+
+    slow@1:0+8                the operator moves at 0.3x speed (a slow operator)
+    hesitant@1:2+3            stop-and-go: 0.8 s still, 0.4 s moving, over 3 s
+    limit@2:3+0.3             a bump pushes the left forearm roll past its joint limit
+    miss@3:0                  the operator misses the grasp on purpose (a failure label)
 
 A camera fault without a target hits the rig's first camera.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from demoforge.schemas.errors import ConfigError
 
 CAMERA_FAULTS = ("drop", "freeze", "black", "stall")
-KINDS = ("pause", *CAMERA_FAULTS, "gone")
+LENGTH_FAULTS = ("short", "long")  # the recorder records START seconds instead of the episode time
+SIM_ONLY = ("slow", "hesitant", "limit", "miss")
+KINDS = ("pause", *CAMERA_FAULTS, "gone", *LENGTH_FAULTS, *SIM_ONLY)
+# The check of `demoforge check` each kind must raise (quality/findings.py names them).
+CHECK_OF = {
+    "pause": "pause",
+    "hesitant": "pause",
+    "slow": "speed_outlier",
+    "drop": "frame_drop",
+    "freeze": "frozen_frame",
+    "black": "dark_frame",
+    "stall": "integrity",  # the episode stops and is kept incomplete
+    "gone": "integrity",
+    "limit": "joint_limit",
+    "short": "length_outlier",
+    "long": "length_outlier",
+    "miss": "success_label",
+}
+WHOLE_EPISODE = ("slow", "miss", "short", "long", "stall", "gone")  # findings about the whole episode
+FAULTS_FILE = "faults.json"
 _SPEC = re.compile(
     r"^(?P<kind>[a-z]+)(?:\.(?P<target>[A-Za-z0-9_]+(?:\.[0-9]+)?))?@(?P<ep>[0-9]+):(?P<start>[0-9.]+)"
     r"(?:\+(?P<dur>[0-9.]+))?$"
@@ -58,10 +92,12 @@ def parse_fault(spec: str) -> PlannedFault:
         duration = float(m["dur"]) if m["dur"] else 0.0
     except ValueError:
         raise ConfigError(f"--inject {spec!r}: START and DURATION must be numbers", EXAMPLE) from None
-    if kind in ("pause", "drop", "freeze", "black") and duration <= 0:
+    if kind in ("pause", "drop", "freeze", "black", "slow", "hesitant", "limit") and duration <= 0:
         raise ConfigError(f"--inject {spec!r}: {kind} needs a duration", f"add +SECONDS, {EXAMPLE}")
-    if kind == "pause" and target:
-        raise ConfigError(f"--inject {spec!r}: pause takes no target", "write pause@EPISODE:START+SECONDS")
+    if kind in ("pause", *LENGTH_FAULTS, *SIM_ONLY) and target:
+        raise ConfigError(f"--inject {spec!r}: {kind} takes no target", f"write {kind}@EPISODE:START...")
+    if kind in LENGTH_FAULTS and (start <= 0 or duration):
+        raise ConfigError(f"--inject {spec!r}: {kind} takes the new length", f"e.g. {kind}@3:4 (4 s long)")
     if kind == "gone" and not re.fullmatch(r"[A-Za-z0-9_]+\.[0-9]+", target):
         raise ConfigError(f"--inject {spec!r}: gone needs BUS.MOTOR_ID", "e.g. gone.follower_left.2@4:1")
     return PlannedFault(kind, int(m["ep"]), start, duration, target)
@@ -76,7 +112,20 @@ class FaultInjector:
 
     def validate(self, hw: Any) -> None:
         """Fail before recording when a fault names a camera or bus this rig does not have."""
-        if self.faults and hw.chains is None:
+        first_cam = next((c.name for c in hw.rig.cameras), "")
+        self.faults = [
+            replace(f, target=first_cam) if f.kind in CAMERA_FAULTS and not f.target else f
+            for f in self.faults
+        ]
+        if hasattr(hw, "validate_faults"):  # a simulation schedules its faults itself, in sim time
+            hw.validate_faults(self.faults)
+            return
+        if any(f.kind in SIM_ONLY for f in self.faults):
+            kinds = ", ".join(sorted({f.kind for f in self.faults if f.kind in SIM_ONLY}))
+            raise ConfigError(
+                f"--inject {kinds}: only simulated rigs have these faults", "use --rig sim-transfer-cube"
+            )
+        if any(f.kind not in LENGTH_FAULTS for f in self.faults) and getattr(hw, "chains", None) is None:
             raise ConfigError("--inject needs a virtual rig (emulated buses)", "use --rig virtual")
         for f in self.faults:
             if f.kind in CAMERA_FAULTS:
@@ -104,9 +153,23 @@ class FaultInjector:
             )
         return hw.cameras[name]
 
+    def for_episode(self, episode: int) -> list[PlannedFault]:
+        return [f for f in self.faults if f.episode == episode]
+
+    def episode_ticks(self, episode: int, ticks: int, fps: float) -> int:
+        """Ticks to record: the episode time's, unless the episode is cut short or dragged out."""
+        for f in self.for_episode(episode):
+            if f.kind in LENGTH_FAULTS:
+                ticks = max(1, round(f.start * fps))
+        return ticks
+
     def step(self, hw: Any, episode: int, t: float) -> None:
         """Apply the faults of `episode` whose start time `t` has reached."""
+        if hasattr(hw, "validate_faults"):
+            return  # scheduled by the simulation
         for f in self.faults:
+            if f.kind in LENGTH_FAULTS:
+                continue
             if f.episode == episode and t >= f.start and (episode, f) not in self.applied:
                 self.applied.append((episode, f))
                 self._apply(hw, f)
@@ -132,3 +195,38 @@ class FaultInjector:
                 black=(span,) if f.kind == "black" else (),
                 stall_from=first if f.kind == "stall" else None,
             )
+
+
+def fault_truth(
+    file: str, f: PlannedFault, start_s: float, end_s: float, duration_s: float
+) -> dict[str, Any]:
+    """One `faults.json` entry; faults about the whole episode span it from 0 to its duration."""
+    if f.kind in WHOLE_EPISODE:
+        start_s, end_s = 0.0, duration_s
+    return {
+        "file": file,
+        "kind": f.kind,
+        "target": f.target,
+        "check": CHECK_OF[f.kind],
+        "start_s": round(max(0.0, start_s), 4),
+        "end_s": round(min(max(end_s, start_s), duration_s), 4),
+    }
+
+
+def append_truth(dataset: Path, entries: list[dict[str, Any]]) -> Path:
+    """Add entries to `faults.json` in the dataset folder (replacing older ones of the same files)."""
+    path = dataset / FAULTS_FILE
+    doc: dict[str, Any] = {"schema_version": 1, "faults": []}
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise ConfigError(
+                f"{path} is damaged", "move it away; it is rewritten from the next episode on"
+            ) from None
+    files = {e["file"] for e in entries}
+    doc["faults"] = [e for e in doc.get("faults", []) if e.get("file") not in files] + entries
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+    return path

@@ -169,6 +169,14 @@ class VirtualChains:
         self.device_path(port)
         self.emulator.pause_operator(port, seconds)
 
+    def move(self, port: str, positions: dict[int, float]) -> None:
+        """Move the (torque-off) leader motors on `port` by hand: mechanical ticks per motor id.
+
+        How a simulation's scripted operator drives a leader in simulated time, where the built-in
+        `ScriptedOperator` runs on the emulator's wall clock.
+        """
+        self.emulator.move(port, positions)
+
     def set_line(self, port: str, line: str) -> None:
         self.emulator.set_line(port, line)
 

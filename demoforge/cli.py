@@ -18,6 +18,7 @@ from demoforge.commands import (
     accept_cmd,
     calibrate_cmd,
     check_cmd,
+    demo_cmd,
     deploy_cmd,
     devices_cmd,
     eval_cmd,
@@ -34,6 +35,7 @@ from demoforge.commands import (
 from demoforge.schemas.errors import UserError
 
 COMMANDS: list[ModuleType] = [
+    demo_cmd,
     record_cmd,
     teleop_cmd,
     recover_cmd,

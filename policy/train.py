@@ -192,8 +192,13 @@ def train(
     cache: bool = False,
     live: bool | None = None,
     steps: int | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
-    """Train ACT on the dataset's split; returns the run summary (what run.json holds)."""
+    """Train ACT on the dataset's split; returns the run summary (what run.json holds).
+
+    budget_s: stop (validate, save, summarize) once the run's wall time reaches it, even before
+    `train.steps`; a resumed run counts the time already spent. Single process only (DDP ranks
+    would disagree on when to stop)."""
     dataset, run = Path(dataset), Path(run)
     d = setup_distributed()
     try:
@@ -206,6 +211,7 @@ def train(
             cache=cache,
             live=sys.stdout.isatty() if live is None else live,
             steps=steps,
+            budget_s=budget_s,
         )
     finally:
         if d.world > 1:
@@ -222,7 +228,10 @@ def _train(
     cache: bool,
     live: bool,
     steps: int | None,
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
+    if budget_s is not None and d.world > 1:
+        raise ConfigError("a time budget needs a single training process", "drop torchrun or the budget")
     last_path, best_path = run / "last.pt", run / "best.pt"
     state: dict[str, Any] | None = None
     if resume:
@@ -342,9 +351,11 @@ def _train(
                 break
             opt.step()
             step += 1
+            out_of_time = budget_s is not None and wall0 + time.monotonic() - t0 >= budget_s
+            final = step == t.steps or out_of_time
             window += torch.stack([losses["loss"].detach(), losses["l1"].detach(), losses["kl"].detach()])
             n_window += 1
-            if step % t.log_every == 0 or step == t.steps:
+            if step % t.log_every == 0 or final:
                 mean = _reduce(window / n_window, d).tolist()
                 elapsed = time.monotonic() - t0
                 rows.append(
@@ -361,16 +372,18 @@ def _train(
                 window.zero_()
                 n_window = 0
                 shown = _show(console, step, rows, t.steps, shown)
-            if step % t.val_every == 0 or step == t.steps:
+            if step % t.val_every == 0 or final:
                 val = validate(net, val_loader, cfg, d, amp)
                 rows.append({"split": "val", "step": step, **val})
                 if d.main and val["loss"] < best_val:
                     best_val = val["loss"]
                     checkpoint(best_path, False)
                 shown = _show(console, step, rows, t.steps, shown)
-            if d.main and (step % t.save_every == 0 or step == t.steps):
+            if d.main and (step % t.save_every == 0 or final):
                 checkpoint(last_path, True)
                 _write_metrics(run / "metrics.jsonl", rows)
+            if out_of_time:
+                break
     finally:
         console.close()
     summary: dict[str, Any] = {}

@@ -51,7 +51,8 @@ from demoforge.schemas.toml_config import (
     rule,
 )
 
-CAMERA_TYPES = ("realsense", "opencv", "synthetic")
+CAMERA_TYPES = ("realsense", "opencv", "synthetic", "sim")
+SIM_TASKS = ("transfer_cube", "insertion")  # gym-aloha's joint-controlled tasks
 NOT_NEGATIVE = rule(lambda v: v >= 0, "must be >= 0, got {v}", "use 0 (off or automatic) or more")
 JOINT_KINDS = ("revolute", "gripper")
 OPERATING_MODES = ("position", "current_position", "pwm")
@@ -128,7 +129,8 @@ class Arm:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """A camera of the rig; `source` is a device index, a device path or a video file for `opencv`."""
+    """A camera of the rig; `source` is a device index, a device path or a video file for `opencv`,
+    the MuJoCo camera's name for `sim` (e.g. "top")."""
 
     name: str
     type: str = field(metadata=one_of(*CAMERA_TYPES))
@@ -178,6 +180,17 @@ class RecordDefaults:
 
 
 @dataclass(frozen=True)
+class Simulation:
+    """A simulated follower pair (gym-aloha; the rig's `[simulation]` table)."""
+
+    task: str = field(metadata=one_of(*SIM_TASKS))
+    # episode_<i> places the objects with seed + i (gym-aloha's sampler)
+    seed: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0, got {v}", "use 0 or more"))
+    shadows: bool = False  # off by default: software rendering is ~4x faster without
+    reflections: bool = False
+
+
+@dataclass(frozen=True)
 class Rig:
     """A whole rig: arm pairs, cameras, control rate."""
 
@@ -189,6 +202,8 @@ class Rig:
     sim: bool = False  # followers are simulated (ALOHA's root attribute `sim`)
     safety: Safety = field(default_factory=Safety)
     recording: RecordDefaults = field(default_factory=RecordDefaults)
+    # set: the followers are simulated; read by parse_rig from the `[simulation]` table
+    simulation: Simulation | None = field(default=None, metadata=INTERNAL)
     source: str = field(default="", metadata=INTERNAL)  # the file it was read from
 
     @property
@@ -265,7 +280,23 @@ def _check_arm(source: str, key: str, arm: Arm) -> None:
 
 def parse_rig(data: dict[str, Any], source: str = "<rig>") -> Rig:
     """Validate a parsed TOML document into a `Rig`."""
-    rig = replace(from_table(Rig, data, source), source=source)
+    data = dict(data)
+    simulation = (
+        from_table(Simulation, data.pop("simulation"), source, "simulation.")
+        if "simulation" in data
+        else None
+    )
+    rig = replace(from_table(Rig, data, source), source=source, simulation=simulation)
+    if simulation is not None:
+        rig = replace(rig, sim=True)
+    for i, c in enumerate(rig.cameras):
+        if (c.type == "sim") != (simulation is not None):
+            raise fail(
+                source,
+                f"cameras[{i}].type",
+                f"{c.type!r} camera on a {'simulated' if simulation else 'physical'} rig",
+                "sim cameras go with a [simulation] table, and only there",
+            )
     for i, arm in enumerate(rig.arms):
         _check_arm(source, f"arms[{i}]", arm)
     if len({a.name for a in rig.arms}) != len(rig.arms):

@@ -241,6 +241,10 @@ class _Loop:
             raise ValueError(f"chain {name!r} has no scripted operator to pause")
         script.pause(time.monotonic(), seconds)
 
+    def cmd_move(self, name: str, positions: dict[int, float]) -> None:
+        for motor_id, ticks in positions.items():
+            self.links[name].chain.servos[motor_id].position = float(ticks)
+
     def cmd_line(self, name: str, line_bps: float | None) -> None:
         self.links[name].line_bps = line_bps
 
@@ -360,6 +364,10 @@ class Emulator:
     def pause_operator(self, name: str, seconds: float) -> None:
         """The scripted operator of chain `name` holds the leader still for `seconds`."""
         self._call("pause", name, float(seconds))
+
+    def move(self, name: str, positions: dict[int, float]) -> None:
+        """A hand moves torque-off motors of chain `name` to `positions` (mechanical ticks per id)."""
+        self._call("move", name, positions)
 
     def set_line(self, name: str, line: str) -> None:
         """Change a chain's line timing: "ideal", "1M" or "4M"."""

@@ -26,3 +26,28 @@ def resolve_rig(name_or_path: str | Path) -> Rig:
         f"no rig named {name_or_path!r}",
         f"pass a rig TOML file, or one of the shipped rigs: {', '.join(shipped_rigs())}",
     )
+
+
+def write_rig_copy(name: str, path: str | Path, *, camera_size: tuple[int, int] | None = None) -> Path:
+    """Copy shipped rig `name` to `path` (for a run to keep what it used), optionally with every
+    camera at `camera_size` (height, width); the copy is validated by loading it."""
+    src = RIGS_DIR / f"{name}.toml"
+    if not src.exists():
+        resolve_rig(name)  # raises the one message for an unknown name
+    lines = src.read_text().splitlines()
+    if camera_size is not None:
+        h, w = camera_size
+        # shipped rigs keep each camera's size on its own `width = ` / `height = ` line
+        lines = [
+            f"width = {w}"
+            if ln.startswith("width = ")
+            else f"height = {h}"
+            if ln.startswith("height = ")
+            else ln
+            for ln in lines
+        ]
+    out = Path(path)
+    out.write_text(f"# {name} as this run used it\n" + "\n".join(lines) + "\n")
+    rig = load_rig(out)
+    assert camera_size is None or all((c.height, c.width) == camera_size for c in rig.cameras), out
+    return out

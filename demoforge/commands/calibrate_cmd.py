@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.collect.virtual_rig import start_virtual_chains
 
     rig = resolve_rig(args.rig)
+    if rig.simulation is not None:
+        raise ConfigError(f"rig {rig.name!r} is simulated: nothing to calibrate", "record with it directly")
     arms = [a for a in rig.arms if args.arm in (None, a.name)]
     if not arms:
         raise ConfigError(

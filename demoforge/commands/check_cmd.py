@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        _print_summary(console, report, args.max_rows)
+        print_summary(console, report, args.max_rows)
         console.print(f"wrote {escape(str(json_path))} and {escape(str(html_path))}")
     return _exit_code(report, args.fail_on, console)
 
@@ -130,7 +130,7 @@ def _findings_cell(e: EpisodeResult) -> str:
     return ", ".join(cells)
 
 
-def _print_summary(console: Console, report: Report, max_rows: int) -> None:
+def print_summary(console: Console, report: Report, max_rows: int) -> None:
     eps = report.episodes
     n_fail = sum(e.verdict == "fail" for e in eps)
     # 500 rows scroll away: beyond max_rows show failing ones first, then those with warnings

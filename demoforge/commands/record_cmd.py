@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ EXAMPLES = """examples:
   demoforge record --rig virtual --dataset data/try --episodes 3 --episode-time 5   # no hardware needed
   demoforge record --rig aloha --dataset data/pick_cube --episodes 50 --task "pick up the cube"
   demoforge record --rig koch.toml --dataset data/koch --unattended --episodes 10 --label success
+  demoforge record --rig sim-transfer-cube --dataset data/sim_cube --episodes 50   # gym-aloha, labelled
+  demoforge record --rig sim-insertion --dataset data/sim_ins --episodes 200 --no-render   # physics only
 
 keys (attended): SPACE or a gripper squeeze on the leader starts, SPACE stops early;
 then s = success, f = failure, u = unlabeled, d = discard, r = re-record; q quits.
@@ -21,7 +24,11 @@ LABELS = {"success": 1, "failure": 0, "none": -1}
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rig", required=True, help="a shipped rig (virtual, aloha, koch) or a rig TOML file")
+    p.add_argument(
+        "--rig",
+        required=True,
+        help="a shipped rig (virtual, aloha, koch, sim-transfer-cube, sim-insertion) or a rig TOML file",
+    )
     p.add_argument(
         "--line",
         choices=("ideal", "1M", "4M"),
@@ -46,12 +53,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--raw", action="store_true", help="store raw RGB images instead of JPEG")
     p.add_argument(
+        "--no-render",
+        action="store_true",
+        help="simulated rigs: physics only, no cameras (measures the scripted operator fast)",
+    )
+    p.add_argument(
         "--inject",
         action="append",
         default=[],
         metavar="SPEC",
-        help="virtual rig: plant a fault, KIND[.TARGET]@EPISODE:START[+DURATION], e.g. "
-        "pause@1:1.5+1.2 or drop.cam_high@2:2+0.3 (kinds: pause, drop, freeze, black, stall, gone)",
+        help="virtual and sim rigs: plant a fault, KIND[.TARGET]@EPISODE:START[+DURATION], e.g. "
+        "pause@1:1.5+1.2 or drop.cam_high@2:2+0.3 (kinds: pause, drop, freeze, black, stall, gone, "
+        "short, long; sim rigs also slow, hesitant, limit, miss); the truth goes to DATASET/faults.json",
     )
     p.add_argument(
         "--unattended",
@@ -69,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.schemas.errors import ConfigError
 
     rig = resolve_rig(args.rig)
+    if args.no_render:
+        if rig.simulation is None:
+            raise ConfigError(f"--no-render: rig {rig.name} is not simulated", "use it with a sim-* rig")
+        rig = dataclasses.replace(rig, cameras=())
     for name in ("episodes", "episode_time", "reset_time"):
         v = getattr(args, name)
         if v is not None and v <= 0 and not (name == "reset_time" and v == 0):

@@ -75,3 +75,76 @@ def test_inject_on_a_rig_without_that_camera_is_a_clear_error(
     )
     assert main(args) == 2
     assert "no camera 'cam_nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spec", "pattern"),
+    [
+        ("short@1:0", "takes the new length"),
+        ("long@1:5+1", "takes the new length"),
+        ("slow@1:0", "slow needs a duration"),
+        ("miss.cam_high@1:0", "miss takes no target"),
+    ],
+)
+def test_parse_errors_of_the_newer_kinds(spec: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        parse_fault(spec)
+
+
+def test_faults_json_holds_truth_per_file_and_replaces_rerecorded_files(tmp_path: Path) -> None:
+    import json
+
+    from demoforge.collect.virtual_faults import append_truth, fault_truth
+
+    pause = parse_fault("pause@1:1.5+1.2")
+    miss = parse_fault("miss@2:0")
+    append_truth(tmp_path, [fault_truth("episode_1.hdf5", pause, 1.56, 2.76, 8.0)])
+    append_truth(tmp_path, [fault_truth("episode_2.hdf5", miss, 0.3, 0.3, 8.0)])
+    append_truth(tmp_path, [fault_truth("episode_1.hdf5", pause, 1.5, 2.7, 8.0)])  # re-recorded
+    doc = json.loads((tmp_path / "faults.json").read_text())
+    assert doc["faults"] == [
+        {
+            "file": "episode_2.hdf5",
+            "kind": "miss",
+            "target": "",
+            "check": "success_label",
+            "start_s": 0.0,
+            "end_s": 8.0,
+        },
+        {
+            "file": "episode_1.hdf5",
+            "kind": "pause",
+            "target": "",
+            "check": "pause",
+            "start_s": 1.5,
+            "end_s": 2.7,
+        },
+    ]
+    (tmp_path / "faults.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="damaged"):
+        append_truth(tmp_path, [])
+
+
+def test_virtual_rig_truth_matches_the_report(tmp_path: Path) -> None:
+    """faults.json on the virtual rig: each entry's check fires in that file over that span."""
+    import json
+
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    ds = tmp_path / "ds"
+    inject = ["--inject", "black.cam_high@0:0.6+0.3", "--inject", "short@3:0.3", "--inject", "stall@4:0.5"]
+    args = record_args(
+        tmp_path, ds, "--label", "success", *inject, episodes=5, episode_time=1.2, reset_time=0
+    )
+    assert main(args) == 2  # the stalled camera ends the session; what was recorded is kept
+    truth = json.loads((ds / "faults.json").read_text())["faults"]
+    assert {(t["file"], t["check"]) for t in truth} == {
+        ("episode_0.hdf5", "dark_frame"),
+        ("episode_3.hdf5", "length_outlier"),
+        ("episode_4.hdf5", "integrity"),
+    }
+    by_file = {e.file: e for e in check_dataset(ds).episodes}
+    for t in truth:
+        assert any(
+            f.check == t["check"] and f.start_s <= t["end_s"] + 0.2 and f.end_s >= t["start_s"] - 0.2
+            for f in by_file[t["file"]].findings
+        ), (t, by_file[t["file"]].findings)

@@ -1,0 +1,272 @@
+"""`demoforge demo`: the whole loop in simulation: record with planted faults, check, split, train, eval.
+
+Wiring only: each stage is the package function the stage's own command calls. A second run with the
+same --out skips each stage whose output is complete and consistent, finishes an interrupted
+recording or training, and refuses (one message) where it cannot tell; it never overwrites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "demo"
+HELP = "the whole loop in simulation: record (faults planted), check, split, train ACT, evaluate"
+EXAMPLES = """examples:
+  demoforge demo --out demo-data/first                     # ~15 min on a 2-core CPU
+  demoforge demo --out demo-data/first                     # again: resumes, or says what is done
+  demoforge demo --out demo-data/gpu --episodes 50 --train-minutes 60 --image-size 240x320 --device cuda
+writes OUT/rig.toml, OUT/dataset/ (episodes, faults.json, quality/report.html, splits.json),
+OUT/run/ (best.pt, run.json, loss.png) and OUT/eval/ (eval.json, videos/).
+"""
+
+# Planted in the default recording: what the validator must catch (episode numbers are file numbers).
+# Each kind's check id is in collect/virtual_faults.py; a demo with fewer episodes plants fewer.
+DEMO_FAULTS = (
+    "pause@1:2.0+1.5",  # the operator stops for 1.5 s           -> pause
+    "drop.cam_high@3:3.0+0.3",  # the top camera loses frames     -> frame_drop
+    "miss@5:0",  # the grasp misses on purpose                    -> success_label
+    "freeze.cam_left_wrist@7:2.0+1.0",  # a wrist camera freezes -> frozen_frame
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default demo-data/<time>)")
+    p.add_argument("--rig", default="sim-transfer-cube", help="a simulation rig (default sim-transfer-cube)")
+    p.add_argument("--episodes", type=int, default=10, help="episodes recorded (default 10)")
+    p.add_argument(
+        "--episode-time", type=float, default=8.0, help="seconds per episode (default 8 = 400 ticks)"
+    )
+    p.add_argument(
+        "--image-size", default="120x160", help="camera HxW recorded and trained on (default 120x160)"
+    )
+    p.add_argument("--train-minutes", type=float, default=5.0, help="training budget (default 5)")
+    p.add_argument(
+        "--preset", choices=("tiny", "cpu", "paper"), default="cpu", help="ACT settings (default cpu)"
+    )
+    p.add_argument("--steps", type=int, help="training steps at most (default: the preset's)")
+    p.add_argument("--eval-episodes", type=int, default=3, help="evaluation rollouts (default 3)")
+    p.add_argument("--device", default="cpu", help="torch device for training and evaluation (default cpu)")
+    p.add_argument("--no-faults", action="store_true", help="record without planted faults")
+    p.add_argument("--unattended", action="store_true", help="no prompts (always: the demo asks nothing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from demoforge.commands.check_cmd import print_summary
+    from demoforge.schemas.errors import ConfigError
+
+    for name in ("episodes", "episode_time", "train_minutes", "eval_episodes"):
+        if getattr(args, name) <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive", "pass a positive number")
+    out: Path = args.out or Path("demo-data") / time.strftime("%Y%m%d-%H%M%S")
+    stages = DemoStages(out, args)
+    times: dict[str, float] = {}
+    for name, stage in (
+        ("record", stages.record),
+        ("check", lambda: stages.check(print_summary)),
+        ("split", stages.split),
+        ("train", stages.train),
+        ("eval", stages.evaluate),
+    ):
+        t0 = time.monotonic()
+        print(f"== {name}", flush=True)
+        done = stage()
+        times[name] = round(time.monotonic() - t0, 1)
+        print(f"== {name}: {done} ({times[name]:.0f} s)", flush=True)
+    summary = stages.summary(times)
+    (out / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(stages.describe(summary), flush=True)
+    return 0
+
+
+class DemoStages:
+    """The demo's five stages over one output folder; each returns a short word on what it did."""
+
+    def __init__(self, out: Path, args: argparse.Namespace) -> None:
+        self.out, self.args = out, args
+        self.dataset, self.run_dir, self.eval_dir = out / "dataset", out / "run", out / "eval"
+        self.rig_path = out / "rig.toml"
+
+    def record(self) -> str:
+        from demoforge.collect.operator_display import PlainDisplay
+        from demoforge.collect.recorder import Recorder, RecordOptions
+        from demoforge.collect.rigs import resolve_rig, write_rig_copy
+        from demoforge.collect.virtual_faults import parse_fault
+        from demoforge.schemas.dataset import episode_files
+        from demoforge.schemas.errors import ConfigError
+
+        a = self.args
+        if self.rig_path.exists():
+            rig = resolve_rig(str(self.rig_path))
+        else:
+            h, w = _size(a.image_size)
+            self.out.mkdir(parents=True, exist_ok=True)
+            rig = resolve_rig(write_rig_copy(a.rig, self.rig_path, camera_size=(h, w)))
+        if rig.simulation is None:
+            raise ConfigError(
+                f"--rig {a.rig} is not a simulation rig", "use sim-transfer-cube or sim-insertion"
+            )
+        have = len(episode_files(self.dataset)) if self.dataset.is_dir() else 0
+        if have >= a.episodes:
+            return f"{have} episodes already recorded, skipped"
+        faults = () if a.no_faults else tuple(parse_fault(s) for s in DEMO_FAULTS)
+        opts = RecordOptions(
+            dataset=self.dataset,
+            episodes=a.episodes - have,  # an interrupted recording goes on from the next file number
+            task="transfer the cube" if "cube" in a.rig else "insert the peg",
+            operator="scripted",
+            episode_time=a.episode_time,
+            reset_time=0.1,
+            unattended=True,
+            label=-1,  # the simulation labels success from the task reward
+            faults=tuple(f for f in faults if f.episode < a.episodes),
+        )
+        with PlainDisplay() as display:
+            Recorder(rig, opts, display=display).run()
+        return f"{len(episode_files(self.dataset))} episodes recorded"
+
+    def check(self, show: Any) -> str:
+        from rich.console import Console
+
+        from demoforge.quality import check_dataset, write_report_html, write_report_json
+        from demoforge.schemas.dataset import episode_files
+        from demoforge.schemas.errors import UserError
+        from demoforge.schemas.splits import load_report
+
+        names = sorted(p.name for p in episode_files(self.dataset))
+        report_json = self.dataset / "quality" / "report.json"
+        if report_json.exists():
+            try:
+                if sorted(e["file"] for e in load_report(self.dataset)["episodes"]) == names:
+                    return "report is current, skipped"
+            except UserError:  # a damaged or old report: made again below
+                pass
+        total = len(names)
+        counter = iter(range(1, total + 1))
+        report = check_dataset(
+            self.dataset,
+            progress=lambda r: print(f"checked {next(counter)}/{total} {r.file}: {r.verdict}", flush=True),
+        )
+        write_report_json(self.dataset, report)
+        html = write_report_html(self.dataset, report)
+        show(Console(), report, 20)
+        return f"report {html}"
+
+    def split(self) -> str:
+        from demoforge.quality.split import make_splits
+        from demoforge.schemas.errors import ConfigError, UserError
+        from demoforge.schemas.splits import verify_split
+
+        if (self.dataset / "splits.json").exists():
+            try:
+                verify_split(self.dataset)
+            except UserError as e:
+                raise ConfigError(
+                    f"{self.dataset / 'splits.json'} no longer matches the data ({e})",
+                    "run the demo with another --out (the demo never overwrites)",
+                ) from None
+            return "split is current, skipped"
+        s = make_splits(self.dataset, val=0.2, holdout=0, seed=0)
+        return f"train {len(s.train)}, val {len(s.val)}, excluded {len(s.excluded)}"
+
+    def train(self) -> str:
+        import dataclasses
+
+        from demoforge.policy.config import make_config
+        from demoforge.policy.train import train
+
+        a = self.args
+        run_json, last = self.run_dir / "run.json", self.run_dir / "last.pt"
+        if run_json.exists():
+            return f"{self.run_dir / 'best.pt'} exists, skipped"
+        h, w = _size(a.image_size)
+        cfg = make_config(a.preset)
+        cfg = dataclasses.replace(
+            cfg,
+            model=dataclasses.replace(cfg.model, image_height=h, image_width=w),
+            train=dataclasses.replace(cfg.train, workers=min(cfg.train.workers, 1)),
+        )
+        s = train(
+            self.dataset,
+            self.run_dir,
+            cfg,
+            resume=last.exists(),
+            live=False,
+            steps=a.steps,
+            budget_s=a.train_minutes * 60,
+        )
+        best = s["best"] or {}
+        return f"{s['steps']} steps, best val loss {best.get('val_loss', float('nan')):.4f}"
+
+    def evaluate(self) -> str:
+        from demoforge.policy.evaluate import evaluate
+
+        if (self.eval_dir / "eval.json").exists():
+            return "eval.json exists, skipped"
+        s = evaluate(
+            self.run_dir / "best.pt",
+            str(self.rig_path),
+            self.eval_dir,
+            episodes=self.args.eval_episodes,
+            episode_time=self.args.episode_time,
+            videos=1,
+            device=self.args.device,
+        )
+        return f"success {s['success_strict']}"
+
+    def summary(self, times: dict[str, float]) -> dict[str, Any]:
+        from demoforge.schemas.splits import load_report
+
+        report = load_report(self.dataset)
+        splits = json.loads((self.dataset / "splits.json").read_text())
+        ev = json.loads((self.eval_dir / "eval.json").read_text())
+        run = json.loads((self.run_dir / "run.json").read_text())
+        return {
+            "out": str(self.out),
+            "episodes": len(report["episodes"]),
+            "excluded": splits["excluded"],
+            "report": str(self.dataset / "quality" / "report.html"),
+            "faults": str(self.dataset / "faults.json"),
+            "checkpoint": str(self.run_dir / "best.pt"),
+            "train_steps": run["steps"],
+            "eval_episodes": ev["episodes"],
+            "success_strict": ev["success_strict"],
+            "success_lerobot": ev["success_lerobot"],
+            "video": (ev.get("videos") or [None])[0],
+            "stage_seconds": times,
+        }
+
+    @staticmethod
+    def describe(s: dict[str, Any]) -> str:
+        lines = [
+            f"recorded {s['episodes']} episodes; {len(s['excluded'])} excluded by the check:",
+            *(f"  {name}: {', '.join(why)}" for name, why in s["excluded"].items()),
+            f"planted faults (ground truth): {s['faults']}",
+            f"quality report:  {s['report']}",
+            f"checkpoint:      {s['checkpoint']} ({s['train_steps']} steps)",
+            f"success:         {_pct(s['success_strict'])} held at the end (ACT paper), "
+            f"{_pct(s['success_lerobot'])} reached within 300 ticks (LeRobot), "
+            f"over {s['eval_episodes']} rollouts",
+            f"rollout video:   {s['video']}",
+            "stage times:     " + ", ".join(f"{k} {v:.0f} s" for k, v in s["stage_seconds"].items()),
+        ]
+        return "\n".join(lines)
+
+
+def _pct(v: float | None) -> str:
+    return "unknown" if v is None else f"{100 * v:.0f} %"
+
+
+def _size(text: str) -> tuple[int, int]:
+    from demoforge.schemas.errors import ConfigError
+
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--image-size {text!r}: not HxW", "e.g. --image-size 120x160") from None
+    if h < 16 or w < 16:
+        raise ConfigError(f"--image-size {text}: too small", "use at least 16x16")
+    return h, w
