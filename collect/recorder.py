@@ -126,7 +126,8 @@ class Recorder:
         manifest.save(self.opt.dataset)
         self.hw.open()
         self.notes = list(getattr(self.hw, "notes", []))  # what the checks at open found
-        unsettled = wait_for_exposure(self.hw.cameras)
+        # rendered cameras have no exposure, and make frames only when the loop ticks
+        unsettled = [] if self.rig.simulation is not None else wait_for_exposure(self.hw.cameras)
         if unsettled:
             self.notes.append(
                 f"auto exposure of {', '.join(unsettled)} had not settled after {EXPOSURE_TIMEOUT_S:.0f} s "

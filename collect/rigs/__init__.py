@@ -28,9 +28,12 @@ def resolve_rig(name_or_path: str | Path) -> Rig:
     )
 
 
-def write_rig_copy(name: str, path: str | Path, *, camera_size: tuple[int, int] | None = None) -> Path:
+def write_rig_copy(
+    name: str, path: str | Path, *, camera_size: tuple[int, int] | None = None, cameras: int | None = None
+) -> Path:
     """Copy shipped rig `name` to `path` (for a run to keep what it used), optionally with every
-    camera at `camera_size` (height, width); the copy is validated by loading it."""
+    camera at `camera_size` (height, width) and only its first `cameras` cameras; the copy is
+    validated by loading it."""
     src = RIGS_DIR / f"{name}.toml"
     if not src.exists():
         resolve_rig(name)  # raises the one message for an unknown name
@@ -46,8 +49,11 @@ def write_rig_copy(name: str, path: str | Path, *, camera_size: tuple[int, int] 
             else ln
             for ln in lines
         ]
+    head, *cams = "\n".join(lines).split("[[cameras]]")  # camera tables come last in shipped rigs
+    text = head + "".join("[[cameras]]" + c for c in cams[:cameras])
     out = Path(path)
-    out.write_text(f"# {name} as this run used it\n" + "\n".join(lines) + "\n")
+    out.write_text(f"# {name} as this run used it\n" + text.rstrip() + "\n")
     rig = load_rig(out)
+    assert cameras is None or len(rig.cameras) == min(cameras, len(cams)), out
     assert camera_size is None or all((c.height, c.width) == camera_size for c in rig.cameras), out
     return out

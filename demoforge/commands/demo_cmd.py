@@ -43,12 +43,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image-size", default="120x160", help="camera HxW recorded and trained on (default 120x160)"
     )
+    p.add_argument("--cameras", type=int, default=3, help="cameras used, the rig's first N (default 3)")
+    p.add_argument(
+        "--inject",
+        action="append",
+        metavar="SPEC",
+        help="planted faults instead of the demo's four (as `record --inject`; see the README)",
+    )
     p.add_argument("--train-minutes", type=float, default=5.0, help="training budget (default 5)")
     p.add_argument(
         "--preset", choices=("tiny", "cpu", "paper"), default="cpu", help="ACT settings (default cpu)"
     )
     p.add_argument("--steps", type=int, help="training steps at most (default: the preset's)")
     p.add_argument("--eval-episodes", type=int, default=3, help="evaluation rollouts (default 3)")
+    p.add_argument("--eval-time", type=float, help="seconds per rollout (default: --episode-time)")
     p.add_argument("--device", default="cpu", help="torch device for training and evaluation (default cpu)")
     p.add_argument("--no-faults", action="store_true", help="record without planted faults")
     p.add_argument("--unattended", action="store_true", help="no prompts (always: the demo asks nothing)")
@@ -58,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.commands.check_cmd import print_summary
     from demoforge.schemas.errors import ConfigError
 
-    for name in ("episodes", "episode_time", "train_minutes", "eval_episodes"):
+    for name in ("episodes", "episode_time", "train_minutes", "eval_episodes", "cameras"):
         if getattr(args, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive", "pass a positive number")
     out: Path = args.out or Path("demo-data") / time.strftime("%Y%m%d-%H%M%S")
@@ -104,7 +112,7 @@ class DemoStages:
         else:
             h, w = _size(a.image_size)
             self.out.mkdir(parents=True, exist_ok=True)
-            rig = resolve_rig(write_rig_copy(a.rig, self.rig_path, camera_size=(h, w)))
+            rig = resolve_rig(write_rig_copy(a.rig, self.rig_path, camera_size=(h, w), cameras=a.cameras))
         if rig.simulation is None:
             raise ConfigError(
                 f"--rig {a.rig} is not a simulation rig", "use sim-transfer-cube or sim-insertion"
@@ -112,7 +120,8 @@ class DemoStages:
         have = len(episode_files(self.dataset)) if self.dataset.is_dir() else 0
         if have >= a.episodes:
             return f"{have} episodes already recorded, skipped"
-        faults = () if a.no_faults else tuple(parse_fault(s) for s in DEMO_FAULTS)
+        specs = () if a.no_faults else a.inject or DEMO_FAULTS
+        faults = tuple(parse_fault(s) for s in specs)
         opts = RecordOptions(
             dataset=self.dataset,
             episodes=a.episodes - have,  # an interrupted recording goes on from the next file number
@@ -158,7 +167,7 @@ class DemoStages:
     def split(self) -> str:
         from demoforge.quality.split import make_splits
         from demoforge.schemas.errors import ConfigError, UserError
-        from demoforge.schemas.splits import verify_split
+        from demoforge.schemas.splits import load_report, verify_split
 
         if (self.dataset / "splits.json").exists():
             try:
@@ -169,7 +178,9 @@ class DemoStages:
                     "run the demo with another --out (the demo never overwrites)",
                 ) from None
             return "split is current, skipped"
-        s = make_splits(self.dataset, val=0.2, holdout=0, seed=0)
+        passing = sum(e["verdict"] == "pass" for e in load_report(self.dataset)["episodes"])
+        # a fifth for validation (checkpoint choice), at least one episode of it
+        s = make_splits(self.dataset, val=max(0.2, 1 / max(passing, 2)), holdout=0, seed=0)
         return f"train {len(s.train)}, val {len(s.val)}, excluded {len(s.excluded)}"
 
     def train(self) -> str:
@@ -211,7 +222,7 @@ class DemoStages:
             str(self.rig_path),
             self.eval_dir,
             episodes=self.args.eval_episodes,
-            episode_time=self.args.episode_time,
+            episode_time=self.args.eval_time or self.args.episode_time,
             videos=1,
             device=self.args.device,
         )

@@ -1,0 +1,112 @@
+"""`demoforge demo` at toy size: record (faults planted) -> check -> split -> train -> eval, every artifact.
+
+The pipeline is the real one (gym-aloha, the emulated leaders, the recorder, the checks, ACT); only
+its size is small: 3 episodes (one cut short on purpose), one 24x32 camera, a few training steps,
+one short rollout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import pytest
+
+pytest.importorskip("mujoco", reason="the demo needs the `sim` extra (gym-aloha, MuJoCo)")
+pytest.importorskip("gym_aloha", reason="the demo needs the `sim` extra (gym-aloha, MuJoCo)")
+pytest.importorskip("torch", reason="the demo trains ACT: needs the `train` extra (torch)")
+
+from demoforge.cli import main
+from demoforge.schemas.splits import verify_split
+
+TOY = [
+    "--episodes", "3", "--episode-time", "7", "--image-size", "24x32", "--cameras", "1",
+    "--preset", "tiny", "--steps", "6", "--train-minutes", "1",
+    "--eval-episodes", "1", "--eval-time", "0.4",
+    "--inject", "short@2:1.5",
+]  # fmt: skip
+
+
+def test_demo_end_to_end_then_resumes_without_overwriting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *TOY]) == 0
+    said = capsys.readouterr().out
+    ds = out / "dataset"
+
+    # record: three episodes of the simulated task, the planted fault's truth beside them
+    files = sorted(p.name for p in ds.glob("episode_*.hdf5"))
+    assert files == ["episode_0.hdf5", "episode_1.hdf5", "episode_2.hdf5"]
+    with h5py.File(ds / "episode_0.hdf5") as f:
+        assert f["/observations/images/cam_high"].shape[0] == 350
+        assert f.attrs["success"] == 1  # the scripted operator transferred the cube
+    faults = json.loads((ds / "faults.json").read_text())["faults"]
+    assert [(x["file"], x["kind"]) for x in faults] == [("episode_2.hdf5", "short")]
+
+    # check: the cut-short episode fails (too short, and the cube never moved over), the others pass
+    report = json.loads((ds / "quality" / "report.json").read_text())
+    verdicts = {e["file"]: e["verdict"] for e in report["episodes"]}
+    assert verdicts == {"episode_0.hdf5": "pass", "episode_1.hdf5": "pass", "episode_2.hdf5": "fail"}
+    assert (ds / "quality" / "report.html").stat().st_size > 0
+
+    # split: the failing episode excluded with its reasons; verified against the report
+    splits = verify_split(ds)
+    assert sorted(splits.train + splits.val) == ["episode_0.hdf5", "episode_1.hdf5"]
+    assert "success_label" in splits.excluded["episode_2.hdf5"]
+
+    # train: a checkpoint from the passing episodes only
+    run = json.loads((out / "run" / "run.json").read_text())
+    assert run["steps"] == 6 and "episode_2.hdf5" not in run["train_episodes"] + run["val_episodes"]
+    for name in ("best.pt", "last.pt", "loss.png", "metrics.jsonl", "config.toml"):
+        assert (out / "run" / name).stat().st_size > 0
+
+    # eval: rollouts recorded as a dataset, a video, a success rate
+    ev = json.loads((out / "eval" / "eval.json").read_text())
+    assert ev["episodes"] == 1 and ev["success_strict"] in (0.0, 1.0)
+    assert Path(ev["videos"][0]).stat().st_size > 0
+    assert len(list((out / "eval" / "rollouts").glob("episode_*.hdf5"))) == 1
+
+    # the summary names what a user looks at next
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["excluded"] == splits.excluded
+    assert set(summary["stage_seconds"]) == {"record", "check", "split", "train", "eval"}
+    for path in ("report.html", "best.pt", ev["videos"][0]):
+        assert path.rsplit("/", 1)[-1] in said
+
+    # a second run with the same --out skips every stage and changes no file
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "demo.json"}
+    assert main(["demo", "--out", str(out), *TOY]) == 0
+    again = capsys.readouterr().out
+    assert again.count("skipped") == 5
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_demo_refuses_a_split_that_no_longer_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    (out / "dataset").mkdir(parents=True)
+    (out / "dataset" / "splits.json").write_text("{}")
+    for i in range(3):  # stand-ins the record stage counts as done
+        (out / "dataset" / f"episode_{i}.hdf5").write_bytes(b"")
+    assert main(["demo", "--out", str(out), *TOY]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--image-size", "big"], "--image-size"),
+        (["--episodes", "0"], "--episodes"),
+        (["--rig", "virtual"], "not a simulation rig"),
+    ],
+)
+def test_demo_bad_options_are_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: str
+) -> None:
+    assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
