@@ -52,7 +52,7 @@ def gather_assets(ep: Episode, findings: list[Finding]) -> EpisodeAssets:
     step = max(1, ep.length // TRAJECTORY_POINTS)
     q = ep.raw(L.QPOS)
     qpos = np.nan_to_num(q[::step]).astype(np.float32) if q is not None else np.zeros((0, 0), np.float32)
-    assets = EpisodeAssets(ep.reader.joint_names, ep.times[::step].astype(np.float32), qpos)
+    assets = EpisodeAssets(ep.joint_names, ep.times[::step].astype(np.float32), qpos)
     for cam in ep.cameras_with("frame_time"):
         ft = ep.raw(L.frame_time_path(cam))
         assert ft is not None

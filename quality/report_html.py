@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from demoforge.quality.assets import EpisodeAssets
-from demoforge.quality.findings import CHECK_IDS, ERROR, Finding
+from demoforge.quality.checks import CHECKS
+from demoforge.quality.findings import ERROR, Finding
 from demoforge.quality.runner import EpisodeResult, Report
 from demoforge.schemas.dataset import REPORT_HTML
 
@@ -123,7 +124,8 @@ def _histogram_svg(cam: str, edges: list[float], counts: list[int]) -> str:
 def _findings_table(e: EpisodeResult) -> str:
     rows = "".join(
         f'<tr><td class="{f.severity}">{_e(f.check)}</td><td class="{f.severity}">{f.severity}</td>'
-        f"<td>{f.start_s:.2f}-{f.end_s:.2f} s</td><td>{_e(f.message)}</td></tr>"
+        f"<td>{f.start_s:.2f}-{f.end_s:.2f} s{' (trimmed)' if f.detail.get('trim') else ''}</td>"
+        f"<td>{_e(f.message)}</td></tr>"
         for f in e.findings
     )
     return f"<table><tr><th>check</th><th>severity</th><th>span</th><th>message</th></tr>{rows}</table>"
@@ -166,10 +168,11 @@ def render_html(report: Report) -> str:
     for e in eps:
         err.update({f.check for f in e.findings if f.severity == ERROR})
         warn.update({f.check for f in e.findings if f.severity != ERROR})
-        skip.update(e.skipped)
+        skip.update(e.skipped.keys())  # count episodes per skipped check (the values are reasons)
     checks = "".join(
-        f"<tr><td>{c}</td><td>{err[c] or ''}</td><td>{warn[c] or ''}</td><td>{skip[c] or ''}</td></tr>"
-        for c in CHECK_IDS
+        f'<tr><td title="{_e(c.finds)}">{c.id}</td><td class="{c.severity}">{c.severity}</td>'
+        f"<td>{err[c.id] or ''}</td><td>{warn[c.id] or ''}</td><td>{skip[c.id] or ''}</td></tr>"
+        for c in CHECKS
     )
     flagged = sorted((e for e in eps if e.findings), key=lambda e: e.verdict != "fail")
     detailed = {e.file for e in flagged[:MAX_DETAILED]}
@@ -179,10 +182,12 @@ def render_html(report: Report) -> str:
         ids = ", ".join(dict.fromkeys(f.check for f in e.findings))
         name = f'<a href="#{_anchor(e.file)}">{_e(e.file)}</a>' if e.file in detailed else _e(e.file)
         rate = "" if e.rate_hz is None else f"{e.rate_hz:.1f}"
+        clamped = "" if e.clamped_ticks is None else str(e.clamped_ticks)
         rows.append(
             f'<tr><td data-v="{e.file.split("_")[-1].split(".")[0]}">{name}</td>'
             f'<td class="{e.verdict}">{e.verdict}</td><td>{e.length}</td><td>{e.duration_s:.2f}</td>'
-            f"<td>{rate}</td><td>{n_err}</td><td>{len(e.findings) - n_err}</td><td>{_e(ids)}</td></tr>"
+            f"<td>{rate}</td><td>{clamped}</td><td>{n_err}</td><td>{len(e.findings) - n_err}</td>"
+            f"<td>{_e(ids)}</td></tr>"
         )
     ds_findings = "".join(
         f'<li class="{f.severity}">{_e(f.check)}: {_e(f.message)}</li>' for f in report.dataset_findings
@@ -193,7 +198,8 @@ def render_html(report: Report) -> str:
         f'<p class="muted">created {_e(report.created)} by <code>demoforge check</code></p>',
         f"<p><b>{len(eps)}</b> episodes, <span class=pass>{len(eps) - n_fail} pass</span>, "
         f"<span class=fail>{n_fail} fail</span>, {sum(e.duration_s for e in eps) / 60:.1f} min recorded.</p>",
-        "<h2>Checks</h2><table><tr><th>check</th><th>episodes with errors</th><th>with warnings</th>"
+        "<h2>Checks</h2><table><tr><th>check</th><th>severity</th><th>episodes with errors</th>"
+        "<th>with warnings</th>"
         f"<th>skipped</th></tr>{checks}</table>",
         f"<h2>Dataset findings</h2><ul>{ds_findings or '<li>none</li>'}</ul>",
         '<h2>Episodes</h2><p class="muted">click a column to sort</p><table class="sortable"><thead><tr>'
@@ -205,6 +211,7 @@ def render_html(report: Report) -> str:
                 "length",
                 "duration s",
                 "rate Hz",
+                "clamped ticks",
                 "errors",
                 "warnings",
                 "findings",
