@@ -38,10 +38,11 @@ def run_task(rig_name: str, seeds: int, steps: int) -> dict[str, object]:
     try:
         for seed in range(seeds):
             hw.reset_now(seed)
-            teleop.reset(hw.read_followers()[0])
+            measured = hw.read_followers()[0]
+            teleop.reset(measured)
             rewards = []
-            for _ in range(steps):
-                hw.write_and_read_followers(teleop(hw.read_leaders()))
+            for _ in range(steps):  # as the control loop: the goal is guarded by the last measurement
+                measured, _, _ = hw.write_and_read_followers(teleop(hw.read_leaders(), measured))
                 rewards.append(hw.tick_extras()[L.REWARD])
             r = np.asarray(rewards)
             for level in range(1, 5):

@@ -23,14 +23,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any
 
 import numpy as np
 
 from demoforge.collect.cameras import Frame
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError, StorageError
-from demoforge.collect.hardware import Hardware, RigHardware
+from demoforge.collect.hardware import Hardware
 from demoforge.collect.loop_timing import LoopStats, prefer_control_thread
 from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.schemas import episode_layout as L
@@ -252,8 +252,7 @@ class ControlLoop:
     def _goal(self, wanted: np.ndarray) -> np.ndarray:
         """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'
         reading in teleop) agrees with the followers, then `wanted` through the safety clamps."""
-        # leader waypoints exist only for hardware with `can_drive_leaders` (RigHardware)
-        hw = cast("RigHardware", self.hw)
+        hw: Any = self.hw  # leader driving is optional: only hardware with `can_drive_leaders` is asked
         if self.engaged:
             return self.map(wanted, self.qpos)
         assert self.map.last is not None

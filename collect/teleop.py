@@ -32,9 +32,6 @@ def speed_limits(rig: Rig) -> np.ndarray:
             if j.kind == "gripper":
                 out.append(np.inf)
                 continue
-            if j.follower_model not in ct.MODELS:  # a simulated follower: no motor, only the rig's limit
-                out.append(rig.safety.max_speed if rig.safety.max_speed > 0 else np.inf)
-                continue
             motor = SPEED_FRACTION * ct.model(j.follower_model).no_load_rad_s
             out.append(min(motor, rig.safety.max_speed) if rig.safety.max_speed > 0 else motor)
     return np.array(out)

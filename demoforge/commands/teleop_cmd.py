@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         loop = ControlLoop(hw)
         loop.start()
         loop.move_to(rig.start_pose)  # teleop engages once leaders and followers agree there
-        for note in getattr(hw, "notes", []):  # a simulation has none
+        for note in getattr(hw, "notes", []):  # what the checks at open found (real buses)
             print(note, flush=True)
         end = time.monotonic() + (args.seconds if args.seconds is not None else float("inf"))
         keys = TerminalKeys() if attended else None
