@@ -32,8 +32,9 @@ def _fmt_stats(stats: dict[str, Any]) -> str:
 class PlainDisplay:
     """Unattended: one line per phase change and per episode, nothing redrawn."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        # sys.stdout when the display is made, not when this module was imported (it may be replaced)
+        self.out = out if out is not None else sys.stdout
 
     def __enter__(self) -> PlainDisplay:
         return self

@@ -198,7 +198,8 @@ class DemoStages:
         cfg = dataclasses.replace(
             cfg,
             model=dataclasses.replace(cfg.model, image_height=h, image_width=w),
-            train=dataclasses.replace(cfg.train, workers=min(cfg.train.workers, 1)),
+            # a progress line every 10 steps: a CPU step takes seconds
+            train=dataclasses.replace(cfg.train, workers=min(cfg.train.workers, 1), log_every=10),
         )
         s = train(
             self.dataset,
