@@ -44,7 +44,7 @@ def test_report_json_format(checked: tuple[Path, Report]) -> None:
     assert path.stat().st_mode & 0o044 == 0o044  # readable by the trainer running as another user
     data = json.loads(path.read_text())
     assert set(data) == {"schema_version", "dataset", "created", "thresholds", "episodes", "dataset_findings"}
-    assert data["schema_version"] == 1 and data["dataset"] == str(folder)
+    assert data["schema_version"] == 2 and data["dataset"] == str(folder)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created"])
     assert data["thresholds"]["pause_min_s"] == 0.5
     assert [e["file"] for e in data["episodes"]] == [f"episode_{i}.hdf5" for i in range(4)]
@@ -53,7 +53,8 @@ def test_report_json_format(checked: tuple[Path, Report]) -> None:
         assert row["verdict"] in ("pass", "fail")
         assert set(row["fingerprint"]) == {"size", "mtime_ns"}
         for f in row["findings"]:
-            assert set(f) == {"check", "severity", "start_s", "end_s", "message", "detail"}
+            assert set(f) == {"check", "severity", "start_s", "end_s", "message", "detail", "incident"}
+            assert f["incident"].startswith(row["file"].removesuffix(".hdf5") + "#")
             assert f["check"] in CHECK_IDS and f["severity"] in ("error", "warning")
             assert 0 <= f["start_s"] <= f["end_s"] <= row["duration_s"] + 1e-6
         for cid in row["skipped"]:
@@ -79,10 +80,17 @@ def test_report_round_trips_through_json(checked: tuple[Path, Report]) -> None:
         assert [Finding.from_json(f).check for f in row["findings"]] == [f.check for f in res.findings]
 
 
+def test_load_reads_version_1_reports_without_incidents(tmp_path: Path) -> None:
+    (tmp_path / "quality").mkdir()
+    row = {"file": "episode_0.hdf5", "verdict": "fail", "findings": [{"check": "pause", "severity": "error"}]}
+    (tmp_path / "quality" / "report.json").write_text(json.dumps({"schema_version": 1, "episodes": [row]}))
+    assert load_report(tmp_path)["episodes"][0]["findings"][0]["check"] == "pause"
+
+
 @pytest.mark.parametrize(
     "broken",
     [
-        '{"schema_version": 2, "episodes": []}',
+        '{"schema_version": 3, "episodes": []}',
         '{"schema_version": 1}',
         "[]",
         "{not json",
@@ -164,7 +172,10 @@ rows = st.fixed_dictionaries(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.one_of(json_values, st.fixed_dictionaries({"schema_version": st.just(1), "episodes": st.lists(rows)}))
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries({"schema_version": st.sampled_from([1, 2]), "episodes": st.lists(rows)}),
+    )
 )
 def test_load_report_any_json(tmp_path: Path, doc: object) -> None:
     (tmp_path / "quality").mkdir(exist_ok=True)
