@@ -19,6 +19,9 @@ from typing import Any
 from demoforge.quality.findings import ERROR, Finding, Severity
 
 SLACK_S = 0.1  # spans this close count as one event (a drop ends a tick before the stale frames do)
+# A control-loop finding explains camera gaps only when it is a moment (a stall, a burst of overruns);
+# overruns scattered over the whole episode would otherwise swallow every unrelated camera incident.
+LOOP_MOMENT_S = 1.0
 
 # Most fundamental first: a loop stall explains camera gaps; a lost frame explains the stale frame
 # used in its place and the lag behind the other cameras; a spike explains the limit it crossed.
@@ -133,7 +136,8 @@ def _related(a: Finding, b: Finding, whole_a: bool, whole_b: bool) -> bool:
     if a.check in camera_like and b.check in camera_like:
         # a control-loop stall shows as a gap in every camera; otherwise the camera must be the same
         if "control_rate" in (a.check, b.check):
-            return True
+            loop = a if a.check == "control_rate" else b
+            return loop.end_s - loop.start_s <= LOOP_MOMENT_S
         return (cameras_of(a) & cameras_of(b)) != set()
     if a.check in JOINT_CHECKS and b.check in JOINT_CHECKS:
         return joint_of(a) is not None and joint_of(a) == joint_of(b)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from demoforge.quality.assets import EpisodeAssets, gather_assets
+from demoforge.quality.assets import EpisodeAssets, first_frames, gather_assets
 from demoforge.quality.checks_camera import (
     check_dark_frame,
     check_frame_drop,
@@ -72,6 +72,7 @@ class EpisodeResult:
     attrs: dict[str, Any]  # scalar root attributes (task, operator, ...): what `split --stratify-by` reads
     summary: EpisodeSummary
     assets: EpisodeAssets | None = None
+    first_frames: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> tiny RGB (contact sheet)
 
     @property
     def verdict(self) -> str:
@@ -147,6 +148,7 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             q, speed = ep.raw(L.QPOS), mean_speed(ep)
         except EpisodeError:  # already reported by the check that hit it
             assets, q, speed = None, None, None
+        firsts = first_frames(ep)
         rate = _rate(ep)
         summary = EpisodeSummary(
             path.name,
@@ -165,9 +167,11 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             for k, v in reader.attrs.items()
             if k not in _JSON_ATTRS and isinstance(v, str | int | float | bool) and len(str(v)) <= 200
         }
-        return EpisodeResult(
+        result = EpisodeResult(
             path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets
         )
+        result.first_frames = firsts
+        return result
 
 
 def _rate(ep: Episode) -> float | None:

@@ -50,6 +50,14 @@ def test_a_control_loop_stall_explains_every_camera_gap() -> None:
     assert fs[inc.root].check == "control_rate" and len(inc.consequences) == 2
 
 
+def test_overruns_spread_over_the_episode_explain_no_camera_gap() -> None:
+    fs = [
+        local("control_rate", 0.3, 7.5, WARNING, kind="overruns"),
+        local("frame_drop", 2.0, 2.1, camera="cam_high"),
+    ]
+    assert len(group_incidents(fs, DUR)) == 2
+
+
 def test_same_time_different_subjects_stay_apart() -> None:
     fs = [
         local("pause", 1.0, 2.0),

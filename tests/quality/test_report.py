@@ -111,7 +111,8 @@ def test_html_self_contained(checked: tuple[Path, Report]) -> None:
     assert "http://" not in html and "https://" not in html and "<script src" not in html
     assert html.count('class="ep"') == 3  # the flagged episodes only
     assert 'id="ep-episode_1-hdf5"' in html and 'id="ep-episode_0-hdf5"' not in html
-    assert "data:image/jpeg;base64," in html and "<polyline" in html and "frame interval" in html
+    assert "data:image/jpeg;base64," in html and 'class="s-follower"' in html
+    assert "interval between frames" in html
     assert html.count("<rect") > 10  # shaded spans and histogram bars
     assert 'class="sortable"' in html
 
@@ -145,7 +146,8 @@ def test_dataset_flagged_episode_gets_plots(tmp_path: Path) -> None:
     report = check_dataset(tmp_path)
     short = report.episodes[4]
     assert [f.check for f in short.findings] == ["length_outlier"]
-    assert short.assets is not None and short.assets.thumbs and short.assets.qpos.shape == (20, 6)
+    assert short.assets is not None and short.assets.qpos.shape == (20, 6)
+    assert short.assets.frames == []  # a whole-episode finding has no moment to show
     assert all(e.assets is None for e in report.episodes[:4])
 
 
