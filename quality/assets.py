@@ -30,7 +30,8 @@ CONTACT_WIDTH = 64  # px of a contact-sheet frame: enough to see a bumped camera
 
 @dataclass
 class IncidentFrames:
-    incident: int  # the incident's number within the episode
+    root_check: str  # the incident's root finding (incident numbers can shift when the dataset
+    root_start_s: float  # checks add findings later, so frames are matched to incidents by root)
     tick: int
     time_s: float
     jpegs: dict[str, str]  # cam -> base64 JPEG
@@ -136,5 +137,5 @@ def gather_assets(ep: Episode, findings: list[Finding]) -> EpisodeAssets:
             img = _frame(ep, cam, t, FRAME_WIDTH)
             if img is not None:
                 jpegs[cam] = encode_b64(img)
-        assets.frames.append(IncidentFrames(inc.number, t, float(ep.times[t]), jpegs))
+        assets.frames.append(IncidentFrames(root.check, root.start_s, t, float(ep.times[t]), jpegs))
     return assets

@@ -96,10 +96,11 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
     if c.check == "success_label" and c.subject == "never labelled":
         nums = " ".join(str(episode_number(f)) for f in c.episodes)
         loop = f"`for i in {nums}; do demoforge label {d} $i success; done`"
+        every = f"; to label all {len(c.episodes)} as successes: {loop}" if len(c.episodes) > 1 else ""
         return (
-            f"watch each and label it: `demoforge label {d} {first} success` (or `failure`); to label "
-            f"all {len(c.episodes)} as successes: {loop}; then run `demoforge check {d}` again. If "
-            f"every recording of this dataset is a success: `demoforge check {d} --allow-unlabelled`"
+            f"watch and label: `demoforge label {d} {first} success` (or `failure`){every}; then run "
+            f"`demoforge check {d}` again. If every recording of this dataset is a success: "
+            f"`demoforge check {d} --allow-unlabelled`"
         )
     if c.check == "success_label":
         return (
@@ -113,7 +114,8 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
     fix = _fix(c.example)
     if c.check in ACCEPTABLE:
         text = (
-            f"if it is fine in episode {first} (e.g. a deliberate wait), keep it: {_accept(d, c)}; "
+            f"if episode {first} is fine as it is{' (a deliberate wait)' if c.check == 'pause' else ''}, "
+            f"keep it: {_accept(d, c)}; "
             f"otherwise re-record episodes {eps}"
         )
         if c.check == "pause" and "trim_pauses" in {f.name for f in dataclasses.fields(th)}:

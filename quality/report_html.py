@@ -3,7 +3,7 @@
 Top to bottom: why episodes fail and what to do next (causes, commands), what each check means with
 its counts and thresholds, the dataset at a glance (histograms, first frames), the episode table,
 then each flagged episode: its incidents, plots and the frames at each incident. Detailed sections
-stop at PAGE_BUDGET bytes, so a 500-episode report stays a few MB and opens fast.
+stop where the page reaches PAGE_BUDGET bytes, so a 500-episode report stays under 5 MB.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from demoforge.quality.runner import EpisodeResult, Report
 from demoforge.schemas.dataset import REPORT_HTML
 from demoforge.schemas.episode_layout import episode_number
 
-PAGE_BUDGET = 4_000_000  # bytes; flagged episodes beyond it are rows in the table only
+PAGE_BUDGET = 4_500_000  # bytes of the whole page; flagged episodes beyond it are table rows only
 OPEN_SECTIONS = 6  # flagged episodes shown unfolded; the rest open with a click
+SHADE_MAX_FRACTION = 0.5  # an incident spread over more of the episode is a badge, not a shaded span
 
 CSS = " ".join(
     [
@@ -306,16 +307,21 @@ def _incident_item(e: EpisodeResult, inc: Incident) -> str:
     )
 
 
+def _spread(inc: Incident, duration: float) -> bool:
+    """About the episode rather than a moment: whole, or scattered over most of it (overruns)."""
+    return inc.whole or inc.end_s - inc.start_s > SHADE_MAX_FRACTION * duration
+
+
 def _episode_section(e: EpisodeResult, incidents: list[Incident], open_: bool) -> str:
     badges = "".join(
         f'<span class="badge {inc.severity}" title="{_e(e.findings[inc.root].message)}">'
         f"{_e(e.findings[inc.root].check)}"
         f"{f' +{len(inc.consequences)}' if inc.consequences else ''}</span>"
         for inc in incidents
-        if inc.whole
+        if _spread(inc, e.duration_s)
     )
-    local = [inc for inc in incidents if not inc.whole]
-    whole_items = "".join(_incident_item(e, inc) for inc in incidents if inc.whole)
+    local = [inc for inc in incidents if not _spread(inc, e.duration_s)]
+    whole_items = "".join(_incident_item(e, inc) for inc in incidents if _spread(inc, e.duration_s))
     parts = [
         f'<details class="ep" id="{_anchor(e.file)}"{" open" if open_ else ""}><summary>{_e(e.file)} '
         f'<span class="{e.verdict}">{e.verdict}</span> <span class="muted">{e.length} ticks, '
@@ -340,15 +346,17 @@ def _episode_section(e: EpisodeResult, incidents: list[Incident], open_: bool) -
             + "".join(interval_svg(cam, h) for cam, h in a.histograms.items())
             + "</div></div>"
         )
+        number = {(e.findings[i.root].check, e.findings[i.root].start_s): i.number for i in incidents}
         for fr in a.frames:
+            n = number.get((fr.root_check, fr.root_start_s), "?")
             figs = "".join(
-                f'<figure><img class="zoom" loading="lazy" alt="{_e(e.file)} #{fr.incident} {_e(cam)} at '
+                f'<figure><img class="zoom" loading="lazy" alt="{_e(e.file)} #{n} {_e(cam)} at '
                 f'{fr.time_s:.2f} s (tick {fr.tick})" src="data:image/jpeg;base64,{b64}">'
                 f"<figcaption>{_e(cam)}</figcaption></figure>"
                 for cam, b64 in fr.jpegs.items()
             )
             parts.append(
-                f"<p><b>#{fr.incident}</b> at {fr.time_s:.2f} s (tick {fr.tick}); "
+                f"<p><b>#{n} {_e(fr.root_check)}</b> at {fr.time_s:.2f} s (tick {fr.tick}); "
                 "click a frame to enlarge</p>"
                 f'<div class="frames">{figs}</div>'
             )
@@ -366,36 +374,43 @@ def render_html(report: Report) -> str:
     incidents = {e.file: group_incidents(e.findings, e.duration_s) for e in eps}
     summary = summarize(report)
     catalog = check_catalog()
+    df = episode_table(report, summary.overrides)
     flagged = sorted(
         (e for e in eps if e.findings), key=lambda e: (e.verdict != "fail", episode_number(e.file) or 0)
     )
-    # sections first, within the budget; the rest of the page links only to the ones that made it
+
+    def overview(anchors: dict[str, str]) -> list[str]:
+        n_fail = sum(e.verdict == "fail" for e in eps)
+        return [
+            f"<h1>Quality report: {_e(report.dataset)}</h1>",
+            f'<p class="muted">created {_e(report.created)} by <code>demoforge check</code>; '
+            f"{len(eps)} episodes, "
+            f"<span class=pass>{len(eps) - n_fail} pass</span>, <span class=fail>{n_fail} fail</span></p>",
+            _why(summary, {c.id: c for c in catalog}, anchors),
+            _checks_table(report, catalog),
+            _dataset_section(report, df, anchors),
+            _episode_table(report, anchors, incidents),
+        ]
+
+    # the overview always fits; flagged episodes' sections fill what is left of the budget, and the
+    # overview links only to the sections that made it
+    left = PAGE_BUDGET - sum(map(len, overview({e.file: _anchor(e.file) for e in flagged})))
     sections: list[str] = []
     anchors: dict[str, str] = {}
-    size = 0
     for e in flagged:
         sec = _episode_section(e, incidents[e.file], len(sections) < OPEN_SECTIONS)
-        if size + len(sec) > PAGE_BUDGET:
+        if len(sec) > left:
             break
         sections.append(sec)
         anchors[e.file] = _anchor(e.file)
-        size += len(sec)
+        left -= len(sec)
     more = len(flagged) - len(sections)
-    df = episode_table(report, summary.overrides)
-    n_fail = sum(e.verdict == "fail" for e in eps)
     body = [
-        f"<h1>Quality report: {_e(report.dataset)}</h1>",
-        f'<p class="muted">created {_e(report.created)} by <code>demoforge check</code>; '
-        f"{len(eps)} episodes, "
-        f"<span class=pass>{len(eps) - n_fail} pass</span>, <span class=fail>{n_fail} fail</span></p>",
-        _why(summary, {c.id: c for c in catalog}, anchors),
-        _checks_table(report, catalog),
-        _dataset_section(report, df, anchors),
-        _episode_table(report, anchors, incidents),
+        *overview(anchors),
         "<h2>Flagged episodes</h2><p class=muted>Errors first. Shaded spans on the plots are the numbered "
         "incidents (red: excludes, yellow: warning); hatched spans are trimmed by "
-        "<code>demoforge split</code>; "
-        "badges name findings about the whole episode.</p>",
+        "<code>demoforge split</code>; badges name findings about the whole episode, or spread over "
+        "most of it.</p>",
         *sections,
         f'<p class="muted">{more} more flagged episodes are rows in the table and in report.json '
         "(left out here to keep this page small).</p>"

@@ -55,12 +55,15 @@ def panels(names: Sequence[str]) -> list[Panel]:
     """Joints by arm in radians, then the grippers on their own 0..1 axis."""
     n = len(names)
     grip = [j for j, s in enumerate(names) if "gripper" in s.lower()]
-    if not grip and n == 14 and all(s == f"joint_{j}" for j, s in enumerate(names)):
+    unnamed_aloha = n == 14 and all(s == f"joint_{j}" for j, s in enumerate(names))
+    if not grip and unnamed_aloha:
         grip = list(ALOHA_GRIPPERS)
     rest = [j for j in range(n) if j not in grip]
     arms: dict[str, list[int]] = {}
     for j in rest:
         prefix = names[j].split("_", 1)[0] if "_" in names[j] else ""
+        if unnamed_aloha:
+            prefix = "left" if j < ALOHA_GRIPPERS[0] else "right"
         arms.setdefault(prefix if prefix in ("left", "right") else "", []).append(j)
     out = [Panel(f"{arm} arm" if arm else "joints", "rad", tuple(js)) for arm, js in arms.items()]
     if grip:
@@ -226,17 +229,18 @@ def dataset_histogram_svg(
     lo, hi = lo - pad, hi + pad
     outside = [f"{label} = {m:.3g}" for m, label in marks if not lo <= m <= hi]
     marks = [(m, label) for m, label in marks if lo <= m <= hi]
-    if outside:  # limits far beyond every episode: say where they are instead of squashing the bars
-        title += f" ({', '.join(outside)}: beyond all)"
+    # limits far beyond every episode: said under the title instead of squashing the bars
+    note = f"{', '.join(outside)}: beyond every episode" if outside else ""
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
     top = max(int(counts.max()), 1)
     base, sx = h - 20, (w - left - right) / (hi - lo)
     bw = (w - left - right) / bins
     parts = [
         f'<svg width="{w}" height="{h}" role="img"><text x="{left}" y="11" font-size="11">{_e(title)}</text>'
+        f'<text x="{left}" y="22" font-size="9" fill="#777">{_e(note)}</text>'
     ]
     for i, c in enumerate(counts.tolist()):
-        bh = 0 if c == 0 else max(2.0, c / top * (h - 40))
+        bh = 0 if c == 0 else max(2.0, c / top * (h - 48))
         parts.append(
             f'<rect x="{left + i * bw:.1f}" y="{base - bh:.1f}" width="{bw - 1:.1f}" height="{bh:.1f}" '
             f'fill="#1f77b4"><title>{edges[i]:.3g}-{edges[i + 1]:.3g} {_e(unit)}: {c} episodes</title></rect>'
@@ -245,7 +249,7 @@ def dataset_histogram_svg(
         x = left + (m - lo) * sx
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="16" y2="{base}" stroke="#cf222e" stroke-dasharray="3 2"/>'
-            f'<text x="{x + 2:.1f}" y="{24 + 10 * k}" font-size="9" fill="#cf222e">{_e(label)}</text>'
+            f'<text x="{x + 2:.1f}" y="{32 + 10 * k}" font-size="9" fill="#cf222e">{_e(label)}</text>'
         )
     parts.append(
         f'<line x1="{left}" x2="{w - right}" y1="{base}" y2="{base}" stroke="#999"/>'
