@@ -33,6 +33,7 @@ from demoforge.schemas.episode_layout import episode_number
 
 PAGE_BUDGET = 4_500_000  # bytes of the whole page; flagged episodes beyond it are table rows only
 OPEN_SECTIONS = 6  # flagged episodes shown unfolded; the rest open with a click
+SHEET_OPEN_MAX = 64  # episodes: larger contact sheets start folded (they would push the table far down)
 SHADE_MAX_FRACTION = 0.5  # an incident spread over more of the episode is a badge, not a shaded span
 
 CSS = " ".join(
@@ -248,12 +249,15 @@ def _dataset_section(report: Report, table_df: object, anchors: dict[str, str]) 
                 )
             )
     sheet = contact_sheet_html(report.episodes, anchors)
-    return f'<h2>Dataset at a glance</h2><div class="plots">{"".join(plots)}</div>' + (
-        "<h3>First frame of every episode</h3><p class=muted>A bumped camera or a change of light "
+    unfold = " open" if len(report.episodes) <= SHEET_OPEN_MAX else ""
+    first_frames = (
+        f"<details{unfold}><summary><b>First frame of every episode</b> ({len(report.episodes)} "
+        "episodes, one sheet per camera)</summary><p class=muted>A bumped camera or a change of light "
         "between recording days stands out; failing episodes are outlined red; hover for the name, "
-        f"click to jump to a flagged episode.</p>{sheet}"
-        if sheet
-        else ""
+        f"click to jump to a flagged episode.</p>{sheet}</details>"
+    )
+    return f'<h2>Dataset at a glance</h2><div class="plots">{"".join(plots)}</div>' + (
+        first_frames if sheet else ""
     )
 
 
