@@ -76,7 +76,8 @@ def load_ms(page: Path) -> tuple[float, float, float]:
             [
                 "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                f"--user-data-dir={profile}", "--window-size=1400,2400", "--virtual-time-budget=10000", "--dump-dom", timed.as_uri(),
+                f"--user-data-dir={profile}", "--window-size=1400,2400", "--virtual-time-budget=10000",
+                "--dump-dom", timed.as_uri(),
             ],
             capture_output=True, text=True, check=True, timeout=300,
         )  # fmt: skip
