@@ -4,9 +4,10 @@ A camera that stalls for 0.15 s shows up as its frame_drop, its lag behind the o
 (camera_sync) and the old frames the loop kept using (stale_frame): three findings, one event, one
 fix. Two findings belong to one incident when their spans overlap (within `SLACK_S`) and they concern
 the same thing: a camera, a joint, the control loop (which every camera's timing depends on), or a
-file corrupt there (everything read from a corrupt span is suspect). A few whole-episode findings are
-known consequences of another (a file cut off by a crash is also too short). The finding whose check
-comes first in `CAUSE_ORDER` names the incident's root cause.
+file corrupt there (everything read from a corrupt span is suspect). The same camera check firing on
+several cameras at one moment is one incident too: the host or the recorder stalled, not each camera.
+A few whole-episode findings are known consequences of another (a file cut off by a crash is also too
+short). The finding whose check comes first in `CAUSE_ORDER` names the incident's root cause.
 
 Pure functions over findings: the report, report.json and the console summary all group the same way.
 """
@@ -99,6 +100,13 @@ def cameras_of(f: Finding) -> set[str]:
     return out
 
 
+def incident_cameras(findings: list[Finding], inc: Incident) -> list[str]:
+    """The cameras the root's check names across the incident (several: a stall of the whole host)."""
+    root = findings[inc.root]
+    cams = {c for i in inc.members if findings[i].check == root.check for c in cameras_of(findings[i])}
+    return sorted(cams)
+
+
 def joint_of(f: Finding) -> str | None:
     j = f.detail.get("joint")
     return str(j) if isinstance(j, str | int) else None
@@ -129,9 +137,9 @@ def _related(a: Finding, b: Finding, whole_a: bool, whole_b: bool) -> bool:
     if a.check == "integrity" or b.check == "integrity":
         return True  # values read from a corrupt span trip other checks
     if a.check == b.check:
-        return (cameras_of(a) & cameras_of(b)) != set() or (
-            joint_of(a) is not None and joint_of(a) == joint_of(b)
-        )
+        if a.check in CAMERA_CHECKS:
+            return True  # several cameras losing frames at one moment: the host stalled, not a camera
+        return joint_of(a) is not None and joint_of(a) == joint_of(b)
     camera_like = CAMERA_CHECKS | {"control_rate"}
     if a.check in camera_like and b.check in camera_like:
         # a control-loop stall shows as a gap in every camera; otherwise the camera must be the same

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from demoforge.quality.findings import ERROR, Finding, Severity
-from demoforge.quality.incidents import CAMERA_CHECKS, JOINT_CHECKS, Incident, cameras_of, group_incidents
+from demoforge.quality.incidents import (
+    CAMERA_CHECKS,
+    JOINT_CHECKS,
+    Incident,
+    group_incidents,
+    incident_cameras,
+)
 from demoforge.quality.runner import EpisodeResult, Report
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas.curation import load_overrides
@@ -56,10 +62,16 @@ class Summary:
     overrides_problem: str = ""  # a malformed overrides.json, said instead of crashing the report
 
 
-def subject_of(f: Finding) -> str:
-    """What a root finding is about, so that causes group per camera, per joint or per kind."""
+SEVERAL_CAMERAS = "several cameras at once"
+
+
+def subject_of(findings: list[Finding], inc: Incident) -> str:
+    """What an incident's root is about, so that causes group per camera, per joint or per kind."""
+    f = findings[inc.root]
     if f.check in CAMERA_CHECKS:
-        cams = sorted(cameras_of(f))
+        cams = incident_cameras(findings, inc)
+        if f.check != "camera_sync" and len(cams) > 1:
+            return SEVERAL_CAMERAS
         return cams[0] if f.check != "camera_sync" else " / ".join(cams)
     if f.check in JOINT_CHECKS and isinstance(f.detail.get("joint"), str):
         return str(f.detail["joint"])
@@ -111,6 +123,11 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
         return f"`demoforge recover {d}` keeps what was flushed before the crash; or re-record episodes {eps}"
     if c.severity != ERROR:
         return _fix(c.example) or "look at them; warnings never exclude an episode"
+    if c.subject == SEVERAL_CAMERAS:
+        return (
+            f"re-record episodes {eps} (several cameras lost frames at the same moment: the recording host "
+            "or its USB bus stalled, not one camera; close other load on the host first)"
+        )
     fix = _fix(c.example)
     if c.check in ACCEPTABLE:
         text = (
@@ -153,7 +170,7 @@ def summarize(report: Report) -> Summary:
     for e in report.episodes:
         for inc in group_incidents(e.findings, e.duration_s):
             root = e.findings[inc.root]
-            key = (inc.severity, root.check, subject_of(root))
+            key = (inc.severity, root.check, subject_of(e.findings, inc))
             c = causes.setdefault(key, Cause(root.check, key[2], inc.severity, example=root.message))
             if e.file not in c.episodes:
                 c.episodes.append(e.file)

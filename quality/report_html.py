@@ -18,7 +18,7 @@ from demoforge.quality.check_catalog import CheckInfo, check_catalog, threshold_
 from demoforge.quality.contact_sheet import contact_sheet_html
 from demoforge.quality.episode_table import EPISODES_CSV, episode_table
 from demoforge.quality.findings import ERROR
-from demoforge.quality.incidents import Incident, group_incidents
+from demoforge.quality.incidents import Incident, group_incidents, incident_cameras
 from demoforge.quality.next_steps import Cause, Summary, summarize
 from demoforge.quality.report_plots import (
     Span,
@@ -298,15 +298,17 @@ def _episode_table(report: Report, anchors: dict[str, str], incidents: dict[str,
 
 def _incident_item(e: EpisodeResult, inc: Incident) -> str:
     root = e.findings[inc.root]
+    cams = incident_cameras(e.findings, inc)
+    several = f" on {len(cams)} cameras at once" if len(cams) > 1 and root.check != "camera_sync" else ""
     cons = "".join(
         f'<li><span class="{e.findings[i].severity}">{_e(e.findings[i].check)}</span> '
         f"{e.findings[i].start_s:.2f}-{e.findings[i].end_s:.2f} s: {_e(e.findings[i].message)}</li>"
         for i in inc.consequences
     )
     return (
-        f'<li><b class="{inc.severity}">#{inc.number} {_e(root.check)}</b> '
+        f'<li><b class="{inc.severity}">#{inc.number} {_e(root.check)}{several}</b> '
         f"{inc.start_s:.2f}-{inc.end_s:.2f} s: {_e(root.message)}"
-        + (f'<ul class="cons"><li class=muted>consequences:</li>{cons}</ul>' if cons else "")
+        + (f'<ul class="cons"><li class=muted>in the same incident:</li>{cons}</ul>' if cons else "")
         + "</li>"
     )
 

@@ -101,15 +101,20 @@ def trajectory_svg(a: EpisodeAssets, duration: float, spans: list[Span]) -> str:
         '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="3" height="6" fill="#8884"/></pattern></defs>',
     ]
-    for s in spans:
+    label_end = 0.0  # labels that would overprint the previous one are left to the tooltip
+    for s in sorted(spans, key=lambda s: s.start_s):
         x0 = LEFT + s.start_s * sx
         w = max((s.end_s - s.start_s) * sx, 2.0)
         fill = {"error": "#cf222e2e", "warning": "#d4a72c38", "trim": "url(#hatch)"}[s.kind]
         parts.append(
             f'<rect x="{x0:.0f}" y="{top_pad - 2}" width="{w:.0f}" height="{total_h - top_pad - axis + 2}" '
             f'fill="{fill}"><title>{_e(s.title)}</title></rect>'
-            f'<text x="{x0 + 1:.0f}" y="{top_pad - 4}" font-size="10" fill="#444">{_e(s.label)}</text>'
         )
+        if x0 >= label_end:
+            parts.append(
+                f'<text x="{x0 + 1:.0f}" y="{top_pad - 4}" font-size="10" fill="#444">{_e(s.label)}</text>'
+            )
+            label_end = x0 + 6.5 * len(s.label) + 3
     xs = LEFT + a.times.astype(float) * sx
     y0 = top_pad
     signals = [(a.qpos, *SIGNALS[0]), (a.action, *SIGNALS[1]), (a.leader, *SIGNALS[2])]
@@ -183,7 +188,7 @@ def interval_svg(cam: str, hist: Histogram) -> str:
     base = h - 18
 
     def bar_h(c: int) -> float:  # square root: one late frame among hundreds stays visible
-        return 0.0 if c == 0 else max(2.0, (c / top) ** 0.5 * (h - 36))
+        return 0.0 if c == 0 else max(2.0, (c / top) ** 0.5 * (h - 46))
 
     parts = [
         f'<svg width="{w}" height="{h}" role="img"><text x="{left}" y="11" font-size="11">{_e(cam)}: '

@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from demoforge.quality.findings import ERROR, WARNING, Finding
-from demoforge.quality.incidents import CAUSE_ORDER, group_incidents, incident_id, incident_of_findings
+from demoforge.quality.incidents import (
+    CAUSE_ORDER,
+    group_incidents,
+    incident_cameras,
+    incident_id,
+    incident_of_findings,
+)
 
 DUR = 8.0
 
@@ -48,6 +54,16 @@ def test_a_control_loop_stall_explains_every_camera_gap() -> None:
     ]
     (inc,) = group_incidents(fs, DUR)
     assert fs[inc.root].check == "control_rate" and len(inc.consequences) == 2
+
+
+def test_cameras_dropping_together_are_one_host_stall() -> None:
+    fs = [
+        local("frame_drop", 1.0, 1.2, camera="cam_high"),
+        local("frame_drop", 1.02, 1.2, camera="cam_left_wrist"),
+        local("stale_frame", 1.1, 1.2, camera="cam_left_wrist"),
+    ]
+    (inc,) = group_incidents(fs, DUR)
+    assert inc.root == 0 and incident_cameras(fs, inc) == ["cam_high", "cam_left_wrist"]
 
 
 def test_overruns_spread_over_the_episode_explain_no_camera_gap() -> None:
