@@ -70,7 +70,7 @@ CSS = " ".join(
         ".sheetgrid a:hover{outline:2px solid #0969da}",
         "#lb{display:none;position:fixed;inset:0;background:#000c;align-items:center;justify-content:center;"
         "flex-direction:column;z-index:9;cursor:zoom-out;color:#fff}",
-        "#lb img{max-width:94vw;max-height:88vh;width:960px;image-rendering:auto}",
+        "#lb img{max-width:94vw;max-height:88vh;width:640px}",
     ]
 )
 
