@@ -72,11 +72,12 @@ def subject_of(findings: list[Finding], inc: Incident) -> str:
         cams = incident_cameras(findings, inc)
         if f.check != "camera_sync" and len(cams) > 1:
             return SEVERAL_CAMERAS
-        return cams[0] if f.check != "camera_sync" else " / ".join(cams)
+        return " / ".join(cams)
     if f.check in JOINT_CHECKS and isinstance(f.detail.get("joint"), str):
         return str(f.detail["joint"])
     if f.check == "success_label":
-        return {1: "", 0: "labelled failure", -1: "never labelled"}.get(f.detail.get("success", -1), "")
+        label = f.detail.get("success", -1)
+        return {0: "labelled failure", -1: "never labelled"}.get(label, "") if isinstance(label, int) else ""
     if f.check == "integrity":
         return "cut off" if f.detail.get("cut_off") else "not closed" if "complete" in f.detail else "damaged"
     kind = f.detail.get("kind")

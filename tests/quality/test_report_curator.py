@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import copy
+
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from demoforge.cli import main
 from demoforge.quality import Report, check_dataset, write_report_html
+from demoforge.quality.findings import Finding
+from demoforge.quality.incidents import CAUSE_ORDER
 from demoforge.quality.next_steps import summarize
+from demoforge.quality.report_json import findings_json
 from demoforge.quality.report_html import render_html
 from demoforge.schemas.curation import set_override
 from tests import factories as F
@@ -117,3 +124,40 @@ def test_plain_aloha_report_has_gripper_axis_and_says_what_was_skipped(tmp_path:
     assert "no frame_index or frame_time datasets" in html  # skipped, with the reason
     assert "grippers (0 closed .. 1 open)" in html  # episodes fail: never labelled, so they get plots
     assert "demoforge label" in html
+
+
+detail_values = st.one_of(
+    st.none(), st.integers(-2, 2), st.text(max_size=6), st.lists(st.text(max_size=4), max_size=2)
+)
+findings_st = st.lists(
+    st.builds(
+        lambda check, sev, a, d, detail: Finding(check, sev, a, a + d, "what; fix", detail),
+        st.sampled_from([*CAUSE_ORDER, "something_new"]),
+        st.sampled_from(["error", "warning"]),
+        st.floats(0, 4),
+        st.floats(0, 4),
+        st.dictionaries(
+            st.sampled_from(["camera", "cameras", "joint", "kind", "success", "trim", "ticks"]), detail_values
+        ),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(findings_st, min_size=1, max_size=4))
+def test_any_findings_render_and_group(
+    stalled: tuple[Path, Report], per_episode: list[list[Finding]]
+) -> None:
+    _, checked = stalled
+    episodes = []
+    for i, fs in enumerate(per_episode):
+        e = copy.copy(checked.episodes[i % len(checked.episodes)])
+        e.file, e.findings, e.assets, e.first_frames = f"episode_{i}.hdf5", fs, None, {}
+        episodes.append(e)
+    report = Report("/nonexistent/dataset", checked.thresholds, episodes)
+    html = render_html(report)
+    assert html.endswith("</html>\n")
+    for e in episodes:
+        ids = [f["incident"] for f in findings_json(e)]
+        assert all(i.startswith(e.file.removesuffix(".hdf5") + "#") for i in ids)
