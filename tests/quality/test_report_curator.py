@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
-
-import copy
 
 import pandas as pd
 import pytest
@@ -17,8 +16,8 @@ from demoforge.quality import Report, check_dataset, write_report_html
 from demoforge.quality.findings import Finding
 from demoforge.quality.incidents import CAUSE_ORDER
 from demoforge.quality.next_steps import summarize
-from demoforge.quality.report_json import findings_json
 from demoforge.quality.report_html import render_html
+from demoforge.quality.report_json import findings_json
 from demoforge.schemas.curation import set_override
 from tests import factories as F
 
