@@ -29,7 +29,7 @@ from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.errors import ConfigError
 
 # Root causes a person may judge harmless for one episode: `demoforge accept` keeps it in training.
-ACCEPTABLE = frozenset({"pause", "length_outlier", "joint_limit", "near_duplicate", "stall"})
+ACCEPTABLE = frozenset({"pause", "length_outlier", "joint_limit", "stall"})
 MAX_LISTED = 12  # episodes named in one sentence before "and N more"
 
 
@@ -124,6 +124,11 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
         return f"`demoforge recover {d}` keeps what was flushed before the crash; or re-record episodes {eps}"
     if c.severity != ERROR:
         return _fix(c.example) or "look at them; warnings never exclude an episode"
+    if c.check == "near_duplicate":
+        return (
+            f"move episodes {eps} out of the dataset folder: each repeats an earlier episode (a copied "
+            "file or a replayed recording), which would otherwise sit in train and val at once"
+        )
     if c.subject == SEVERAL_CAMERAS:
         return (
             f"re-record episodes {eps} (several cameras lost frames at the same moment: the recording host "
