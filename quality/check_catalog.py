@@ -23,7 +23,7 @@ class CheckInfo:
     id: str
     severity: Severity  # the most it reports: an error check can exclude an episode
     scope: str  # "episode" or "dataset"
-    meaning: str
+    finds: str  # what it finds, for a person
     thresholds: tuple[str, ...]  # Thresholds fields that tune it
 
 
@@ -36,9 +36,9 @@ def check_catalog() -> list[CheckInfo]:
     for cid in CHECK_IDS:
         scope, fn = runs.get(cid, ("episode", None))
         doc = (inspect.getdoc(fn) or "") if fn is not None else ""
-        meaning = " ".join(doc.split("\n\n")[0].split())
+        finds = " ".join(doc.split("\n\n")[0].split())
         names = tuple(dict.fromkeys(n for n in re.findall(r"`(\w+)`", doc) if n in fields))
-        out.append(CheckInfo(cid, "error" if cid in ERROR_CHECKS else "warning", scope, meaning, names))
+        out.append(CheckInfo(cid, "error" if cid in ERROR_CHECKS else "warning", scope, finds, names))
     return out
 
 

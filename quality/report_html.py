@@ -129,7 +129,7 @@ def _cause_rows(
     rows = []
     for c in causes:
         cons = ", ".join(f"{k} &times;{n}" for k, n in c.consequences.items())
-        meaning = catalog[c.check].meaning if c.check in catalog else ""
+        meaning = catalog[c.check].finds if c.check in catalog else ""
         rows.append(
             f'<tr><td><b class="{c.severity}" title="{_e(meaning)}">{_e(c.check)}</b> {_e(c.subject)}'
             f'<br><span class="muted">{len(c.incidents)} incident(s)'
@@ -194,7 +194,7 @@ def _checks_table(report: Report, catalog: list[CheckInfo]) -> str:
         rows.append(
             f'<tr><td><b>{_e(c.id)}</b></td><td class="{c.severity}">{c.severity}</td>'
             f"{_num(len(eps) - err - warn - skip, 'pass')}{_num(warn, 'warning')}{_num(err, 'error')}"
-            f'<td class="n"><span{skip_cls}>{skip}</span>{why}</td><td>{_code(c.meaning)}</td>'
+            f'<td class="n"><span{skip_cls}>{skip}</span>{why}</td><td>{_code(c.finds)}</td>'
             f"<td>{f'<code>{_e(th_text)}</code>' if th_text else ''}</td></tr>"
         )
     head = (
