@@ -33,7 +33,7 @@ from demoforge.schemas.dataset import dataset_episodes
 from demoforge.schemas.errors import ConfigError
 
 NAME = "check"
-HELP = "check every episode of a dataset; write quality/report.json and quality/report.html"
+HELP = "check every episode of a dataset; write quality/report.json, report.html and episodes.csv"
 EXAMPLES = """examples:
   demoforge check data/pick_cube                       # summary table, report.json, report.html
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
@@ -68,13 +68,13 @@ def run(args: argparse.Namespace) -> int:
     report = _run_with_progress(folder, th, args, len(files), console)
     json_path = write_report_json(folder, report)
     html_path = write_report_html(folder, report)
-    write_episodes_csv(folder, report, summarize(report).overrides)
+    csv_path = write_episodes_csv(folder, report, summarize(report).overrides)
     if args.json:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     _print_summary(console, report, args.max_rows)
-    console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and quality/episodes.csv")
+    console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and {escape(str(csv_path))}")
     return 0
 
 
