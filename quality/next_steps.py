@@ -45,6 +45,7 @@ class Cause:
     consequences: dict[str, int] = field(default_factory=dict)  # check id -> findings it explains
     example: str = ""  # one root finding's message
     seconds: float = 0.0  # recorded time of its episodes
+    gain_s: float = 0.0  # usable time won back by fixing it: episodes excluded by this cause alone
     step: str = ""  # the next step; `backticks` mark commands and settings
 
 
@@ -174,6 +175,7 @@ def summarize(report: Report) -> Summary:
         overrides, problem = {}, f"{err.message} ({err.hint})"
     causes: dict[tuple[str, str, str], Cause] = {}
     for e in report.episodes:
+        excluding: set[tuple[str, str, str]] = set()
         for inc in group_incidents(e.findings, e.duration_s):
             root = e.findings[inc.root]
             key = (inc.severity, root.check, subject_of(e.findings, inc))
@@ -185,9 +187,14 @@ def summarize(report: Report) -> Summary:
             for i in inc.consequences:
                 k = e.findings[i].check
                 c.consequences[k] = c.consequences.get(k, 0) + 1
+            if inc.severity == ERROR:
+                excluding.add(key)
+        if len(excluding) == 1 and not kept_by_split(e, overrides):
+            causes[excluding.pop()].gain_s += e.duration_s - trimmed_s(e)
     for c in causes.values():
         c.step = next_step(c, report.dataset, report.thresholds)
-    order = sorted(causes.values(), key=lambda c: (-len(c.episodes), c.check, c.subject))
+    # what wins back the most training time first
+    order = sorted(causes.values(), key=lambda c: (-c.gain_s, -len(c.episodes), c.check, c.subject))
     kept = [e for e in report.episodes if kept_by_split(e, overrides)]
     return Summary(
         recorded_s=sum(e.duration_s for e in report.episodes),

@@ -136,9 +136,14 @@ def _cause_rows(
             f"{f'; also explains {cons}' if cons else ''}</span></td>"
             f"<td>{_episode_links(c.episodes, anchors, accepted)}</td>"
             f'<td class="n">{_dur(c.seconds)}</td>'
+            f'<td class="n pass">{f"+{_dur(c.gain_s)}" if c.gain_s else ""}</td>'
             f'<td>{_code(c.step)}<br><span class="muted">e.g. {_e(c.example)}</span></td></tr>'
         )
-    head = "<tr><th>cause</th><th>episodes</th><th class=n>recorded</th><th>next step</th></tr>"
+    head = (
+        "<tr><th>cause</th><th>episodes</th><th class=n>recorded</th>"
+        '<th class=n title="usable time won back by fixing this cause: episodes it alone excludes">'
+        "fixing it adds</th><th>next step</th></tr>"
+    )
     return f'<table class="causes">{head}{"".join(rows)}</table>'
 
 
@@ -153,8 +158,9 @@ def _why(s: Summary, catalog: dict[str, CheckInfo], anchors: dict[str, str]) -> 
     ]
     if s.failures:
         parts.append(
-            f"<h3>Failures by cause</h3><p class=muted>One row per root cause; findings that are its "
-            f"consequences (a stalled camera's stale frames and lag) are counted under it, not apart.</p>"
+            "<h3>Failures by cause</h3><p class=muted>One row per root cause, what wins back the most "
+            "training time first; findings that are its consequences (a stalled camera's stale frames "
+            "and lag) are counted under it, not apart.</p>"
             f"{_cause_rows(s.failures, catalog, anchors, accepted)}"
         )
     else:

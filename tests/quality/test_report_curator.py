@@ -56,6 +56,8 @@ def test_causes_name_the_root_and_the_exact_next_step(stalled: tuple[Path, Repor
     pause = by[("pause", "")]
     assert f"`demoforge accept {folder} 2 --check pause --reason" in pause.step
     assert s.kept == 2 and s.total == 5
+    # each failing episode has one cause: fixing it wins that episode's time back
+    assert label.gain_s == pytest.approx(report.episodes[3].duration_s) and stall.gain_s > 0
     assert s.usable_s == pytest.approx(sum(e.duration_s for e in report.episodes if e.verdict == "pass"))
 
 
