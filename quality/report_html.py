@@ -137,7 +137,7 @@ def _cause_rows(
             f"<td>{_episode_links(c.episodes, anchors, accepted)}</td>"
             f'<td class="n">{_dur(c.seconds)}</td>'
             f'<td class="n pass">{f"+{_dur(c.gain_s)}" if c.gain_s else ""}</td>'
-            f'<td>{_code(c.step)}<br><span class="muted">e.g. {_e(c.example)}</span></td></tr>'
+            f'<td>{_code(c.step)}<br><span class="muted">e.g. {_code(c.example)}</span></td></tr>'
         )
     head = (
         "<tr><th>cause</th><th>episodes</th><th class=n>recorded</th>"
@@ -308,12 +308,12 @@ def _incident_item(e: EpisodeResult, inc: Incident) -> str:
     several = f" on {len(cams)} cameras at once" if len(cams) > 1 and root.check != "camera_sync" else ""
     cons = "".join(
         f'<li><span class="{e.findings[i].severity}">{_e(e.findings[i].check)}</span> '
-        f"{e.findings[i].start_s:.2f}-{e.findings[i].end_s:.2f} s: {_e(e.findings[i].message)}</li>"
+        f"{e.findings[i].start_s:.2f}-{e.findings[i].end_s:.2f} s: {_code(e.findings[i].message)}</li>"
         for i in inc.consequences
     )
     return (
         f'<li><b class="{inc.severity}">#{inc.number} {_e(root.check)}{several}</b> '
-        f"{inc.start_s:.2f}-{inc.end_s:.2f} s: {_e(root.message)}"
+        f"{inc.start_s:.2f}-{inc.end_s:.2f} s: {_code(root.message)}"
         + (f'<ul class="cons"><li class=muted>in the same incident:</li>{cons}</ul>' if cons else "")
         + "</li>"
     )
