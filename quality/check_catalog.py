@@ -42,9 +42,12 @@ def check_catalog() -> list[CheckInfo]:
     return out
 
 
-def threshold_text(th: Thresholds, names: tuple[str, ...]) -> str:
-    """`name = value` for each threshold, as a thresholds TOML would set it."""
-    return ", ".join(f"{n} = {_toml(getattr(th, n))}" for n in names)
+def threshold_items(th: Thresholds, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(`name = value` as a thresholds TOML sets it, the reason for its default) per threshold.
+
+    The reasons are comments in quality/thresholds.py, which nothing reads at run time yet: "".
+    """
+    return [(f"{n} = {_toml(getattr(th, n))}", "") for n in names]
 
 
 def _toml(v: object) -> str:

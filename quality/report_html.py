@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from demoforge.quality.check_catalog import CheckInfo, check_catalog, threshold_text
+from demoforge.quality.check_catalog import CheckInfo, check_catalog, threshold_items
 from demoforge.quality.contact_sheet import contact_sheet_html
 from demoforge.quality.episode_table import EPISODES_CSV, episode_table
 from demoforge.quality.findings import ERROR
@@ -196,12 +196,15 @@ def _checks_table(report: Report, catalog: list[CheckInfo]) -> str:
         why = f'<br><span class="muted">{_e(reasons.most_common(1)[0][0])}</span>' if reasons else ""
         skip_cls = "" if skip else ' class="zero"'
 
-        th_text = threshold_text(report.thresholds, c.thresholds)
+        th_text = " ".join(
+            f'<code title="{_e(why)}">{_e(item)}</code>'
+            for item, why in threshold_items(report.thresholds, c.thresholds)
+        )
         rows.append(
             f'<tr><td><b>{_e(c.id)}</b></td><td class="{c.severity}">{c.severity}</td>'
             f"{_num(len(eps) - err - warn - skip, 'pass')}{_num(warn, 'warning')}{_num(err, 'error')}"
             f'<td class="n"><span{skip_cls}>{skip}</span>{why}</td><td>{_code(c.finds)}</td>'
-            f"<td>{f'<code>{_e(th_text)}</code>' if th_text else ''}</td></tr>"
+            f"<td>{th_text}</td></tr>"
         )
     head = (
         "<tr><th>check</th><th>severity</th><th class=n>pass</th><th class=n>warning</th>"

@@ -14,11 +14,13 @@ from demoforge.quality import (
     CHECK_IDS,
     Report,
     check_dataset,
+    report_html,
     report_to_json,
     write_report_html,
     write_report_json,
 )
 from demoforge.quality.findings import Finding
+from demoforge.quality.report_html import render_html
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import load_report
 from tests import factories as F
@@ -117,14 +119,18 @@ def test_html_self_contained(checked: tuple[Path, Report]) -> None:
     assert 'class="sortable"' in html
 
 
-def test_html_stays_light_for_many_episodes(tmp_path: Path) -> None:
+def test_html_stays_light_for_many_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recs = [F.clean_recording(60, seed=i) for i in range(40)]
     for r in recs[::2]:
         F.plant_pause(r, 20, 50)
     F.write_dataset(tmp_path, recs)
     report = check_dataset(tmp_path, jobs=2)
     size = write_report_html(tmp_path, report).stat().st_size
-    assert size < 40 * 20_000 + 100_000  # ~20 KB per flagged episode: 500 episodes stay around 10 MB
+    assert size < 40 * 60_000 + 200_000  # a flagged episode's plots and frames: ~45 KB
+    # however many episodes are flagged, their sections stop at the page budget, and the page says so
+    monkeypatch.setattr(report_html, "PAGE_BUDGET", size // 2)
+    half = render_html(report)
+    assert len(half) <= size // 2 and "more flagged episodes are rows in the table" in half
 
 
 def test_parallel_equals_serial(tmp_path: Path) -> None:
