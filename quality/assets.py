@@ -125,7 +125,7 @@ def gather_assets(ep: Episode, findings: list[Finding]) -> EpisodeAssets:
         assets.histograms[cam] = _histogram(ep, cam)
     if not ep.reader.cameras or not ep.length:
         return assets
-    local = [i for i in group_incidents(findings, ep.duration) if not i.whole]
+    local = [i for i in group_incidents(findings, ep.duration) if i.is_moment(ep.duration)]
     local.sort(key=lambda i: (i.severity != ERROR, i.start_s))
     for inc in sorted(local[:MAX_INCIDENTS_WITH_FRAMES], key=lambda i: i.start_s):
         root = findings[inc.root]

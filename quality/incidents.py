@@ -23,6 +23,7 @@ SLACK_S = 0.1  # spans this close count as one event (a drop ends a tick before 
 # A control-loop finding explains camera gaps only when it is a moment (a stall, a burst of overruns);
 # overruns scattered over the whole episode would otherwise swallow every unrelated camera incident.
 LOOP_MOMENT_S = 1.0
+SPREAD_FRACTION = 0.5  # an incident over more of the episode than this is about the episode, not a moment
 
 # Most fundamental first: a loop stall explains camera gaps; a lost frame explains the stale frame
 # used in its place and the lag behind the other cameras; a spike explains the limit it crossed.
@@ -80,6 +81,10 @@ class Incident:
     @property
     def members(self) -> tuple[int, ...]:
         return (self.root, *self.consequences)
+
+    def is_moment(self, duration_s: float) -> bool:
+        """A moment worth a shaded span and frames, not the whole episode or most of it (overruns)."""
+        return not self.whole and self.end_s - self.start_s <= SPREAD_FRACTION * duration_s
 
 
 def incident_id(file: str, number: int) -> str:

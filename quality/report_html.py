@@ -34,7 +34,6 @@ from demoforge.schemas.episode_layout import episode_number
 PAGE_BUDGET = 4_500_000  # bytes of the whole page; flagged episodes beyond it are table rows only
 OPEN_SECTIONS = 6  # flagged episodes shown unfolded; the rest open with a click
 SHEET_OPEN_MAX = 64  # episodes: larger contact sheets start folded (they would push the table far down)
-SHADE_MAX_FRACTION = 0.5  # an incident spread over more of the episode is a badge, not a shaded span
 
 CSS = " ".join(
     [
@@ -322,26 +321,21 @@ def _incident_item(e: EpisodeResult, inc: Incident) -> str:
     )
 
 
-def _spread(inc: Incident, duration: float) -> bool:
-    """About the episode rather than a moment: whole, or scattered over most of it (overruns)."""
-    return inc.whole or inc.end_s - inc.start_s > SHADE_MAX_FRACTION * duration
-
-
 def _episode_section(e: EpisodeResult, incidents: list[Incident], open_: bool) -> str:
     badges = "".join(
         f'<span class="badge {inc.severity}" title="{_e(e.findings[inc.root].message)}">'
         f"{_e(e.findings[inc.root].check)}"
         f"{f' +{len(inc.consequences)}' if inc.consequences else ''}</span>"
         for inc in incidents
-        if _spread(inc, e.duration_s)
+        if not inc.is_moment(e.duration_s)
     )
-    local = [inc for inc in incidents if not _spread(inc, e.duration_s)]
-    whole_items = "".join(_incident_item(e, inc) for inc in incidents if _spread(inc, e.duration_s))
+    local = [inc for inc in incidents if inc.is_moment(e.duration_s)]
+
     parts = [
         f'<details class="ep" id="{_anchor(e.file)}"{" open" if open_ else ""}><summary>{_e(e.file)} '
         f'<span class="{e.verdict}">{e.verdict}</span> <span class="muted">{e.length} ticks, '
         f"{e.duration_s:.2f} s, {len(incidents)} incident(s)</span> {badges}</summary>",
-        f'<ol class="inc">{"".join(_incident_item(e, inc) for inc in local)}{whole_items}</ol>',
+        f'<ol class="inc">{"".join(_incident_item(e, inc) for inc in incidents)}</ol>',
     ]
     a = e.assets
     if a is not None:
