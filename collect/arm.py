@@ -2,7 +2,14 @@
 
 Joint units: rad for revolute joints, 0 (closed) .. 1 (open) for grippers. A joint driven by several
 motors (ViperX shoulder/elbow with a reverse-mounted shadow) is read from its first motor and written
-to all of them, each through its own calibration.
+to all of them, each through its own calibration, except a shadow that obeys its partner's goals by
+Secondary ID: it is never sent a goal of its own (it would receive two, and fight its partner).
+
+Checks at open (`open`), before anything moves: every motor answers with its model, reports no
+hardware error, and still has the settings it had when calibrated (Drive Mode, Homing Offset,
+Secondary ID; leaders also Operating Mode). A mismatch refuses to run with a message naming the port,
+the motor and the fix. The motors' own position limits are read too: goals are clamped into them
+before sending, because a motor refuses an out-of-limit goal silently (a sync write has no reply).
 
 Safety on a fault: when a motor stops answering (or reports a hardware error), the bus goes into
 `hold`: it sends nothing further. Every later `write` raises the same `HardwareError` without
@@ -22,6 +29,7 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.bus import MotorBus
+from demoforge.collect.dynamixel.motor_settings import MotorSettings, differences
 from demoforge.collect.errors import HardwareError
 from demoforge.schemas.rig import Arm
 
@@ -53,6 +61,7 @@ class ArmBus:
         *,
         resolver: Mapping[str, str] | None = None,
         retries: int = 3,
+        gripper_current_ma: float = 0.0,
     ) -> None:
         if side not in cal.SIDES:
             raise ValueError(f"side must be 'leader' or 'follower', not {side!r}")
@@ -70,7 +79,24 @@ class ArmBus:
         )
         side_cal = calibration.side(side)
         per_motor = [side_cal[i] for _, i, _ in motors]
+        self.calibration = side_cal
+        self.gripper_current_ma = gripper_current_ma
         self._all = cal.Converter.of(per_motor)  # (M,) every motor, for writes
+        # Motors that get goals: not the shadows obeying their partner by Secondary ID.
+        self._sent = np.array([k for k, m in enumerate(per_motor) if m.follows is None])
+        self._sent_ids = [motors[k][1] for k in self._sent]
+        self._modes = np.array(
+            [
+                ct.MODE_BY_NAME[j.follower_mode] if side == "follower" else ct.MODE_POSITION
+                for j, _, _ in motors
+            ]
+        )
+        # The motors' own limits (read at open): goals outside them would be refused silently.
+        self._tick_lo = np.zeros(len(motors), np.int64)
+        self._tick_hi = np.full(len(motors), ct.TICKS_PER_REV - 1, np.int64)
+        self._one_turn = self._modes == ct.MODE_POSITION  # goals wrapped into 0..4095
+        self.settings: dict[int, MotorSettings] = {}
+        self.notes: list[str] = []  # things the operator should know that do not stop the run
         self._joint_of_motor = np.array([arm.joints.index(j) for j, _, _ in motors])  # (M,)
         self._first = np.array([k for k, (_, _, first) in enumerate(motors) if first])  # (J,)
         self._read = cal.Converter.of([per_motor[k] for k in self._first])  # (J,) first motors
@@ -85,15 +111,82 @@ class ArmBus:
         return f"{self.arm.name} {self.side}"
 
     def open(self) -> ArmBus:
-        """Open the port, check every motor answers with its model, set return delays to 0."""
+        """Open the port, check every motor (see the module docstring), set return delays to 0."""
         self.bus.open()
         try:
             self.bus.check_models()
+            self.check_motors()
             self.bus.set_return_delay(0)
         except BaseException:
             self.bus.close()
             raise
         return self
+
+    def check_motors(self) -> None:
+        """Hardware errors, then each motor's settings against its calibration; refuse on any mismatch."""
+        port = self.bus.port
+        errors = self.bus.hardware_errors()
+        if errors:
+            listed = "; ".join(f"motor {i}: {', '.join(names)}" for i, names in errors.items())
+            raise HardwareError(
+                f"{self.name} on {port} reports hardware errors ({listed}); those motors are limp",
+                "remove the cause, then `demoforge devices --rig RIG --reboot` reboots them "
+                "(or power-cycle the arm)",
+            )
+        problems = []
+        for k, (j, i, _) in enumerate(cal.motor_ids(self.arm, self.side)):
+            found = self.bus.read_settings(i)
+            self.settings[i] = found
+            expected = self.calibration[i].settings
+            where = f"{self.side} motor {i} on {port} (joint {j.name!r})"
+            if expected is None:
+                problems.append(f"{where}: the calibration file has no motor settings to check")
+                continue
+            diffs = differences(found, expected, mode=self.side == "leader")
+            in_position_mode = ct.MODE_POSITION in (found.operating_mode, self._modes[k])
+            if in_position_mode and abs(found.homing_offset) > ct.HOMING_OFFSET_LIMIT_POSITION:
+                diffs.append(
+                    f"Homing Offset {found.homing_offset} is beyond ±{ct.HOMING_OFFSET_LIMIT_POSITION}, "
+                    "which the motor ignores in position mode (set it to 0)"
+                )
+            if diffs:
+                problems.append(f"{where}: {'; '.join(diffs)}")
+            self._tick_lo[k], self._tick_hi[k] = found.min_position, found.max_position
+            if self.side == "leader":  # leaders keep their own modes
+                self._modes[k] = found.operating_mode
+                self._one_turn[k] = found.operating_mode == ct.MODE_POSITION
+        if problems:
+            raise HardwareError(
+                "; ".join(problems),
+                "if the motor was changed on purpose, run `demoforge calibrate` for arm "
+                f"{self.arm.name!r} again; otherwise write the recorded value back with torque off "
+                "(Dynamixel Wizard). Running now could drive the arm the wrong way",
+            )
+        self._note_narrow_limits()
+
+    def _note_narrow_limits(self) -> None:
+        """Joints whose rig limits reach past their motors' own limits: goals there get clamped."""
+        if self.side != "follower":
+            return
+        for k, (j, i, _) in enumerate(cal.motor_ids(self.arm, self.side)):
+            if not self._one_turn[k] or k not in self._sent:
+                continue
+            zero, scale = self._all.zero[k], self._all.scale[k]
+            lo_t, hi_t = sorted(zero + v * scale for v in j.limits)
+            if lo_t >= self._tick_lo[k] - 0.5 and hi_t <= self._tick_hi[k] + 0.5:
+                continue
+            reach = sorted((t - zero) / scale for t in (self._tick_lo[k], self._tick_hi[k]))
+            self.notes.append(
+                f"{self.name} joint {j.name!r}: the rig allows [{j.limits[0]:.2f}, {j.limits[1]:.2f}], "
+                f"motor {i} on {self.bus.port} stops at [{reach[0]:.2f}, {reach[1]:.2f}]: goals beyond "
+                "are clamped to the motor's limits"
+            )
+
+    def drivable(self) -> bool:
+        """Every motor is in a position mode (a leader can be driven to a pose with torque on)."""
+        return all(
+            m in (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION) for m in self._modes
+        )
 
     def close(self) -> None:
         self.bus.close()
@@ -131,38 +224,60 @@ class ArmBus:
         return qpos, qvel, effort
 
     def goal_ticks(self, goal: np.ndarray) -> np.ndarray:
-        """Goal ticks of every motor for joint goals (clipped to the joint limits), (M,) int64."""
+        """Goal ticks of every motor for joint goals, (M,) int64: clipped to the joint limits, wrapped
+        into one turn for Position Control Mode, clamped into the motor's own limits."""
         goal = np.asarray(goal, float)
         if goal.shape != (len(self.arm.joints),) or not np.all(np.isfinite(goal)):
             raise ValueError(f"{self.name}: goal must be {len(self.arm.joints)} finite values, got {goal!r}")
-        return self._all.to_ticks(np.clip(goal, self._lo, self._hi)[self._joint_of_motor])
+        ticks = self._all.to_ticks(np.clip(goal, self._lo, self._hi)[self._joint_of_motor])
+        ticks = np.where(self._one_turn, ticks % ct.TICKS_PER_REV, ticks)
+        return np.where(self._one_turn, np.clip(ticks, self._tick_lo, self._tick_hi), ticks)
 
     def write(self, goal: np.ndarray) -> None:
-        """Send joint goals (one sync write to every motor, shadows included)."""
+        """Send joint goals: one sync write to every motor but shadows that follow by Secondary ID."""
         self._guard()
         ticks = self.goal_ticks(goal)
         try:
-            self.bus.sync_write_goal(ticks)
+            self.bus.sync_write(
+                "goal_position", dict(zip(self._sent_ids, ticks[self._sent].tolist(), strict=True))
+            )
         except HardwareError as e:
             self.hold(e)
             raise
 
     def set_modes(self) -> None:
-        """Torque off, then the operating mode of every follower motor from the rig (`follower_mode`).
-
-        Leaders keep their modes: they run with torque off and are only read.
+        """Torque off, then the operating mode of every follower motor from the rig (`follower_mode`),
+        and the gripper current limit (Current Limit, EEPROM; Goal Current) for current-based
+        position grippers. Leaders keep their modes: they are read, and driven only to the start pose.
         """
         self._guard()
-        self.bus.torque(False)
-        if self.side == "follower":
-            self.bus.set_operating_modes(
-                {i: ct.MODE_BY_NAME[j.follower_mode] for j, i, _ in cal.motor_ids(self.arm, self.side)}
+        self.bus.torque(False)  # EEPROM below: writable only with torque off
+        self.bus.set_return_delay(0)
+        if self.side != "follower":
+            return
+        motors = cal.motor_ids(self.arm, self.side)
+        self.bus.set_operating_modes({i: ct.MODE_BY_NAME[j.follower_mode] for j, i, _ in motors})
+        for j, i, _ in motors:
+            model = self.bus.models[i]
+            if j.kind != "gripper" or j.follower_mode != "current_position" or model.current_unit_ma is None:
+                continue
+            if self.gripper_current_ma <= 0:
+                continue
+            units = min(
+                round(self.gripper_current_ma / model.current_unit_ma), model.register("current_limit").hi
             )
+            if self.bus.read(i, "current_limit") != units:
+                self.bus.write(i, "current_limit", units)
+            self.bus.write(i, "goal_current", units)
 
     def torque(self, on: bool) -> None:
         """Torque on (goal = present position first, so nothing jumps) or off."""
         self._guard()
         if on:
             _, _, position = self.read_ticks()
-            self.bus.sync_write_goal(position)
+            position = np.where(self._one_turn, position % ct.TICKS_PER_REV, position)
+            held = np.where(self._one_turn, np.clip(position, self._tick_lo, self._tick_hi), position)
+            self.bus.sync_write(
+                "goal_position", dict(zip(self._sent_ids, held[self._sent].tolist(), strict=True))
+            )
         self.bus.torque(on)

@@ -1,35 +1,46 @@
-"""Per-motor calibration: where joint zero is, which way the motor turns, the gripper's travel.
+"""Per-motor calibration: where joint zero is, which way the motor turns, the gripper's travel, and
+the motor's own settings as they were (checked against the motor at every open).
 
 One JSON file per arm next to the rig (`Rig.calibration_path(arm)`)::
 
-    {"schema_version": 1, "arm": "left",
-     "leader":   {"1": {"zero": 2048, "direction": 1, "range": [1024, 3072]}, ...},
-     "follower": {"7": {"zero": 1900, "direction": 1, "open": 2900, "range": [1880, 2920]}, ...}}
+    {"schema_version": 2, "arm": "left",
+     "leader":   {"1": {"zero": 2048, "direction": 1, "range": [1024, 3072],
+                        "motor": {"drive_mode": 0, "operating_mode": 3, "secondary_id": 255,
+                                  "homing_offset": 0, "min_position": 0, "max_position": 4095}}, ...},
+     "follower": {"7": {"zero": 1900, "direction": 1, "open": 2900, ...}, ...}}
 
-Revolute joints: rad = direction * (tick - zero) * 2π/4096. Grippers: 0 (closed) .. 1 (open),
-normalized = (tick - zero) / (open - zero), so `zero` is the closed tick. A joint driven by several
-motors (ViperX shoulder/elbow) has an entry per motor; a reverse-mounted shadow has direction -1.
+Revolute joints: rad = direction * (tick - zero) * 2π/4096, the tick difference taken within one
+turn (a motor in Position Control Mode counts continuously with torque off and snaps back into
+0..4095 when torque goes on: both readings give the same joint value). Grippers: 0 (closed) .. 1
+(open), normalized = (tick - zero) / (open - zero), so `zero` is the closed tick.
+
+Directions are measured, never assumed: the person puts both arms in the zero pose, then in the
+direction pose (`direction_pose`: every joint at a known nonzero value), and each motor's direction
+is the sign of its motion between them. That covers vendors' Drive Mode choices (Interbotix
+reverses the ViperX shoulder and elbow, not the WidowX's) and reverse-mounted shadow motors. A
+shadow whose Secondary ID names its joint's first motor obeys that motor's goals itself: it is
+recorded as `follows` and never sent a goal of its own.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel.motor_settings import MotorSettings
 from demoforge.collect.errors import HardwareError
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.rig import Arm, Joint, Rig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: motor settings and `follows` (version 1 files must be redone)
 SIDES = ("leader", "follower")
 IDENTITY_GRIPPER_SPAN = 1024  # ticks from closed to open in the identity calibration (90°)
 TICKS_PER_S_PER_UNIT = ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV
+HALF_TURN = ct.TICKS_PER_REV // 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class MotorCalibration:
     direction: int = 1  # +1 or -1: sign from joint units to ticks
     open: int | None = None  # grippers: tick when fully open
     range: tuple[int, int] = (0, 4095)  # ticks seen while calibrating
+    settings: MotorSettings | None = None  # the motor's own settings when calibrated (None: not recorded)
+    follows: int | None = None  # Secondary ID: the motor whose goals this one obeys (no goals of its own)
 
     def ticks_per_unit(self) -> float:
         """Ticks per joint unit (rad, or the full gripper travel), signed."""
@@ -75,6 +88,7 @@ def identity(arm: Arm) -> ArmCalibration:
                 open=(ct.CENTER_TICK + (1 if first else -1) * IDENTITY_GRIPPER_SPAN)
                 if j.kind == "gripper"
                 else None,
+                settings=MotorSettings(),  # what the emulator's motors start with
             )
             for j, i, first in motor_ids(arm, side)
         }
@@ -92,6 +106,8 @@ def save(calibration: ArmCalibration, path: Path) -> None:
         doc[side] = {
             str(i): {"zero": m.zero, "direction": m.direction, "range": list(m.range)}
             | ({"open": m.open} if m.open is not None else {})
+            | ({"motor": m.settings.to_json()} if m.settings is not None else {})
+            | ({"follows": m.follows} if m.follows is not None else {})
             for i, m in calibration.side(side).items()
         }
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -112,6 +128,8 @@ def load(path: Path, arm: Arm) -> ArmCalibration:
                     direction=1 if int(m.get("direction", 1)) >= 0 else -1,
                     open=int(m["open"]) if m.get("open") is not None else None,
                     range=(int(m.get("range", (0, 4095))[0]), int(m.get("range", (0, 4095))[1])),
+                    settings=MotorSettings.from_json(m["motor"]) if "motor" in m else None,
+                    follows=int(m["follows"]) if m.get("follows") is not None else None,
                 )
                 for i, m in doc[side].items()
             }
@@ -155,7 +173,9 @@ class Converter:
         return cls(np.array([m.zero for m in motors], float), np.array([m.ticks_per_unit() for m in motors]))
 
     def to_joint(self, ticks: np.ndarray) -> np.ndarray:
-        return (np.asarray(ticks, float) - self.zero) / self.scale
+        """Joint values; the tick difference is taken within one turn (see the module docstring)."""
+        d = np.asarray(ticks, float) - self.zero
+        return ((d + HALF_TURN) % ct.TICKS_PER_REV - HALF_TURN) / self.scale
 
     def to_ticks(self, joint: np.ndarray) -> np.ndarray:
         """Nearest integer ticks for joint values (int64)."""
@@ -164,95 +184,3 @@ class Converter:
     def velocity_to_joint(self, raw: np.ndarray) -> np.ndarray:
         """Present Velocity units to joint units per second."""
         return np.asarray(raw, float) * TICKS_PER_S_PER_UNIT / self.scale
-
-
-# --- the calibration flow (demoforge calibrate) ----------------------------------------------------
-
-MIN_TRAVEL_TICKS = 100  # less motion than this while sampling the range tells nothing
-
-
-def calibrate_arm(
-    rig: Rig,
-    arm: Arm,
-    *,
-    ask: Callable[[str], None] | None,
-    range_s: float = 8.0,
-    say: Callable[[str], None] = print,
-    resolver: Mapping[str, str] | None = None,
-) -> ArmCalibration:
-    """Calibrate both sides of `arm` with a person (`ask` shows a prompt and waits for Enter) or
-    unattended (`ask=None`: the arm is taken to be in the zero pose at the start).
-
-    Zero pose: every joint at 0 rad, grippers closed. Then every joint is moved through its range
-    for `range_s` seconds: that gives the ranges, the open gripper position, and the direction of
-    each shadow motor relative to its joint's first motor.
-    """
-    from demoforge.collect.dynamixel.bus import MotorBus
-
-    buses = {}
-    for side in SIDES:
-        port = getattr(arm, side)
-        models = {
-            i: (j.leader_model if side == "leader" else j.follower_model) for j, i, _ in motor_ids(arm, side)
-        }
-        buses[side] = MotorBus(
-            port.port, models, baudrate=port.baudrate, timeout_ms=port.timeout_ms, resolver=resolver
-        )
-    try:
-        for bus in buses.values():
-            bus.open()
-            bus.check_models()
-            bus.torque(False)  # the person moves the arms by hand
-        if ask:
-            ask(
-                f"Put the {arm.name!r} leader and follower in the zero pose (joints at 0, grippers closed), "
-                "then press Enter"
-            )
-        zero = {side: bus.sync_read_state()[2] for side, bus in buses.items()}
-        if ask:
-            ask(
-                f"Press Enter, then move every joint of both arms through its full range for {range_s:.0f} s "
-                "(open the grippers fully)"
-            )
-        say(f"sampling the range of motion for {range_s:.0f} s")
-        samples: dict[str, list[np.ndarray]] = {side: [] for side in SIDES}
-        deadline = time.monotonic() + range_s
-        while time.monotonic() < deadline:  # each sample is a bus round trip: no sleep needed
-            for side, bus in buses.items():
-                samples[side].append(bus.sync_read_state()[2])
-    finally:
-        for bus in buses.values():
-            bus.close()
-    sides = {side: _fit(arm, side, zero[side], np.array(samples[side] or [zero[side]])) for side in SIDES}
-    result = ArmCalibration(arm.name, sides["leader"], sides["follower"])
-    save(result, rig.calibration_path(arm))
-    say(f"wrote {rig.calibration_path(arm)}")
-    return result
-
-
-def _fit(arm: Arm, side: str, zero: np.ndarray, samples: np.ndarray) -> SideCalibration:
-    """Per-motor calibration from the zero-pose reading (M,) and the range samples (N, M)."""
-    motors = motor_ids(arm, side)
-    out: SideCalibration = {}
-    first_col = 0
-    for col, (j, i, first) in enumerate(motors):
-        first_col = col if first else first_col
-        travel = samples[:, col] - zero[col]
-        lo, hi = int(samples[:, col].min()), int(samples[:, col].max())
-        direction = 1
-        if not first:  # a shadow turns with or against the joint's first motor
-            ref = samples[:, first_col] - zero[first_col]
-            moved = np.ptp(ref) >= MIN_TRAVEL_TICKS
-            direction = (
-                (1 if float(np.dot(ref, travel)) > 0 else -1) if moved else -1
-            )  # usually reverse-mounted
-        open_tick = None
-        if j.kind == "gripper":
-            far = int(samples[np.argmax(np.abs(travel)), col])
-            if abs(far - int(zero[col])) < MIN_TRAVEL_TICKS:
-                far = int(zero[col]) + direction * IDENTITY_GRIPPER_SPAN  # not opened: assume 90°
-            open_tick = far
-        out[i] = MotorCalibration(
-            int(zero[col]), direction, open_tick, (min(lo, int(zero[col])), max(hi, int(zero[col])))
-        )
-    return out

@@ -5,6 +5,13 @@ newest frame of every camera -> hand the tick to the recording sink, if one is a
 is attached and detached by the recorder between ticks; teleop never stops in between, so the
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
+
+Teleop engages only when leader and follower agree: `move_to` brings the followers to a pose at the
+speed limit, each tick's goal guarded against the measured position like a teleop goal (and, with
+`safety.leaders_to_start`, ramps the leaders there too, torque on, as ALOHA does; their torque goes
+off when they arrive); then the followers hold until every leader joint is within
+`safety.engage_tolerance` of its follower (`engaged`). Until then `mismatch` names the joint that
+is furthest off, for the operator. No jump: the follower never chases a leader that is elsewhere.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import DeadlineClock, LoopStats, prefer_control_thread
-from demoforge.collect.teleop import LeaderFollowerMap, ramp
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_writer import CameraSample, Tick
 
+LEADER_SETTLE_S = 2.0  # the most the driven leaders get to reach the pose before their torque goes off
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
@@ -56,7 +64,12 @@ class ControlLoop:
         self.leader = np.zeros(hw.n_joints)
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
-        self._waypoints: deque[np.ndarray] = deque()
+        self._target: np.ndarray | None = None  # the pose the followers go to before teleop engages
+        self._leader_waypoints: deque[np.ndarray] = deque()
+        self.engaged = False
+        self.leaders_driven = False  # torque on the leaders (start-pose phase only)
+        self._leader_wait = 0
+        self.mismatch: tuple[str, float] | None = None  # (joint, difference) while not engaged
         self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -71,6 +84,7 @@ class ControlLoop:
         prefer_control_thread()
         qpos, _, _ = self.hw.read_followers()
         self.qpos = qpos
+        self.leader = self.hw.read_leaders()
         self.map.reset(qpos)
         self.clock = DeadlineClock(self.rig.fps)
         self._thread.start()
@@ -84,15 +98,29 @@ class ControlLoop:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def move_to(self, pose: list[float]) -> None:
-        """Drive the followers to `pose` at the safe step rate, ignoring the leaders meanwhile."""
+    def move_to(self, pose: list[float]) -> float:
+        """Drive the followers (and the leaders, if the rig says so) to `pose` at the speed limit from
+        where they are measured, disengaging teleop until the leaders agree again. Returns the
+        seconds the followers need at the speed limit."""
+        target = np.asarray(pose, float)
+        # hardware without leaders to drive (a simulation's scripted leader) has no `can_drive_leaders`
+        can_drive = getattr(self.hw, "can_drive_leaders", None)
+        drive_leaders = self.rig.safety.leaders_to_start and can_drive is not None and can_drive()
         with self._lock:
-            start = self.map.last if self.map.last is not None else self.qpos
-            self._waypoints = deque(ramp(start, np.asarray(pose), self.map.max_step))
+            self._target = np.clip(target, self.map.low, self.map.high)
+            self._leader_waypoints = deque(ramp(self.leader, target, self.map.step) if drive_leaders else [])
+            self.engaged = False
+            self._leader_wait = 0
+            # seconds the followers need at the speed limit (what a caller may wait, plus margin)
+            return float(np.max(np.abs(self._target - self.qpos) / self.map.step, initial=0.0)) / self.rig.fps
 
     @property
     def moving(self) -> bool:
-        return bool(self._waypoints)
+        """The followers' goal has not reached the `move_to` pose yet (or the leaders are on their way)."""
+        target, last = self._target, self.map.last
+        return bool(self._leader_waypoints) or (
+            target is not None and (last is None or not np.array_equal(last, target))
+        )
 
     def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
@@ -128,11 +156,7 @@ class ControlLoop:
                     rec = None
                 leader = hw.read_leaders()
                 with self._lock:
-                    if self._waypoints:
-                        goal = self._waypoints.popleft()
-                        self.map.follow(goal)
-                    else:
-                        goal = self.map(leader)
+                    goal = self._goal(leader)
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
@@ -154,14 +178,47 @@ class ControlLoop:
                 with self._tick:
                     self.ticks += 1
                     self._tick.notify_all()
-        except (HardwareError, StorageError) as e:  # the followers hold their last goal
-            hw.hold_followers(e)
+        # The followers hold their last goal; a bus that failed holds itself (`ArmBus.hold`), the others
+        # stay usable for the safe shutdown at close.
+        except (HardwareError, StorageError) as e:
             self.fault = e
         except BaseException as e:  # a bug: keep the followers safe, let the recorder re-raise it
             self.fault = e
         finally:
             with self._tick:
                 self._tick.notify_all()
+
+    def _goal(self, wanted: np.ndarray) -> np.ndarray:
+        """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'
+        reading in teleop) agrees with the followers, then `wanted` through the safety clamps."""
+        hw = self.hw
+        if self.engaged:
+            return self.map(wanted, self.qpos)
+        assert self.map.last is not None
+        # toward the pose (or holding), at the speed limit and never far ahead of the follower
+        held = self.map.guard(self.map.last if self._target is None else self._target, self.qpos)
+        self.map.follow(held)
+        if self._leader_waypoints:  # only before teleop engages, never while recording
+            if not self.leaders_driven:
+                hw.drive_leaders(True)
+                self.leaders_driven = True
+            hw.write_leaders(self._leader_waypoints.popleft())
+        if self.moving:
+            return held
+        if self.leaders_driven:
+            self._leader_wait += 1
+            arriving = disagreement(wanted, held, self.rig.safety.engage_tolerance / 3)
+            if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
+                return held  # the leaders are still on their way
+            hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
+            self.leaders_driven = False
+        off = disagreement(wanted, held, self.rig.safety.engage_tolerance)
+        self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
+        if off:
+            return held
+        self.engaged = True
+        self._target = None
+        return held
 
     def _record(
         self,

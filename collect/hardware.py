@@ -2,12 +2,20 @@
 
 The control loop talks to this and nothing below it: one `read_leaders()`, one
 `write_and_read_followers()` and one `latest_frames()` per tick, joint vectors ordered as
-`Rig.joint_names`.
+`Rig.joint_names`. Every check of the motors happens in `open` (see `arm.ArmBus.open`), never per tick.
+
+Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
+and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
+(torque off would drop it, and nothing can be sent to it). While open, SIGTERM (`kill`, a service
+manager stopping the program) is turned into KeyboardInterrupt, so the shutdown runs then too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,11 +26,17 @@ from demoforge.collect import calibration as cal
 from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
 from demoforge.collect.errors import HardwareError
+from demoforge.collect.loop_timing import DeadlineClock
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
 from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def is_emulated(rig: Rig) -> bool:
@@ -47,6 +61,9 @@ class RigHardware:
         self.leaders: list[ArmBus] = []
         self.followers: list[ArmBus] = []
         self.cameras: dict[str, Camera] = {}
+        self.notes: list[str] = []  # what the checks at open found that does not stop the run
+        self.shutdown_problems: list[str] = []  # what `rest` could not do at close
+        self._sigterm: Any = None  # the SIGTERM handler to restore at close
         self._slices: list[slice] = []
         k = 0
         for arm in rig.arms:
@@ -60,16 +77,21 @@ class RigHardware:
         self._pool = ThreadPoolExecutor(len(rig.arms), thread_name_prefix="bus") if parallel_buses else None
 
     def open(self) -> RigHardware:
+        if threading.current_thread() is threading.main_thread():
+            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
             if is_emulated(self.rig):
                 self.chains = start_virtual_chains(self.rig, line=self.line, operator=True)
             for arm in self.rig.arms:
                 calibration = cal.for_arm(self.rig, arm)
                 self.leaders.append(ArmBus(arm, "leader", calibration).open())
-                follower = ArmBus(arm, "follower", calibration).open()
+                follower = ArmBus(
+                    arm, "follower", calibration, gripper_current_ma=self.rig.safety.gripper_current_ma
+                ).open()
                 self.followers.append(follower)
                 follower.set_modes()
                 follower.torque(True)
+                self.notes += follower.notes
             for cfg in self.rig.cameras:
                 cam = self.camera_factory(cfg)
                 self.cameras[cfg.name] = cam
@@ -114,6 +136,19 @@ class RigHardware:
             qpos[sl], qvel[sl], effort[sl] = q, v, e
         return qpos, qvel, effort
 
+    # -- the leaders to the start pose (as ALOHA does), outside recording -----------------------------
+
+    def can_drive_leaders(self) -> bool:
+        return all(bus.drivable() for bus in self.leaders)
+
+    def drive_leaders(self, on: bool) -> None:
+        """Leader torque on (holding where they are; then `write_leaders`) or off (for the operator)."""
+        for bus in self.leaders:
+            bus.torque(on)
+
+    def write_leaders(self, goal: np.ndarray) -> None:
+        self._each_arm(lambda i: self.leaders[i].write(goal[self._slices[i]]))
+
     def latest_frames(self) -> dict[str, Frame | None]:
         return {name: cam.latest() for name, cam in self.cameras.items()}
 
@@ -152,16 +187,53 @@ class RigHardware:
     # -- safety ------------------------------------------------------------------------------------
 
     def hold_followers(self, reason: UserError) -> None:
-        """After a fault: send the followers nothing more (they keep their last goal, torque on)."""
+        """Send the followers nothing more (they keep their last goal, torque on), e.g. before handing
+        the arms to someone. The control loop does not call this on a fault: a follower whose bus
+        raised is already held by its `ArmBus`, and the others stay usable for the safe shutdown in
+        `close`."""
         fault = reason if isinstance(reason, HardwareError) else HardwareError(reason.message, reason.hint)
         for bus in self.followers:
             bus.hold(fault)
 
+    def rest(self, timeout_s: float = 5.0) -> list[str]:
+        """Followers whose bus works to the rest pose at the speed limit, then torque off; leaders torque
+        off. Returns what could not be done (one line per arm), for the operator."""
+        problems: list[str] = []
+        if not self.rig.safety.rest_on_exit:
+            return problems
+        step = LeaderFollowerMap(self.rig).step
+        pose = np.asarray(self.rig.rest_pose)
+        clock = DeadlineClock(self.rig.fps)
+        for i, follower in enumerate(self.followers):
+            if follower.fault is not None:
+                problems.append(f"{follower.name}: left holding its pose ({follower.fault.message})")
+                continue
+            sl = self._slices[i]
+            try:
+                qpos = follower.read()[0]
+                for waypoint in ramp(qpos, pose[sl], step[sl]):
+                    clock.wait()
+                    follower.write(waypoint)
+                deadline = time.monotonic() + timeout_s
+                while disagreement(follower.read()[0], pose[sl], 0.05) and time.monotonic() < deadline:
+                    clock.wait()
+                follower.torque(False)
+            except HardwareError as e:
+                problems.append(f"{follower.name}: {e.message}")
+        for leader in self.leaders:
+            if leader.fault is None:
+                with contextlib.suppress(HardwareError):
+                    leader.torque(False)
+        return problems
+
     def close(self) -> None:
-        """Stop cameras, release the buses (followers keep holding their last goal), stop the emulator."""
+        """Stop cameras, rest the followers and turn torque off (`rest`), release the buses, stop the
+        emulator."""
         for cam in self.cameras.values():
             with contextlib.suppress(Exception):
                 cam.stop()
+        with contextlib.suppress(Exception):
+            self.shutdown_problems = self.rest()
         for bus in self.leaders + self.followers:
             with contextlib.suppress(Exception):
                 bus.close()
@@ -169,6 +241,9 @@ class RigHardware:
             with contextlib.suppress(Exception):
                 self.chains.stop()
         self.cameras, self.leaders, self.followers, self.chains = {}, [], [], None
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
 

@@ -45,6 +45,10 @@ class PlainDisplay:
         if phase.startswith("recording"):
             print(f"{phase} ({rec.episode_time:g} s)", file=self.out, flush=True)
 
+    def note(self, text: str) -> None:
+        """Something the checks found that does not stop the run (clamped limits, exposure)."""
+        print(f"note: {text}", file=self.out, flush=True)
+
     def refresh(self, rec: Any) -> None:
         pass
 
@@ -80,6 +84,9 @@ class LiveDisplay:
     def phase(self, rec: Any, phase: str) -> None:
         self._last = 0.0
         self.refresh(rec)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"[yellow]note:[/] {text}")
 
     def episode_done(self, rec: Any, result: Any) -> None:
         self._saved.append(f"{result.path.name}: {_fmt_stats(result.stats)}" if result.path else "discarded")

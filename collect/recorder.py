@@ -7,7 +7,8 @@ episodes start once the followers reach the start pose, run `episode_time` secon
 the label given on the command line, and follow each other after `reset_time`.
 
 Numbering never skips or overwrites: the next index is one past the highest file on disk, and a
-discarded episode is moved to `DIR/discarded/` (nothing recorded is deleted) so its index is reused.
+discarded episode is moved to `DIR/discarded/` under a name no `*.hdf5` glob finds (nothing recorded is
+deleted; `demoforge restore` brings it back) so its index is reused.
 """
 
 from __future__ import annotations
@@ -16,24 +17,35 @@ import functools
 import gc
 import getpass
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
+from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
+from demoforge.collect.cameras.exposure import wait_for_exposure
 from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault
-from demoforge.schemas.dataset import EpisodeEntry, Manifest, episode_entry, next_episode_index
+from demoforge.schemas.dataset import (
+    EpisodeEntry,
+    Manifest,
+    discard_episode,
+    episode_entry,
+    next_episode_index,
+)
 from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
 from demoforge.schemas.rig import Rig
 
+ENGAGE_TIMEOUT_S = 10.0  # unattended: how long the leaders get to agree with the followers
 SQUEEZE_CLOSED, SQUEEZE_OPEN = 0.25, 0.6  # leader gripper (0 closed .. 1 open): closed then reopened = start
 
 
@@ -111,6 +123,15 @@ class Recorder:
         manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
         manifest.save(self.opt.dataset)
         self.hw.open()
+        self.notes = list(getattr(self.hw, "notes", []))  # what the checks at open found
+        unsettled = wait_for_exposure(self.hw.cameras)
+        if unsettled:
+            self.notes.append(
+                f"auto exposure of {', '.join(unsettled)} had not settled after {EXPOSURE_TIMEOUT_S:.0f} s "
+                "(brightness still changing): check the lighting, or fix the exposure in the camera settings"
+            )
+        for note in self.notes:
+            self._note(note)
         gc.collect()
         gc.freeze()  # what exists now is long-lived: later collections skip it (they run between episodes)
         self.loop = ControlLoop(self.hw)
@@ -126,9 +147,17 @@ class Recorder:
                     self._reset_phase()
         finally:
             self.loop.stop()
-            self.hw.close()
+            self.hw.close()  # followers to the rest pose, torque off
             gc.unfreeze()
+            for problem in getattr(self.hw, "shutdown_problems", []):
+                self._note(f"at shutdown: {problem}")
         return self.results
+
+    def _note(self, text: str) -> None:
+        """Tell the operator something that does not stop the run (displays without `note` skip it)."""
+        note = getattr(self.display, "note", None)
+        if note is not None:
+            note(text)
 
     def _set_phase(self, phase: str, seconds: float = 0.0) -> None:
         self.phase = phase
@@ -159,9 +188,7 @@ class Recorder:
         loop = self.loop
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
-        loop.move_to(self.rig.start_pose)
-        while loop.moving:
-            self._tick_wait()
+        self._wait_engaged(loop.move_to(self.rig.start_pose))
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
@@ -231,6 +258,41 @@ class Recorder:
             self.display.episode_done(self, result)
         return result
 
+    def _wait_engaged(self, move_s: float) -> None:
+        """Until the followers are at the start pose and the leaders agree (teleop engages without a
+        jump). Attended, the operator is shown which joint to move; unattended, nobody is there to
+        match a leader or free a blocked follower: after `move_s` + `ENGAGE_TIMEOUT_S` it is an error."""
+        assert self.loop is not None
+        loop = self.loop
+        deadline = time.monotonic() + move_s + ENGAGE_TIMEOUT_S
+        while loop.moving or not loop.engaged:
+            self._tick_wait()
+            late = time.monotonic() > deadline
+            if loop.moving:
+                off = disagreement(
+                    loop.qpos, np.asarray(self.rig.start_pose), self.rig.safety.engage_tolerance
+                )
+                if late and off is not None:
+                    joint, diff = self.rig.joint_names[off[0]], off[1]
+                    self._set_phase(f"the followers are not at the start pose: {joint} is {diff:.2f} off")
+                    if self.opt.unattended:
+                        raise HardwareError(
+                            f"the followers did not reach the start pose ({joint} is {diff:.2f} off)",
+                            "check that nothing blocks the arm and that the start pose is reachable",
+                        )
+                continue
+            if loop.mismatch is None:
+                continue
+            joint, diff = loop.mismatch
+            self._set_phase(f"match the leader to the follower: {joint} is {diff:.2f} off")
+            if self.opt.unattended and late:
+                raise HardwareError(
+                    f"the leaders did not come to the followers' start pose ({joint} is {diff:.2f} off); "
+                    "teleop would make the followers jump",
+                    "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
+                    "for leaders in a position mode)",
+                )
+
     def _wait_for_start(self) -> bool:
         squeezed = False
         grippers = [
@@ -262,7 +324,7 @@ class Recorder:
                 finish_episode(path, success=label)
                 return True, label
             if key in ("d", "r"):
-                discard(path)
+                discard_episode(path)
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:
@@ -281,16 +343,6 @@ class Recorder:
                 return
             if key in (" ", "\n", "\r"):
                 return
-
-
-def discard(path: Path) -> Path:
-    """Move an episode to `discarded/` beside it (with a time stamp): its index is free again."""
-    target = (
-        path.parent / "discarded" / f"{path.stem}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}{path.suffix}"
-    )
-    target.parent.mkdir(exist_ok=True)
-    os.replace(path, target)
-    return target
 
 
 def _user() -> str:

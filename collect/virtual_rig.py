@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from demoforge.collect import calibration as cal
 from demoforge.collect.dynamixel import bus as bus_mod
 from demoforge.collect.dynamixel.emulator import LINES, ChainSpec, Emulator, MotorSpec
+from demoforge.collect.dynamixel.motor_settings import MotorSettings
 from demoforge.schemas.rig import Arm, Rig
 
 SQUEEZE_PERIOD_S = 4.0  # the operator closes and reopens the gripper this often
@@ -90,13 +91,17 @@ class ScriptedOperator:
 
 
 def _motors(arm: Arm, side: str, calibration: cal.ArmCalibration, pose: list[float]) -> tuple[MotorSpec, ...]:
+    """The emulated motors of one side, mounted as `calibration` says; a joint's motors are coupled."""
     specs = []
     for j, q in zip(arm.joints, pose, strict=True):
         model = j.leader_model if side == "leader" else j.follower_model
-        for i in getattr(j, f"{side}_ids"):
+        ids = getattr(j, f"{side}_ids")
+        first = calibration.side(side)[ids[0]]
+        for i in ids:
             m = calibration.side(side)[i]
             lo_t, hi_t = sorted(m.zero + v * m.ticks_per_unit() for v in j.limits)
             margin = 0.05 * (hi_t - lo_t)
+            settings = m.settings or MotorSettings()
             specs.append(
                 MotorSpec(
                     id=i,
@@ -104,6 +109,11 @@ def _motors(arm: Arm, side: str, calibration: cal.ArmCalibration, pose: list[flo
                     position=m.zero + q * m.ticks_per_unit(),
                     min_position=max(0, int(lo_t - margin)),
                     max_position=min(4095, math.ceil(hi_t + margin)),
+                    drive_mode=settings.drive_mode,
+                    secondary_id=settings.secondary_id,
+                    homing_offset=settings.homing_offset,
+                    couple_to=ids[0] if i != ids[0] else None,
+                    couple_sign=1 if (m.ticks_per_unit() > 0) == (first.ticks_per_unit() > 0) else -1,
                 )
             )
     return tuple(specs)
@@ -112,9 +122,31 @@ def _motors(arm: Arm, side: str, calibration: cal.ArmCalibration, pose: list[flo
 class VirtualChains:
     """The running emulated chains of a rig (see the module docstring)."""
 
-    def __init__(self, emulator: Emulator, paths: dict[str, str]) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        paths: dict[str, str],
+        mounting: dict[str, dict[int, tuple[float, float]]] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.paths = paths
+        # port -> motor id -> (tick at joint zero, ticks per joint unit): how the emulated arm is built
+        self.mounting = mounting or {}
+
+    def place_pose(self, arm: Arm, pose: dict[str, float]) -> None:
+        """Put both emulated arms of `arm` into `pose` (joint name -> value), as a person would
+        (a `calibration_flow.Poser`)."""
+        for side in ("leader", "follower"):
+            port = getattr(arm, side).port
+            mount = self.mounting[port]
+            self.emulator.place(
+                port,
+                {
+                    i: mount[i][0] + pose[j.name] * mount[i][1]
+                    for j in arm.joints
+                    for i in getattr(j, f"{side}_ids")
+                },
+            )
 
     def device_path(self, port: str) -> str:
         """The pty path to open for an `emulator:<name>` port."""
@@ -140,6 +172,18 @@ class VirtualChains:
     def set_line(self, port: str, line: str) -> None:
         self.emulator.set_line(port, line)
 
+    def set_register(self, port: str, motor_id: int, register: str, value: int) -> None:
+        """A setting as a vendor tool or another program left it (Drive Mode, Secondary ID...)."""
+        self.emulator.set_register(port, motor_id, register, value)
+
+    def set_latency_timer(self, port: str, ms: int) -> None:
+        """The adapter's latency timer: its sysfs file and how late replies come."""
+        self.emulator.set_latency_timer(port, ms)
+
+    def set_stops(self, port: str, motor_id: int, lo: float, hi: float) -> None:
+        """Mechanical travel left to a motor in ticks (an object in the gripper)."""
+        self.emulator.set_stops(port, motor_id, lo, hi)
+
     def state(self, port: str, motor_id: int) -> dict[str, int]:
         """Every register of one emulated motor (for tests: goal position, torque enable...)."""
         return self.emulator.state(port, motor_id)
@@ -164,6 +208,7 @@ def start_virtual_chains(
         raise ValueError(f"line must be one of {', '.join(LINES)}, not {line!r}")
     emulator = Emulator(mode)
     paths: dict[str, str] = {}
+    mounting: dict[str, dict[int, tuple[float, float]]] = {}
     try:
         for arm in rig.arms:
             calibration = cal.for_arm(rig, arm) if cal.is_virtual(arm) else cal.identity(arm)
@@ -177,10 +222,13 @@ def start_virtual_chains(
                     _motors(arm, side, calibration, pose), LINES[line], script if side == "leader" else None
                 )
                 paths[port] = emulator.add_chain(port, spec)
-                bus_mod.register_emulator_port(port, paths[port])
+                mounting[port] = {
+                    i: (float(m.zero), m.ticks_per_unit()) for i, m in calibration.side(side).items()
+                }
+                bus_mod.register_emulator_port(port, paths[port], str(emulator.sysfs_root))
     except BaseException:
         for port in paths:
             bus_mod.unregister_emulator_port(port)
         emulator.stop()
         raise
-    return VirtualChains(emulator, paths)
+    return VirtualChains(emulator, paths, mounting)

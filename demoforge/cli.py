@@ -19,10 +19,12 @@ from demoforge.commands import (
     calibrate_cmd,
     check_cmd,
     devices_cmd,
+    export_cmd,
     inspect_cmd,
     label_cmd,
     record_cmd,
     recover_cmd,
+    restore_cmd,
     split_cmd,
     teleop_cmd,
 )
@@ -36,7 +38,9 @@ COMMANDS: list[ModuleType] = [
     split_cmd,
     label_cmd,
     accept_cmd,
+    export_cmd,
     inspect_cmd,
+    restore_cmd,
     calibrate_cmd,
     devices_cmd,
 ]

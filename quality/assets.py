@@ -115,7 +115,7 @@ def gather_assets(ep: Episode, findings: list[Finding]) -> EpisodeAssets:
     step = max(1, ep.length // TRAJECTORY_POINTS)
     qpos = _signal(ep, L.QPOS, step)
     assets = EpisodeAssets(
-        ep.reader.joint_names,
+        ep.joint_names,
         ep.times[::step].astype(np.float32),
         qpos if qpos is not None else np.zeros((0, 0), np.float32),
         _signal(ep, L.ACTION, step),

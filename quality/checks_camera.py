@@ -1,147 +1,26 @@
-"""Camera checks: drops, stale frames, frozen images, black or saturated frames.
+"""Image checks: frozen images, black or saturated frames (timing is in checks_camera_timing.py).
 
-Images are expensive, so nothing here decodes every frame: drops and staleness come from the
-per-tick frame counters and capture times; frozen images from JPEG byte lengths (decoding only
-frames whose length repeats under a moving counter); dark frames from a few sampled ticks plus
-every unusually small JPEG (a uniform black or white frame compresses to little), with the span of each
-bad frame found by galloping search over its neighbours.
+Images are expensive, so nothing here decodes every frame: frozen images from JPEG byte lengths
+(decoding only frames whose length repeats under a moving counter); dark frames from a few sampled
+ticks plus every unusually small JPEG (a uniform black or white frame compresses to little), with the
+span of each bad frame found by galloping search over its neighbours.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
+from demoforge.quality.camera_streams import camera_stream
 from demoforge.quality.episode import Episode, ticks_text
-from demoforge.quality.findings import ERROR, CheckSkipped, Finding, runs
+from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import EpisodeError
 
 SMALL_JPEG_FRACTION = 0.7  # JPEGs under 70 % of the median size are decoded as dark-frame suspects
 MAX_SMALL_JPEG_SUSPECTS = 16  # per camera: runs of small JPEGs are probed once each, up to this many
-
-
-def _new_frames(ep: Episode, cam: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Ticks at which `cam` delivered a new frame (ticks without a frame skipped), counter and time."""
-    fidx = ep.raw(L.frame_index_path(cam))
-    ft = ep.raw(L.frame_time_path(cam))
-    key = fidx if fidx is not None else ft
-    if key is None:
-        raise CheckSkipped("no frame_index or frame_time datasets")
-    valid = np.flatnonzero(_has_frame(fidx, ft))
-    changed = key[valid[1:]] != key[valid[:-1]]
-    return valid[1:][changed], fidx, ft
-
-
-def _has_frame(fidx: np.ndarray | None, ft: np.ndarray | None) -> np.ndarray:
-    """Ticks with a frame: the recorder writes counter -1 and time NaN when the camera had none yet."""
-    n = len(fidx) if fidx is not None else len(ft) if ft is not None else 0
-    ok = np.ones(n, dtype=bool)
-    if fidx is not None:
-        ok &= fidx >= 0
-    if ft is not None:
-        ok &= np.isfinite(ft)
-    return ok
-
-
-def _allowed_periods(ep: Episode, cam_fps: float, th: Thresholds) -> float:
-    # A camera faster than the loop skips frames by design (60 fps at 50 Hz advances by 1 or 2).
-    return th.drop_gap_periods + max(0, math.ceil(cam_fps / ep.fps - 1e-9) - 1)
-
-
-def check_frame_drop(ep: Episode, th: Thresholds) -> list[Finding]:
-    """Frame-counter or capture-time gaps beyond `drop_gap_periods` camera periods, and missing frames."""
-    cams = [
-        c
-        for c in ep.reader.cameras
-        if c in ep.cameras_with("frame_index") or c in ep.cameras_with("frame_time")
-    ]
-    if not cams:
-        raise CheckSkipped("no frame_index or frame_time datasets")
-    out: list[Finding] = []
-    for cam in cams:
-        new, fidx, ft = _new_frames(ep, cam)
-        cam_fps = ep.camera_fps(cam)
-        allowed = _allowed_periods(ep, cam_fps, th)
-        bad = np.zeros(ep.length, dtype=bool)
-        missing = ~_has_frame(fidx, ft)
-        valid = np.flatnonzero(~missing)
-        prev = np.concatenate((valid[:1], new[:-1]))[: len(new)]  # the previous new frame (or the first)
-        gap = np.zeros(len(new), dtype=bool)
-        if fidx is not None:
-            jump = fidx[new] - fidx[prev]
-            gap |= (jump > allowed) | (jump < 0)
-        if ft is not None:
-            dt = ft[new] - ft[prev]
-            gap |= np.isfinite(dt) & (dt > allowed / cam_fps)
-        for p, t in zip(prev[gap], new[gap], strict=True):
-            # The ticks that kept showing the old frame are the drop; a jump with no repeats marks tick t.
-            bad[p + 1 : t] = True
-            bad[t] |= t == p + 1
-        bad &= ~missing
-        for i0, i1 in runs(bad, ep.merge_gap(th)):
-            lost = int(fidx[min(i1, ep.length - 1)] - fidx[max(i0 - 1, 0)] - 1) if fidx is not None else None
-            out.append(
-                ep.finding(
-                    "frame_drop",
-                    ERROR,
-                    i0,
-                    i1,
-                    f"{cam} dropped frames at {ticks_text(i0, i1)}"
-                    f"{f' ({lost} frames lost)' if lost and lost > 0 else ''}; check its USB link "
-                    "and bandwidth, then re-record",
-                    camera=cam,
-                    frames_lost=lost,
-                )
-            )
-        for i0, i1 in runs(missing, ep.merge_gap(th)):
-            out.append(
-                ep.finding(
-                    "frame_drop",
-                    ERROR,
-                    i0,
-                    i1,
-                    f"{cam} delivered no frame at {ticks_text(i0, i1)}; the camera was not ready "
-                    "or disconnected",
-                    camera=cam,
-                    missing=True,
-                )
-            )
-    return out
-
-
-def check_stale_frame(ep: Episode, th: Thresholds) -> list[Finding]:
-    """Frames older than `stale_periods` camera periods at the tick that used them."""
-    cams = ep.cameras_with("frame_time")
-    if not cams:
-        raise CheckSkipped("no frame_time datasets")
-    ts = ep.data(L.TIMESTAMPS)
-    out: list[Finding] = []
-    for cam in cams:
-        ft = ep.raw(L.frame_time_path(cam))
-        assert ft is not None
-        limit = th.stale_periods / ep.camera_fps(cam)
-        age = ts - ft
-        stale = np.isfinite(age) & (age > limit)
-        for i0, i1 in runs(stale, ep.merge_gap(th)):
-            worst = float(age[i0:i1].max())
-            out.append(
-                ep.finding(
-                    "stale_frame",
-                    ERROR,
-                    i0,
-                    i1,
-                    f"{cam} frames were up to {worst * 1000:.0f} ms old when used (limit "
-                    f"{limit * 1000:.0f} ms); the camera thread fell behind, reduce its resolution "
-                    "or exposure time",
-                    camera=cam,
-                    max_age_ms=worst * 1000,
-                )
-            )
-    return out
 
 
 class _Frames:
@@ -171,16 +50,19 @@ class _Frames:
 
 def check_frozen_frame(ep: Episode, th: Thresholds) -> list[Finding]:
     """Identical image content over `frozen_min_frames` counter advances: the driver repeats a buffer."""
-    cams = ep.cameras_with("frame_index")
+    cams = [
+        c
+        for c in ep.reader.cameras
+        if c in ep.cameras_with("frame_index") or ep.optional(L.device_index_path(c)) is not None
+    ]
     if not cams:
         raise CheckSkipped("no frame_index datasets (cannot tell a frozen image from a slow camera)")
     out: list[Finding] = []
     for cam in cams:
-        new, fidx, ft = _new_frames(ep, cam)
-        if len(new) < 2:
+        events = camera_stream(ep, cam, th).events
+        if len(events) < 3:
             continue
         lens = ep.jpeg_lengths(cam)
-        events = np.concatenate((np.flatnonzero(_has_frame(fidx, ft))[:1], new))
         frames = _Frames(ep, cam)
         same = np.zeros(len(events), dtype=bool)  # same[k]: event k shows event k-1's content
         # only equal JPEG sizes can be equal bytes: decode those candidates alone
@@ -288,13 +170,15 @@ def check_dark_frame(ep: Episode, th: Thresholds) -> list[Finding]:
             spans.append((_edge(same, t, 0, -1), _edge(same, t, ep.length - 1, 1) + 1, k))
         for i0, i1, k in sorted(spans):
             fix = "check the lens cap and the light" if k == "black" else "lower the exposure or gain"
+            if i1 - i0 < th.dark_min_frames:
+                fix = "a hand or a flash passing by does this; if it recurs, " + fix
             out.append(
                 ep.finding(
                     "dark_frame",
-                    ERROR,
+                    ERROR if i1 - i0 >= th.dark_min_frames else WARNING,
                     i0,
                     i1,
-                    f"{cam} frames are {k} at {ticks_text(i0, i1)}; {fix}",
+                    f"{cam}: {i1 - i0} {k} frame{'s' if i1 - i0 > 1 else ''} at {ticks_text(i0, i1)}; {fix}",
                     camera=cam,
                     kind=k,
                 )

@@ -26,9 +26,12 @@ class EpisodeSummary:
     start_pose: list[float] | None = None
     joint_names: list[str] = field(default_factory=list)
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)  # cam -> settings (type, serial, ...)
+    task: str = ""
+    trace: np.ndarray | None = None  # (TRACE_POINTS, J) the operator's trajectory, resampled
 
 
-Placed = list[tuple[str, Finding]]  # (episode file, finding about that episode)
+TRACE_POINTS = 64  # per joint: enough to tell two demonstrations apart, small to ship between processes
+Placed = list[tuple[str | None, Finding]]  # (episode file, or None for the dataset as a whole; finding)
 DatasetCheck = Callable[[list[EpisodeSummary], Thresholds], Placed]
 
 
@@ -43,83 +46,173 @@ def _whole(s: EpisodeSummary, check: str, severity: str, message: str, **detail:
     return Finding(check, ERROR if severity == ERROR else WARNING, 0.0, s.duration, message, detail)
 
 
+def _by_task(ok: list[EpisodeSummary], th: Thresholds, what: str) -> list[list[EpisodeSummary]]:
+    """Episodes grouped by their `task` attribute; groups too small to have a median are left out."""
+    tasks: dict[str, list[EpisodeSummary]] = {}
+    for s in ok:
+        tasks.setdefault(s.task, []).append(s)
+    compared = [group for group in tasks.values() if len(group) >= th.min_episodes_for_outliers]
+    if not compared:
+        raise CheckSkipped(f"no task has {th.min_episodes_for_outliers} readable episodes for {what}")
+    return compared
+
+
+def _of_task(group: list[EpisodeSummary], summaries: list[EpisodeSummary]) -> str:
+    return f" of task {group[0].task!r}" if len({s.task for s in summaries}) > 1 else ""
+
+
 def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """Length outside [median / f, f x median] (error): a botched or padded demonstration."""
-    ok = _readable(summaries, th, "the length comparison")
-    med = float(np.median([s.length for s in ok]))
-    lo, hi = med / th.length_outlier_factor, med * th.length_outlier_factor
-    return [
-        (
-            s.file,
-            _whole(
-                s,
-                "length_outlier",
-                ERROR,
-                f"{s.length} ticks is outside [{lo:.0f}, {hi:.0f}] (dataset median {med:.0f}); "
-                f"{'cut short or aborted' if s.length < lo else 'much longer than the others'}, "
-                "watch it and re-record",
-                length=s.length,
-                median=med,
-            ),
-        )
-        for s in ok
-        if not lo <= s.length <= hi
-    ]
+    """Length outside [median / f, f x median] of its task's episodes (error): botched or padded."""
+    out: Placed = []
+    for group in _by_task(_readable(summaries, th, "the length comparison"), th, "the length comparison"):
+        med = float(np.median([s.length for s in group]))
+        lo, hi = med / th.length_outlier_factor, med * th.length_outlier_factor
+        out += [
+            (
+                s.file,
+                _whole(
+                    s,
+                    "length_outlier",
+                    ERROR,
+                    f"{s.length} ticks is outside [{lo:.0f}, {hi:.0f}] (median {med:.0f}"
+                    f"{_of_task(group, summaries)}); "
+                    f"{'cut short or aborted' if s.length < lo else 'much longer than the others'}, "
+                    "watch it and re-record",
+                    length=s.length,
+                    median=med,
+                    task=s.task,
+                ),
+            )
+            for s in group
+            if not lo <= s.length <= hi
+        ]
+    return out
 
 
 def check_speed_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """Mean joint speed outside [median / f, f x median] (warning): a rushed or hesitant operator."""
+    """Mean joint speed outside [median / f, f x median] of its task's episodes (warning)."""
     ok = [s for s in _readable(summaries, th, "the speed comparison") if s.speed is not None]
-    if len(ok) < th.min_episodes_for_outliers:
-        raise CheckSkipped("too few episodes with readable joint positions")
-    med = float(np.median([s.speed for s in ok if s.speed is not None]))
-    lo, hi = med / th.speed_outlier_factor, med * th.speed_outlier_factor
-    return [
-        (
-            s.file,
-            _whole(
-                s,
-                "speed_outlier",
-                WARNING,
-                f"mean joint speed {s.speed:.3f} rad/s vs. dataset median {med:.3f}; "
-                f"{'much slower' if s.speed < lo else 'much faster'} than the others, watch it",
-                speed=s.speed,
-                median=med,
-            ),
-        )
-        for s in ok
-        if s.speed is not None and not lo <= s.speed <= hi
-    ]
+    out: Placed = []
+    for group in _by_task(ok, th, "the speed comparison"):
+        med = float(np.median([s.speed for s in group if s.speed is not None]))
+        lo, hi = med / th.speed_outlier_factor, med * th.speed_outlier_factor
+        out += [
+            (
+                s.file,
+                _whole(
+                    s,
+                    "speed_outlier",
+                    WARNING,
+                    f"mean joint speed {s.speed:.3f} rad/s vs. median {med:.3f}{_of_task(group, summaries)}; "
+                    f"{'much slower' if s.speed < lo else 'much faster'} than the others (a hesitant or "
+                    "rushed operator), watch it",
+                    speed=s.speed,
+                    median=med,
+                ),
+            )
+            for s in group
+            if s.speed is not None and not lo <= s.speed <= hi
+        ]
+    return out
+
+
+def _is_gripper(name: str) -> bool:
+    return "gripper" in name.lower()  # normalized 0..1, not an angle
+
+
+def _wrap(x: np.ndarray) -> np.ndarray:
+    return (x + np.pi) % (2 * np.pi) - np.pi
 
 
 def check_start_pose(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """A start pose far from the dataset's median start (warning): the scene was not reset."""
+    """Episodes starting far from the usual start (warning); one dataset finding when none is usual."""
     ok = [s for s in _readable(summaries, th, "the start-pose comparison") if s.start_pose is not None]
     if not ok:
         raise CheckSkipped("no readable start poses")
     n = Counter(len(s.start_pose or []) for s in ok).most_common(1)[0][0]
     ok = [s for s in ok if len(s.start_pose or []) == n]
-    med = np.median(np.array([s.start_pose for s in ok]), axis=0)
-    out: Placed = []
-    for s in ok:
-        dev = np.abs(np.asarray(s.start_pose) - med)
-        j = int(np.argmax(dev))
-        if dev[j] > th.start_pose_rad:
-            name = s.joint_names[j] if j < len(s.joint_names) else f"joint_{j}"
-            out.append(
-                (
-                    s.file,
-                    Finding(
-                        "start_pose",
-                        WARNING,
-                        0.0,
-                        min(1.0, s.duration),
-                        f"starts with {name} {dev[j]:.2f} rad from the usual start pose; reset "
-                        "the arms to the home pose before recording",
-                        {"joint": name, "deviation_rad": float(dev[j])},
-                    ),
-                )
+    names = next((s.joint_names for s in ok if len(s.joint_names) == n), [f"joint_{j}" for j in range(n)])
+    grip = np.array([_is_gripper(x) for x in names])
+    poses = np.array([s.start_pose for s in ok])  # (E, J)
+    # angles are compared on the circle (a start at +3.1 and one at -3.1 rad are 0.08 apart)
+    mean = np.where(grip, 0.0, np.arctan2(np.sin(poses).mean(axis=0), np.cos(poses).mean(axis=0)))
+    rel = np.where(grip, poses, _wrap(poses - mean))
+    dev = np.abs(rel - np.median(rel, axis=0))  # (E, J), each joint in its own unit
+    off = dev > th.start_pose_rad
+    flagged = np.flatnonzero(off.any(axis=1))
+    unit = ["" if g else " rad" for g in grip]
+    if len(flagged) > th.start_pose_spread_fraction * len(ok):
+        worst = int(np.argmax(np.median(dev, axis=0)))
+        return [
+            (
+                None,
+                Finding(
+                    "start_pose",
+                    WARNING,
+                    0.0,
+                    0.0,
+                    f"no common start pose: {len(flagged)} of {len(ok)} episodes start more than "
+                    f"{th.start_pose_rad:g} from the median start (most spread: {names[worst]}, median "
+                    f"deviation {float(np.median(dev[:, worst])):.2f}{unit[worst]}); fine if the task "
+                    "starts anywhere, otherwise reset the arms to one home pose before each episode",
+                    {"episodes": len(flagged), "of": len(ok), "joint": names[worst]},
+                ),
             )
+        ]
+    out: Placed = []
+    for e in flagged:
+        s, j = ok[e], int(np.argmax(dev[e] * off[e]))
+        out.append(
+            (
+                s.file,
+                Finding(
+                    "start_pose",
+                    WARNING,
+                    0.0,
+                    min(1.0, s.duration),
+                    f"starts with {names[j]} {dev[e, j]:.2f}{unit[j]} from the usual start pose; reset "
+                    "the arms to the home pose before recording",
+                    {"joint": names[j], "deviation": float(dev[e, j])},
+                ),
+            )
+        )
+    return out
+
+
+def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
+    """An episode whose trajectory repeats an earlier one's (error on the later copy): copied or replayed."""
+    ok = [s for s in summaries if s.readable and s.trace is not None and s.length > 1]
+    if len(ok) < 2:
+        raise CheckSkipped("fewer than 2 episodes with trajectories")
+    out: Placed = []
+    by_joints: dict[int, list[EpisodeSummary]] = {}
+    for s in ok:
+        by_joints.setdefault(s.trace.shape[1] if s.trace is not None else 0, []).append(s)
+    for group in by_joints.values():
+        x = np.stack([np.asarray(s.trace, dtype=np.float64).ravel() for s in group])  # (E, P * J)
+        sq = (x**2).sum(axis=1)
+        rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0) / x.shape[1])  # (E, E)
+        lengths = np.array([s.length for s in group])
+        similar_len = np.abs(lengths[:, None] - lengths[None, :]) <= 0.05 * np.maximum.outer(lengths, lengths)
+        close = (rms < th.near_duplicate_rad) & similar_len
+        for b in range(len(group)):
+            earlier = np.flatnonzero(close[b, :b])
+            if earlier.size:
+                a = int(earlier[0])
+                out.append(
+                    (
+                        group[b].file,
+                        _whole(
+                            group[b],
+                            "near_duplicate",
+                            ERROR,
+                            f"near-duplicate of {group[a].file} (commands differ by {rms[b, a]:.4f} RMS): "
+                            "a copied file or a replayed recording; keep one of them",
+                            duplicate_of=group[a].file,
+                            rms=float(rms[b, a]),
+                        ),
+                    )
+                )
     return out
 
 
@@ -170,11 +263,3 @@ def check_camera_settings(summaries: list[EpisodeSummary], th: Thresholds) -> Pl
             )
         )
     return out
-
-
-DATASET_CHECKS: list[tuple[str, DatasetCheck]] = [
-    ("length_outlier", check_length_outlier),
-    ("speed_outlier", check_speed_outlier),
-    ("start_pose", check_start_pose),
-    ("camera_settings", check_camera_settings),
-]

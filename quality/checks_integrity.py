@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from demoforge.quality.episode import Episode, ticks_text
-from demoforge.quality.findings import ERROR, Finding, runs
+from demoforge.quality.findings import ERROR, WARNING, Finding, runs
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
 
@@ -80,5 +80,21 @@ def check_success_label(ep: Episode, th: Thresholds) -> list[Finding]:
             f"{L.episode_number(ep.name)} success` (or failure), or pass "
             "--allow-unlabelled if every episode of this dataset is a success",
             success=-1,
+        )
+    ]
+
+
+def check_short_episode(ep: Episode, th: Thresholds) -> list[Finding]:
+    """Fewer ticks than ACT's action chunk (warning): every training sample is mostly padding."""
+    if ep.length >= th.min_episode_ticks:
+        return []
+    return [
+        ep.whole(
+            "short_episode",
+            f"{ep.length} ticks is shorter than one action chunk ({th.min_episode_ticks} ticks); the "
+            "policy learns little from it, record longer demonstrations",
+            WARNING,
+            length=ep.length,
+            min_ticks=th.min_episode_ticks,
         )
     ]

@@ -1,135 +1,195 @@
-"""Motion checks over the joint trajectories: pauses, joint limits, tracking offset, action spikes."""
+"""Follower checks: joint limits, tracking offset, dead joints, stalls against an obstacle."""
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from demoforge.quality.episode import Episode
+from demoforge.quality.episode import Episode, ticks_text
 from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
 
 
-def check_pause(ep: Episode, th: Thresholds) -> list[Finding]:
-    """No joint of follower or leader moving more than `pause_motion_rad` for over `pause_min_s`."""
-    q = ep.data(L.QPOS)
-    arms = ["follower"]
-    leader = ep.raw(L.LEADER_QPOS)
-    if leader is not None and L.LEADER_QPOS not in ep.nonfinite:
-        q = np.concatenate([q, leader], axis=1)
-        arms.append("leader")
-    w = round(th.pause_min_s * ep.fps) + 1  # w ticks span pause_min_s of time
-    if ep.length < w:
-        raise CheckSkipped(f"episode shorter than {th.pause_min_s:g} s")
-    # A window holding one step larger than the threshold cannot be still: only windows without such
-    # a step need their per-joint range computed, which keeps this cheap on moving demonstrations.
-    step = (np.abs(np.diff(q, axis=0)) > th.pause_motion_rad).any(axis=1)  # (T - 1,)
-    steps_before = np.concatenate(([0], np.cumsum(step)))  # steps among the first k ticks' transitions
-    maybe = np.flatnonzero(steps_before[w - 1 :] - steps_before[: ep.length - w + 1] == 0)  # window starts
-    still_window = np.zeros(ep.length - w + 1, dtype=bool)
-    if maybe.size:
-        windows = sliding_window_view(q, w, axis=0)[maybe]  # (M, J, w)
-        still_window[maybe] = (np.ptp(windows, axis=2) <= th.pause_motion_rad).all(axis=1)
-    still = np.convolve(still_window.astype(np.int32), np.ones(w, np.int32))[: ep.length] > 0
-    out: list[Finding] = []
-    for i0, i1 in runs(still):
-        if not th.pause_count_edges and (i0 == 0 or i1 == ep.length):
-            continue
-        s, e = ep.span(i0, i1)
-        out.append(
-            ep.finding(
-                "pause",
-                ERROR,
-                i0,
-                i1,
-                f"no joint moved more than {th.pause_motion_rad:g} rad for {e - s:.2f} s "
-                f"({s:.2f}-{e:.2f} s); ACT learns to hesitate there, trim or re-record",
-                arms=arms,
-                seconds=e - s,
-            )
-        )
-    return out
-
-
 def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
-    """qpos or action outside the rig's `joint_limits` by more than `joint_limit_tolerance`, per joint."""
+    """qpos or action past the rig's `joint_limits`: a hair for a moment warns, far or long is an error."""
     limits = ep.reader.joint_limits
     if limits is None:
         raise CheckSkipped("no joint_limits attribute (the rig's limits are unknown)")
-    names = ep.reader.joint_names
-    lo, hi = limits[:, 0] - th.joint_limit_tolerance, limits[:, 1] + th.joint_limit_tolerance
+    names = ep.joint_names
     out: list[Finding] = []
     for label, name in (("qpos", L.QPOS), ("action", L.ACTION)):
         x = ep.data(name)
-        outside = (x < lo) | (x > hi)  # (T, J)
-        for j in np.flatnonzero(outside.any(axis=0)):
-            for i0, i1 in runs(outside[:, j], ep.merge_gap(th)):
-                seg = x[i0:i1, j]
-                worst = float(seg.min() if seg.min() < lo[j] else seg.max())
+        over = np.maximum(limits[:, 0] - x, x - limits[:, 1])  # (T, J) > 0 past a limit
+        past = over > th.joint_limit_noise
+        for j in map(int, np.flatnonzero(past.any(axis=0))):
+            for i0, i1 in runs(past[:, j], ep.merge_gap(th)):
+                k = i0 + int(np.argmax(over[i0:i1, j]))
+                worst, value = float(over[k, j]), float(x[k, j])
+                s, e = ep.span(i0, i1)
+                severe = worst > th.joint_limit_tolerance or e - s > th.joint_limit_max_s
+                how = (
+                    f"beyond the {th.joint_limit_tolerance:g} tolerance"
+                    if worst > th.joint_limit_tolerance
+                    else f"for {e - s:.1f} s"
+                    if severe
+                    else f"by {worst:.3f} for {e - s:.2f} s, within tolerance"
+                )
                 out.append(
                     ep.finding(
                         "joint_limit",
-                        ERROR,
+                        ERROR if severe else WARNING,
                         i0,
                         i1,
-                        f"{label} of {names[j]} reached {worst:.3f}, outside its limits "
-                        f"[{limits[j, 0]:.3f}, {limits[j, 1]:.3f}]; check the calibration of "
-                        f"{names[j]} or the rig's limits",
+                        f"{label} of {names[j]} reached {value:.3f}{ep.unit(j)}, outside its limits "
+                        f"[{limits[j, 0]:.3f}, {limits[j, 1]:.3f}] {how} ({ticks_text(i0, i1)}); "
+                        f"check the calibration of {names[j]} or the rig's limits",
                         joint=names[j],
                         signal=label,
-                        value=worst,
+                        value=value,
+                        past_by=worst,
                         limits=limits[j],
                     )
                 )
     return out
 
 
+def _lagged(q: np.ndarray, a: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Follower and command aligned at the lag (0..max_lag ticks) that explains the follower best."""
+    n, step = len(q), max(1, len(q) // 200)  # 200 ticks pick the lag as well as all of them
+    best = min(range(max_lag + 1), key=lambda lag: float(np.abs(q[lag::step] - a[: n - lag : step]).mean()))
+    return q[best:], a[: n - best], best
+
+
 def check_tracking_error(ep: Episode, th: Thresholds) -> list[Finding]:
-    """A steady offset between follower position and command: calibration drift (warning)."""
+    """A steady follower-minus-command offset: calibration (warning); a gripper holding an object is not."""
     q, a = ep.data(L.QPOS), ep.data(L.ACTION)
     max_lag = min(th.tracking_max_lag_ticks, ep.length - 1)
-    if max_lag < 0 or ep.length < 2:
-        raise CheckSkipped("fewer than 2 ticks")
-    # the follower trails its command by a few ticks; pick the lag that explains it best
-    best = min(range(max_lag + 1), key=lambda lag: float(np.abs(q[lag:] - a[: ep.length - lag]).mean()))
-    offset = np.median(q[best:] - a[: ep.length - best], axis=0)  # (J,)
-    names = ep.reader.joint_names
-    return [
-        ep.whole(
-            "tracking_error",
-            f"follower {names[j]} sits {offset[j]:+.3f} rad from its command throughout; "
-            "recalibrate that joint (leader/follower offsets drifted)",
-            WARNING,
-            joint=names[j],
-            offset_rad=float(offset[j]),
-            lag_ticks=best,
-        )
-        for j in np.flatnonzero(np.abs(offset) > th.tracking_offset_rad)
-    ]
-
-
-def check_action_spike(ep: Episode, th: Thresholds) -> list[Finding]:
-    """A command jumping more than `action_spike_rad` between ticks (warning): a glitch in the leader."""
-    a = ep.data(L.ACTION)
     if ep.length < 2:
         raise CheckSkipped("fewer than 2 ticks")
-    jump = np.abs(np.diff(a, axis=0)) > th.action_spike_rad  # (T - 1, J): jump[i] between i and i + 1
-    names = ep.reader.joint_names
+    qf, af, lag = _lagged(q, a, max_lag)
+    d = qf - af  # (N, J)
+    names = ep.joint_names
+    grippers = [ep.is_gripper(j) for j in range(d.shape[1])]
+    offsets = np.median(d, axis=0)  # (J,) all at once; grippers are looked at more closely below
     out: list[Finding] = []
-    for j in np.flatnonzero(jump.any(axis=0)):
-        for i0, i1 in runs(jump[:, j], ep.merge_gap(th)):
-            size = float(np.abs(np.diff(a[i0 : i1 + 1, j])).max())
+    for j in range(d.shape[1]):
+        if not grippers[j] and abs(offsets[j]) <= th.tracking_offset_rad:
+            continue
+        dj, held = d[:, j], 0
+        if grippers[j]:
+            # a gripper closing on an object stops open of its command: that is a grasp, not calibration.
+            # Judge calibration where the command is in its open half (nothing to hold there).
+            grasp = (dj > th.tracking_offset_rad) & (af[:, j] <= np.median(af[:, j]))
+            held = int(np.count_nonzero(grasp))
+            dj = dj[~grasp]
+        if dj.size < max(10, d.shape[0] // 5):
+            continue
+        offset = float(np.median(dj))
+        if abs(offset) > th.tracking_offset_rad:
+            out.append(
+                ep.whole(
+                    "tracking_error",
+                    f"follower {names[j]} sits {offset:+.3f}{ep.unit(j)} from its command"
+                    + (" while it holds nothing" if ep.is_gripper(j) else " throughout")
+                    + "; recalibrate that joint (leader/follower offsets drifted)",
+                    WARNING,
+                    joint=names[j],
+                    offset=offset,
+                    lag_ticks=lag,
+                    grasp_ticks=held,
+                )
+            )
+    return out
+
+
+def check_dead_joint(ep: Episode, th: Thresholds) -> list[Finding]:
+    """A follower joint never moving while commanded (error); a command dimension never moving (warning)."""
+    q, a = ep.data(L.QPOS), ep.data(L.ACTION)
+    if ep.duration < 1.0:
+        raise CheckSkipped("shorter than 1 s")
+    x, who = ep.operator()
+    names = ep.joint_names
+    q_range, a_range, x_range = np.ptp(q, axis=0), np.ptp(a, axis=0), np.ptp(x, axis=0)
+    out: list[Finding] = []
+    if not (x_range > 10 * th.dead_joint_range).any():
+        return out  # nothing moved at all: `idle` reports that
+    for j in range(q.shape[1]):
+        if x_range[j] <= th.dead_joint_range:
+            out.append(
+                ep.whole(
+                    "dead_joint",
+                    f"the {who} of {names[j]} never moved (range {x_range[j]:.4f}{ep.unit(j)}) while other "
+                    "joints did: a dead encoder or loose cable on the leader; ignore this if the task "
+                    "never moves that joint",
+                    WARNING,
+                    joint=names[j],
+                    signal=who,
+                    range=float(x_range[j]),
+                )
+            )
+        elif q_range[j] <= th.dead_joint_range and a_range[j] > 10 * th.dead_joint_range:
+            out.append(
+                ep.whole(
+                    "dead_joint",
+                    f"follower {names[j]} never moved although its command ranged over "
+                    f"{a_range[j]:.2f}{ep.unit(j)}: a dead motor, its cable, or torque off; fix it and "
+                    "re-record",
+                    ERROR,
+                    joint=names[j],
+                    signal="follower",
+                    command_range=float(a_range[j]),
+                )
+            )
+    return out
+
+
+def check_stall(ep: Episode, th: Thresholds) -> list[Finding]:
+    """A follower joint stuck behind a moving command with its effort at its limit: pushing on an obstacle."""
+    effort = ep.raw(L.EFFORT)
+    if effort is None or L.EFFORT in ep.nonfinite:
+        raise CheckSkipped("no effort dataset")
+    q, a = ep.data(L.QPOS), ep.data(L.ACTION)
+    if ep.length < 3:
+        raise CheckSkipped("fewer than 3 ticks")
+    e = np.abs(effort)
+    peak, typical = e.max(axis=0), np.median(e, axis=0)
+    names = ep.joint_names
+    min_ticks = max(2, round(th.stall_min_s * ep.fps))
+    still_step = th.stall_offset_rad / 20  # follower moving less than this per tick: stuck
+    out: list[Finding] = []
+    candidates = [
+        j
+        for j in range(q.shape[1])
+        # a gripper squeezing an object is the point of a grasp
+        if not ep.is_gripper(j) and peak[j] > 0 and peak[j] >= th.stall_effort_ratio * typical[j]
+    ]
+    if not candidates:
+        return out
+    c = np.array(candidates)
+    pushing = (
+        (np.abs(a[:, c] - q[:, c]) > th.stall_offset_rad)  # behind its command ...
+        & (np.abs(np.gradient(q[:, c], axis=0)) < still_step)  # ... not moving ...
+        & (e[:, c] >= 0.9 * peak[c])  # ... at its current limit
+    )  # (T, C)
+    for k in np.flatnonzero(pushing.any(axis=0)):
+        j = int(c[k])
+        for i0, i1 in runs(pushing[:, k], ep.merge_gap(th)):
+            if i1 - i0 < min_ticks or np.ptp(a[i0:i1, j]) <= th.stall_offset_rad / 2:
+                continue  # short contact, or the command did not move: holding, not pushing
+            s, t = ep.span(i0, i1)
+            gap = float(np.abs(a[i0:i1, j] - q[i0:i1, j]).max())
             out.append(
                 ep.finding(
-                    "action_spike",
-                    WARNING,
+                    "stall",
+                    ERROR,
                     i0,
-                    i1 + 1,
-                    f"action of {names[j]} jumps {size:.2f} rad in one tick at {ep.span(i0, i1)[0]:.2f} s; "
-                    "check the leader's cable and encoder",
+                    i1,
+                    f"follower {names[j]} stalled for {t - s:.2f} s, up to {gap:.2f}{ep.unit(j)} behind "
+                    f"its moving command with its effort at its limit ({ticks_text(i0, i1)}): it pushed "
+                    "against an obstacle; clear the workspace and re-record",
                     joint=names[j],
-                    jump_rad=size,
+                    max_gap=gap,
+                    effort=float(peak[j]),
                 )
             )
     return out

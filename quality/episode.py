@@ -39,7 +39,10 @@ class Episode:
         self.duration = L.episode_duration(self.times, self.period)
         self.thumbs: dict[tuple[str, int], np.ndarray] = {}  # (cam, tick) -> small RGB, for the HTML report
         self.camera_info = reader.camera_info  # parsed once: the attribute is JSON
+        self.joint_names = reader.joint_names  # likewise
         self._lens: dict[str, np.ndarray | None] = {}
+        self._optional: dict[str, np.ndarray | None] = {}
+        self.streams: dict[str, Any] = {}  # cam -> camera_streams.CameraStream, built once
 
     # -- arrays ------------------------------------------------------------------------------------
 
@@ -70,6 +73,31 @@ class Episode:
         """A per-tick float dataset, all NaN when absent (callers mask with isfinite)."""
         arr = self.raw(name)
         return np.full(self.length, np.nan) if arr is None else arr
+
+    def optional(self, name: str) -> np.ndarray | None:
+        """An optional dataset of the layout (device time, counter, clamp) as stored, with its fill
+        values; None when the file lacks it (the reader validated its shape when opening)."""
+        if name not in self._optional:
+            self._optional[name] = self.reader.optional(name)
+        return self._optional[name]
+
+    def camera_type(self, cam: str) -> str:
+        """The camera's driver type from the `cameras` attribute (opencv, realsense, ...)."""
+        return str(self.camera_info.get(cam, {}).get("type", "unknown"))
+
+    def operator(self) -> tuple[np.ndarray, str]:
+        """What the operator did: the leader readings when recorded, else the command sent."""
+        leader = self.raw(L.LEADER_QPOS)
+        if leader is not None and L.LEADER_QPOS not in self.nonfinite:
+            return leader, "leader"
+        return self.data(L.ACTION), "command"
+
+    def is_gripper(self, j: int) -> bool:
+        """Grippers are normalized 0 (closed) .. 1 (open), every other joint is in rad."""
+        return "gripper" in self.joint_names[j].lower()
+
+    def unit(self, j: int) -> str:
+        return "" if self.is_gripper(j) else " rad"
 
     def cameras_with(self, what: str) -> list[str]:
         """Cameras that have `frame_time` or `frame_index` data."""

@@ -1,4 +1,4 @@
-"""Findings: what a check reports, and the check ids other tools parse (DESIGN.md, report.json)."""
+"""Findings: what a check reports (the checks themselves are listed in checks.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,6 @@ import numpy as np
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"  # excludes the episode from every split
 WARNING: Severity = "warning"  # shown in the report, never excludes
-
-# Check ids exactly as the design brief names them; report.json and splits.json carry these strings.
-ERROR_CHECKS = (
-    "integrity",
-    "control_rate",
-    "frame_drop",
-    "stale_frame",
-    "frozen_frame",
-    "dark_frame",
-    "camera_sync",
-    "pause",
-    "length_outlier",
-    "joint_limit",
-    "success_label",
-)
-WARNING_CHECKS = ("speed_outlier", "start_pose", "tracking_error", "action_spike", "camera_settings")
-CHECK_IDS = ERROR_CHECKS + WARNING_CHECKS
 
 
 @dataclass(frozen=True)

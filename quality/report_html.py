@@ -17,7 +17,7 @@ from pathlib import Path
 from demoforge.quality.check_catalog import CheckInfo, check_catalog, threshold_items
 from demoforge.quality.contact_sheet import contact_sheet_html
 from demoforge.quality.episode_table import EPISODES_CSV, episode_table
-from demoforge.quality.findings import ERROR
+from demoforge.quality.findings import ERROR, Finding
 from demoforge.quality.incidents import Incident, group_incidents, incident_cameras
 from demoforge.quality.next_steps import Cause, Summary, summarize
 from demoforge.quality.report_plots import (
@@ -280,7 +280,8 @@ def _episode_table(report: Report, anchors: dict[str, str], incidents: dict[str,
             f'<tr><td data-v="{episode_number(e.file)}">{name}</td>'
             f'<td class="{e.verdict}">{e.verdict}</td><td class=n>{e.length}</td>'
             f"<td class=n>{e.duration_s:.2f}</td>"
-            f"<td class=n>{rate}</td><td class=n>{len(incidents[e.file])}</td><td class=n>{n_err}</td>"
+            f"<td class=n>{rate}</td><td class=n>{'' if e.clamped_ticks is None else e.clamped_ticks}</td>"
+            f"<td class=n>{len(incidents[e.file])}</td><td class=n>{n_err}</td>"
             f"<td class=n>{len(e.findings) - n_err}</td><td>{_e(ids)}</td></tr>"
         )
     cols = (
@@ -289,6 +290,7 @@ def _episode_table(report: Report, anchors: dict[str, str], incidents: dict[str,
         "length",
         "duration s",
         "rate Hz",
+        "clamped ticks",
         "incidents",
         "errors",
         "warnings",
@@ -304,18 +306,23 @@ def _episode_table(report: Report, anchors: dict[str, str], incidents: dict[str,
     )
 
 
+def _trimmed(f: Finding) -> str:
+    return " (trimmed by split)" if f.detail.get("trim") is True else ""
+
+
 def _incident_item(e: EpisodeResult, inc: Incident) -> str:
     root = e.findings[inc.root]
     cams = incident_cameras(e.findings, inc)
     several = f" on {len(cams)} cameras at once" if len(cams) > 1 and root.check != "camera_sync" else ""
     cons = "".join(
         f'<li><span class="{e.findings[i].severity}">{_e(e.findings[i].check)}</span> '
-        f"{e.findings[i].start_s:.2f}-{e.findings[i].end_s:.2f} s: {_code(e.findings[i].message)}</li>"
+        f"{e.findings[i].start_s:.2f}-{e.findings[i].end_s:.2f} s{_trimmed(e.findings[i])}: "
+        f"{_code(e.findings[i].message)}</li>"
         for i in inc.consequences
     )
     return (
         f'<li><b class="{inc.severity}">#{inc.number} {_e(root.check)}{several}</b> '
-        f"{inc.start_s:.2f}-{inc.end_s:.2f} s: {_code(root.message)}"
+        f"{inc.start_s:.2f}-{inc.end_s:.2f} s{_trimmed(root)}: {_code(root.message)}"
         + (f'<ul class="cons"><li class=muted>in the same incident:</li>{cons}</ul>' if cons else "")
         + "</li>"
     )

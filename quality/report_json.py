@@ -30,9 +30,11 @@ def episode_row(e: EpisodeResult) -> dict[str, Any]:
         "duration_s": round(e.duration_s, 4),
         "findings": findings_json(e),
         "skipped": dict(sorted(e.skipped.items())),
-        # extra keys (allowed by the format): file fingerprint for verify_split, rate, root attributes
+        # extra keys (allowed by the format): file fingerprint for verify_split, rate, teleop clamp count,
+        # root attributes
         "fingerprint": e.fingerprint,
         "rate_hz": None if e.rate_hz is None else round(e.rate_hz, 3),
+        "clamped_ticks": e.clamped_ticks,
         "attrs": e.attrs,
     }
 

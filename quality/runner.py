@@ -7,53 +7,23 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from demoforge.quality.assets import EpisodeAssets, first_frames, gather_assets
-from demoforge.quality.checks_camera import (
-    check_dark_frame,
-    check_frame_drop,
-    check_frozen_frame,
-    check_stale_frame,
-)
-from demoforge.quality.checks_dataset import DATASET_CHECKS, EpisodeSummary
-from demoforge.quality.checks_integrity import check_integrity, check_success_label
-from demoforge.quality.checks_motion import (
-    check_action_spike,
-    check_joint_limit,
-    check_pause,
-    check_tracking_error,
-    mean_speed,
-)
-from demoforge.quality.checks_timing import check_camera_sync, check_control_rate
+from demoforge.quality.checks import CHECK_IDS, DATASET_CHECKS, EPISODE_CHECKS, EpisodeCheck
+from demoforge.quality.checks_dataset import TRACE_POINTS, DatasetCheck, EpisodeSummary
+from demoforge.quality.checks_motion import mean_speed
+from demoforge.quality.checks_operator import clamped_ticks
 from demoforge.quality.episode import Episode
-from demoforge.quality.findings import CHECK_IDS, ERROR, CheckSkipped, Finding
+from demoforge.quality.findings import ERROR, CheckSkipped, Finding
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import dataset_episodes, utc_now
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 from demoforge.schemas.splits import file_fingerprint
-
-Check = Callable[[Episode, Thresholds], list[Finding]]
-
-# Order matters only for reading the report: integrity first, warnings last.
-EPISODE_CHECKS: list[tuple[str, Check]] = [
-    ("integrity", check_integrity),
-    ("control_rate", check_control_rate),
-    ("frame_drop", check_frame_drop),
-    ("stale_frame", check_stale_frame),
-    ("frozen_frame", check_frozen_frame),
-    ("dark_frame", check_dark_frame),
-    ("camera_sync", check_camera_sync),
-    ("pause", check_pause),
-    ("joint_limit", check_joint_limit),
-    ("success_label", check_success_label),
-    ("tracking_error", check_tracking_error),
-    ("action_spike", check_action_spike),
-]
 
 _JSON_ATTRS = {"joint_names", "joint_limits", "cameras", "loop_stats"}  # structures, not stratification keys
 
@@ -72,6 +42,7 @@ class EpisodeResult:
     attrs: dict[str, Any]  # scalar root attributes (task, operator, ...): what `split --stratify-by` reads
     summary: EpisodeSummary
     assets: EpisodeAssets | None = None
+    clamped_ticks: int | None = None  # ticks where the teleop clamp fired (None: not recorded)
     first_frames: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> tiny RGB (contact sheet)
 
     @property
@@ -109,12 +80,13 @@ def _run_checks(
     ep: Episode, th: Thresholds, path: Path, findings: list[Finding], skipped: dict[str, str]
 ) -> None:
     """Each per-episode check in turn; a check that cannot run leaves its reason in `skipped`."""
-    for cid, check in EPISODE_CHECKS:
+    for check in EPISODE_CHECKS:
+        cid = check.id
         if ep.length == 0 and cid != "integrity":
             skipped[cid] = "episode has no ticks"
             continue
         try:
-            findings.extend(check(ep, th))
+            findings.extend(cast(EpisodeCheck, check.run)(ep, th))
         except CheckSkipped as s:
             skipped[cid] = str(s)
         except EpisodeError as e:  # a dataset that opened but cannot be read back
@@ -145,9 +117,9 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
         # that only the dataset checks flag
         try:
             assets = gather_assets(ep, findings) if ep.length and findings else None
-            q, speed = ep.raw(L.QPOS), mean_speed(ep)
+            q, speed, trace = ep.raw(L.QPOS), mean_speed(ep), _trace(ep)
         except EpisodeError:  # already reported by the check that hit it
-            assets, q, speed = None, None, None
+            assets, q, speed, trace = None, None, None, None
         firsts = first_frames(ep)
         rate = _rate(ep)
         summary = EpisodeSummary(
@@ -161,17 +133,34 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             else None,
             reader.joint_names,
             _camera_settings(reader),
+            str(reader.attrs.get("task", "")),
+            trace,
         )
         attrs = {
             k: v
             for k, v in reader.attrs.items()
             if k not in _JSON_ATTRS and isinstance(v, str | int | float | bool) and len(str(v)) <= 200
         }
+        clamped = clamped_ticks(ep)
         result = EpisodeResult(
-            path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets
+            path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets, clamped
         )
         result.first_frames = firsts
         return result
+
+
+def _trace(ep: Episode) -> np.ndarray | None:
+    """The operator's trajectory resampled to TRACE_POINTS ticks, for the near-duplicate comparison."""
+    try:
+        x, _ = ep.operator()
+    except CheckSkipped:
+        return None
+    if ep.length < 2 or not np.isfinite(x).all():
+        return None
+    at = np.linspace(0, ep.length - 1, TRACE_POINTS)
+    i0 = np.minimum(at.astype(int), ep.length - 2)
+    frac = (at - i0)[:, None]
+    return (x[i0] * (1 - frac) + x[i0 + 1] * frac).astype(np.float32)  # linear interpolation
 
 
 def _rate(ep: Episode) -> float | None:
@@ -245,18 +234,21 @@ def run_dataset_checks(episodes: list[EpisodeResult], th: Thresholds) -> list[Fi
     by_file = {e.file: e for e in episodes}
     summaries = [e.summary for e in episodes]
     dataset_findings: list[Finding] = []
-    for cid, check in DATASET_CHECKS:
+    for check in DATASET_CHECKS:
+        cid, run = check.id, cast(DatasetCheck, check.run)
         try:
-            placed = check(summaries, th)
+            placed = run(summaries, th)
         except CheckSkipped as s:
             for e in episodes:
                 e.skipped.setdefault(cid, str(s))
             continue
+        dataset_findings += [f for file, f in placed if file is None]
         for file, finding in placed:
-            by_file[file].findings.append(finding)
-        if placed:
-            files = sorted({f for f, _ in placed}, key=lambda n: L.episode_number(n) or 0)
-            sev = placed[0][1].severity
+            if file is not None:
+                by_file[file].findings.append(finding)
+        files = sorted({f for f, _ in placed if f is not None}, key=lambda n: L.episode_number(n) or 0)
+        if files:
+            sev = max((f.severity for n, f in placed if n is not None), key=lambda v: v == ERROR)
             dataset_findings.append(
                 Finding(
                     cid,

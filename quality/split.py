@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from demoforge.quality.findings import CHECK_IDS
+from demoforge.quality.checks import CHECK_IDS
 from demoforge.schemas.curation import OVERRIDES, load_overrides
 from demoforge.schemas.dataset import REPORT_JSON
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.errors import ConfigError
-from demoforge.schemas.splits import Splits, check_report_current, load_report, sha256_file
+from demoforge.schemas.splits import Span, Splits, check_report_current, load_report, sha256_file
 
 
 def _order(name: str) -> int:
@@ -28,6 +28,24 @@ def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
     for k in sorted(sizes, key=lambda k: (-(exact[k] - out[k]), k))[: total - sum(out.values())]:
         out[k] += 1
     return out
+
+
+def trim_spans(row: dict[str, Any]) -> list[Span]:
+    """The spans of a report row's findings marked `trim` (idle edges, trimmed pauses), merged."""
+    spans = sorted(
+        (float(f["start_s"]), float(f["end_s"]))
+        for f in row["findings"]
+        if isinstance(f.get("detail"), dict) and f["detail"].get("trim") is True
+    )
+    merged: list[Span] = []
+    for a, b in spans:
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _applicable_overrides(folder: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -57,7 +75,10 @@ def make_splits(
     seed: int = 0,
     stratify_by: str | None = None,
 ) -> Splits:
-    """Cut train / val / holdout from the passing episodes of the latest report and save `splits.json`."""
+    """Cut train / val / holdout from the passing episodes of the latest report and save `splits.json`.
+
+    Spans the report marks for trimming (the operator idle at an episode's edges) go to `trim`.
+    """
     folder = Path(folder)
     if not 0.0 <= val < 1.0:
         raise ConfigError(f"--val {val} is not a fraction in [0, 1)", "use e.g. --val 0.1")
@@ -109,6 +130,7 @@ def make_splits(
         excluded=dict(sorted(excluded.items(), key=lambda kv: _order(kv[0]))),
         seed=seed,
         report_sha256=sha256_file(folder / REPORT_JSON),
+        trim={r["file"]: spans for r in passing if (spans := trim_spans(r))},
         overrides={k: v for k, v in overrides.items() if k not in excluded},
     )
     splits.save(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,11 @@ MANIFEST = "dataset.json"
 SPLITS = "splits.json"
 REPORT_JSON = "quality/report.json"
 REPORT_HTML = "quality/report.html"
+# Discarded episodes are kept, never deleted, under names no `*.hdf5` glob matches: act-plus-plus walks
+# the whole dataset folder for `*.hdf5` and would otherwise train on them.
+DISCARDED = "discarded"
+DISCARDED_SUFFIX = ".discarded"
+_DISCARDED_RE = re.compile(r"^(episode_(?:0|[1-9][0-9]*))\.[0-9]{8}T[0-9]{6}(?:-[0-9]+)?\.hdf5\.discarded$")
 
 
 def utc_now() -> str:
@@ -83,6 +89,45 @@ def next_episode_index(folder: str | Path) -> int:
     files = episode_files(folder) if Path(folder).is_dir() else []
     nums = [episode_number(p.name) for p in files]
     return max((n for n in nums if n is not None), default=-1) + 1
+
+
+def discard_episode(path: str | Path) -> Path:
+    """Move an episode to `<dataset>/discarded/episode_<i>.<UTC time>.hdf5.discarded`: its index is free."""
+    path = Path(path)
+    folder = path.parent / DISCARDED
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{path.stem}.{stamp}{path.suffix}{DISCARDED_SUFFIX}"
+    n = 1
+    while target.exists():  # two discards within one second
+        target = folder / f"{path.stem}.{stamp}-{n}{path.suffix}{DISCARDED_SUFFIX}"
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+def discarded_episodes(folder: str | Path) -> list[Path]:
+    """The discarded episodes kept in a dataset folder, oldest first."""
+    d = Path(folder) / DISCARDED
+    return (
+        sorted(p for p in d.glob(f"*{DISCARDED_SUFFIX}") if _DISCARDED_RE.match(p.name)) if d.is_dir() else []
+    )
+
+
+def restore_episode(discarded: str | Path) -> Path:
+    """Bring a discarded episode back into its dataset as the next free `episode_<i>.hdf5`."""
+    discarded = Path(discarded)
+    if not _DISCARDED_RE.match(discarded.name) or discarded.parent.name != DISCARDED:
+        raise EpisodeError(
+            f"{discarded} is not a discarded episode",
+            f"pass a file from a dataset's {DISCARDED}/ folder (episode_<i>.<time>.hdf5{DISCARDED_SUFFIX})",
+        )
+    if not discarded.is_file():
+        raise EpisodeError(f"{discarded} does not exist", f"list the dataset's {DISCARDED}/ folder")
+    dataset = discarded.parent.parent
+    target = dataset / episode_name(next_episode_index(dataset))
+    os.replace(discarded, target)
+    return target
 
 
 @dataclass
@@ -153,6 +198,7 @@ class Manifest:
 
 
 __all__ = [
+    "DISCARDED",
     "MANIFEST",
     "REPORT_HTML",
     "REPORT_JSON",
@@ -160,10 +206,13 @@ __all__ = [
     "EpisodeEntry",
     "Manifest",
     "dataset_episodes",
+    "discard_episode",
+    "discarded_episodes",
     "episode_entry",
     "episode_files",
     "episode_name",
     "next_episode_index",
+    "restore_episode",
     "utc_now",
     "write_json_atomic",
 ]

@@ -1,7 +1,7 @@
 """The episode file layout: the one place that names datasets and attributes.
 
-The core is ALOHA's, so ACT/ALOHA/LeRobot loaders read our files unchanged; our additions live
-beside it under new names. See DESIGN.md for the table; the constants below are its code.
+The core is ALOHA's (docs/interoperability.md says which existing loaders read what); our additions
+live beside it under new names. See DESIGN.md for the table; the constants below are its code.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: JPEG payloads in the ALOHA channel convention, stated by jpeg_channel_order
 
 # ALOHA core
 QPOS = "/observations/qpos"  # (T, J) float32 follower joint positions
@@ -63,6 +63,31 @@ TICK_SCALARS: dict[str, PerTick] = {
 }
 DEVICE_TIME_SPEC = PerTick("float64", math.nan)
 DEVICE_INDEX_SPEC = PerTick("int64", -1)
+
+# Root attribute naming the channel convention of JPEG payloads (schemas/jpeg.py says why there are two).
+JPEG_CHANNEL_ORDER = "jpeg_channel_order"
+JPEG_ALOHA = "rgb-as-bgr"  # RGB handed to cv2.imencode as if BGR: cv2.imdecode returns RGB (ALOHA's files)
+JPEG_TRUE_COLOUR = "true-colour"  # standard JPEG: viewers show true colours, cv2.imdecode returns BGR
+JPEG_CHANNEL_ORDERS = (JPEG_ALOHA, JPEG_TRUE_COLOUR)
+
+
+def jpeg_channel_order(attrs: dict[str, object]) -> str:
+    """The convention of a file's JPEG payloads from its root attributes.
+
+    Without the attribute: our early files (they carry `schema_version`) are true colour; files from
+    ALOHA's own recorder (no `schema_version`) follow the ALOHA convention.
+    """
+    value = attrs.get(JPEG_CHANNEL_ORDER)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value is None:
+        return JPEG_TRUE_COLOUR if "schema_version" in attrs else JPEG_ALOHA
+    if value not in JPEG_CHANNEL_ORDERS:
+        raise ValueError(
+            f"root attribute {JPEG_CHANNEL_ORDER} is {value!r}, not one of {JPEG_CHANNEL_ORDERS}"
+        )
+    return str(value)
+
 
 JOINT_DATASETS = (QPOS, QVEL, EFFORT, ACTION, LEADER_QPOS)  # (T, J) float32, all written by us
 REQUIRED_DATASETS = (QPOS, QVEL, ACTION)  # every ALOHA/ACT episode has these (sim ones lack effort)

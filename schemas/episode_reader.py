@@ -156,6 +156,10 @@ class EpisodeReader:
         self.compressed = bool(self.attrs.get("compress", False)) or any(
             len(s) == 1 for s in self.image_shapes.values()
         )
+        try:
+            self.jpeg_channel_order = L.jpeg_channel_order(self.attrs)  # how decode_jpeg gets RGB back
+        except ValueError as e:
+            raise self._error(str(e), "set the attribute to rgb-as-bgr (ALOHA) or true-colour") from None
         for key in (
             "fps",
             "joint_names",
@@ -327,10 +331,21 @@ class EpisodeReader:
         lengths = self.jpeg_lengths(cam)
         if lengths is not None and 0 < lengths[t] <= row.size:
             row = row[: int(lengths[t])]  # skip decoding the zero padding
-        rgb = decode_jpeg(row, reduce)
+        rgb = decode_jpeg(row, reduce, self.jpeg_channel_order)
         if rgb is None:
             raise self._error(f"{L.image_path(cam)}[{t}] is not a valid JPEG")
         return rgb
+
+    def jpeg_payload(self, cam: str, t: int) -> np.ndarray:
+        """The stored JPEG bytes of camera `cam` at tick `t`, padding cut off (see `jpeg_channel_order`)."""
+        if len(self.image_shapes.get(cam, ())) != 1:
+            raise self._error(f"camera {cam!r} holds raw frames, not JPEG", "use image() for raw frames")
+        try:
+            row = np.asarray(self._f[L.image_path(cam)][t])
+        except _H5_ERRORS as e:
+            raise self._error(f"{L.image_path(cam)}[{t}] cannot be read ({e})") from None
+        lengths = self.jpeg_lengths(cam)
+        return row[: int(lengths[t])] if lengths is not None and 0 < lengths[t] <= row.size else row
 
     def images(self, cam: str, ticks: list[int] | range | None = None) -> np.ndarray:
         """Several RGB frames stacked (N, H, W, 3); all of them when `ticks` is None (large)."""

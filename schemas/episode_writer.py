@@ -21,6 +21,7 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.jpeg import CHANNEL_ORDER
 
 JPEG_CHUNK_BYTES = 1 << 14  # padded rows are stored in 16 KiB chunks: < 16 KiB a row beyond the padded width
 ROWS = 64  # rows per chunk of the (T, J) datasets; per-tick scalars use 4x this
@@ -103,6 +104,9 @@ class EpisodeWriter:
         f = self._f
         for key, value in attrs.to_hdf5().items():
             f.attrs[key] = value
+        if attrs.compress:
+            # the JPEG bytes handed over come from schemas.jpeg.encode_jpeg (EpisodeSink): its convention
+            f.attrs[L.JPEG_CHANNEL_ORDER] = CHANNEL_ORDER
         self._joint_ds = {
             name: f.create_dataset(name, (0, J), np.float32, maxshape=(None, J), chunks=(ROWS, J))
             for name in L.JOINT_DATASETS

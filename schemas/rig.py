@@ -52,6 +52,7 @@ from demoforge.schemas.toml_config import (
 )
 
 CAMERA_TYPES = ("realsense", "opencv", "synthetic")
+NOT_NEGATIVE = rule(lambda v: v >= 0, "must be >= 0, got {v}", "use 0 (off or automatic) or more")
 JOINT_KINDS = ("revolute", "gripper")
 OPERATING_MODES = ("position", "current_position", "pwm")
 MOTOR_IDS = all_of(
@@ -105,6 +106,7 @@ class Joint:
     start: float = field(
         default=0.0, metadata=derived_default(lambda j: j["limits"][0] if j["kind"] == "gripper" else 0.0)
     )
+    rest: float | None = None  # where the follower is left before torque goes off; None = start
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,21 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class Safety:
-    """Clamps applied between leader and follower at every tick."""
+    """Clamps applied between leader and follower at every tick, and what happens around teleop."""
 
-    # rad per tick a follower goal may move; larger leader jumps are spread out
+    # rad per tick a follower goal may move at most (an upper bound; the real limit is max_speed)
     max_step: float = field(default=0.2, metadata=POSITIVE)
     limit_margin: float = 0.0  # rad kept inside the joint limits
+    # rad/s a follower goal may move; 0 = 70% of the no-load speed of the joint's slowest follower
+    # motor (an XM540-W270 turns 3.1 rad/s unloaded at 12 V: 2.2 rad/s)
+    max_speed: float = field(default=0.0, metadata=NOT_NEGATIVE)
+    max_lead: float = field(default=0.3, metadata=POSITIVE)  # rad a goal may lead the measured follower
+    # rad (grippers: of the stroke) every leader joint must be within its follower to start teleop
+    engage_tolerance: float = field(default=0.15, metadata=POSITIVE)
+    leaders_to_start: bool = True  # drive the leaders (torque on) to the followers' start pose, as ALOHA
+    # follower gripper current limit in current-based position mode, mA; 0 = leave the motor's own
+    gripper_current_ma: float = field(default=600.0, metadata=NOT_NEGATIVE)
+    rest_on_exit: bool = True  # followers to their rest pose, then torque off, when the program ends
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,10 @@ class Rig:
     def start_pose(self) -> list[float]:
         return [j.start for arm in self.arms for j in arm.joints]
 
+    @property
+    def rest_pose(self) -> list[float]:
+        return [j.start if j.rest is None else j.rest for arm in self.arms for j in arm.joints]
+
     def calibration_path(self, arm: Arm) -> Path:
         base = Path(self.source).parent if self.source else Path.cwd()
         name = arm.calibration or f"{Path(self.source).stem or self.name}.{arm.name}.calib.json"
@@ -215,13 +231,14 @@ def _check_joint(source: str, key: str, j: Joint) -> None:
             f"gripper limits {list(j.limits)} leave 0..1",
             "grippers are normalized: 0 closed, 1 open",
         )
-    if not lo <= j.start <= hi:
-        raise fail(
-            source,
-            f"{key}.start",
-            f"{j.start} is outside the limits [{lo}, {hi}]",
-            "choose a start pose inside the limits",
-        )
+    for what, v in (("start", j.start), ("rest", j.rest)):
+        if v is not None and not lo <= v <= hi:
+            raise fail(
+                source,
+                f"{key}.{what}",
+                f"{v} is outside the limits [{lo}, {hi}]",
+                f"choose a {what} pose inside the limits",
+            )
 
 
 def _check_arm(source: str, key: str, arm: Arm) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.jpeg import encode_jpeg
@@ -45,6 +46,14 @@ class Recording:
     serials: dict[str, str] = field(default_factory=dict)
     task: str = "pick"
     operator: str = "ana"
+    # what real rigs add (tests/realistic_episodes.py fills these; None / empty: not written)
+    joint_names: list[str] | None = None
+    limits: list[tuple[float, float]] | None = None
+    effort: np.ndarray | None = None  # (T, J) present current; zeros when None
+    cam_type: str = "synthetic"
+    device_time: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (T,) camera clock, s
+    device_index: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> (T,) camera counter
+    clamped: np.ndarray | None = None  # (T,) 1 where the teleop clamp fired
 
     @property
     def length(self) -> int:
@@ -68,9 +77,11 @@ def clean_recording(
     ts = np.arange(length) / FPS + rng.uniform(-0.0005, 0.0005, length)
     ts[0] = 0.0
     # phases spread over pi so some joint always moves (>= 0.02 rad per tick at amplitude 0.5)
-    phase = np.linspace(0, np.pi, n_joints, endpoint=False)
+    # each seed moves a little differently (as two demonstrations do): otherwise they are duplicates
+    phase = np.linspace(0, np.pi, n_joints, endpoint=False) + rng.uniform(-0.15, 0.15, n_joints)
+    freq = 0.6 * rng.uniform(0.95, 1.05)
     t = np.arange(length)[:, None] / FPS
-    action = (amplitude * np.sin(2 * np.pi * 0.6 * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
+    action = (amplitude * np.sin(2 * np.pi * freq * t + phase) + 0.1 * np.cos(phase)).astype(np.float32)
     qpos = np.concatenate([action[:1], action[:-1]])  # the follower trails its command by one tick
     if cam_fps == FPS:  # one new frame per tick, captured 4 ms before it
         ft = {c: ts - 0.004 for c in cams}
@@ -208,12 +219,12 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
     h, w = r.size
     attrs = EpisodeAttrs(
         fps=r.fps_attr,
-        joint_names=[f"joint_{j}" for j in range(n_joints)],
-        joint_limits=[(-LIMIT, LIMIT)] * n_joints,
+        joint_names=r.joint_names or [f"joint_{j}" for j in range(n_joints)],
+        joint_limits=r.limits or [(-LIMIT, LIMIT)] * n_joints,
         cameras=[
             CameraInfo(
                 name=c,
-                type="synthetic",
+                type=r.cam_type,
                 serial=r.serials.get(c, ""),
                 width=w,
                 height=h,
@@ -228,19 +239,28 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
         operator=r.operator,
         started_at="2026-11-24T10:00:00Z",
     )
-    writer = EpisodeWriter(path, attrs)
-    qvel = (np.gradient(r.qpos, axis=0) * FPS).astype(np.float32) if r.length > 1 else r.qpos * 0
-    effort = np.zeros_like(r.qpos)
+    # the optional datasets of the layout this recording has, written by the real writer
+    optional = [L.device_time_path(c) for c in r.device_time] + [
+        L.device_index_path(c) for c in r.device_index
+    ]
+    optional += [L.CLAMPED] if r.clamped is not None else []
+    writer = EpisodeWriter(path, attrs, optional=optional)
+    qvel = (np.gradient(r.qpos, axis=0) * r.fps_attr).astype(np.float32) if r.length > 1 else r.qpos * 0
+    effort = np.zeros_like(r.qpos) if r.effort is None else r.effort.astype(np.float32)
     for i in range(r.length):
         frames = {}
         for c in r.frame_time:
             src, kind = int(r.frame_src[c][i]), str(r.frame_kind[c][i])
             timing = float(r.frame_time[c][i]), int(r.frame_index[c][i])
+            device = {
+                "device_time": float(r.device_time[c][i]) if c in r.device_time else None,
+                "device_index": int(r.device_index[c][i]) if c in r.device_index else None,
+            }
             if not compress:
-                frames[c] = CameraSample(*timing, image=_picture(c, src, kind, r.size))
+                frames[c] = CameraSample(*timing, image=_picture(c, src, kind, r.size), **device)  # type: ignore[arg-type]
             else:  # encoded as EpisodeSink does (quality 90), or taken from the pool
                 jpeg = pool.get(c, src, kind) if pool else encode_jpeg(_picture(c, src, kind, r.size), 90)
-                frames[c] = CameraSample(*timing, jpeg=jpeg)
+                frames[c] = CameraSample(*timing, jpeg=jpeg, **device)  # type: ignore[arg-type]
         writer.append(
             Tick(
                 timestamp=float(r.ts[i]),
@@ -250,6 +270,7 @@ def write_recording(path: Path, r: Recording, *, pool: JpegPool | None = None, c
                 action=r.action[i],
                 leader_qpos=r.leader[i],
                 frames=frames,
+                scalars={L.CLAMPED: float(r.clamped[i])} if r.clamped is not None else {},
             )
         )
     writer.close(success=r.success, complete=r.complete, loop_stats={"achieved_hz": FPS, "overruns": 0})

@@ -1,8 +1,11 @@
 """A camera read through OpenCV: a USB (UVC) device by index or /dev/videoN path, or a video file.
 
 USB cameras silently fall back to another mode when the one asked for is not supported (a YUYV
-camera at 640x480 often delivers 10 fps instead of 30), so the size and rate are read back and a
-mismatch is an error naming what the camera delivers. Video files stand in for devices in tests;
+camera at 640x480 often delivers 10 fps instead of 30), so the pixel format, size and rate are read
+back and a mismatch is an error naming what the camera delivers. The pixel format matters beyond
+the one camera: uncompressed YUYV at 640x480 and 30 fps is 147 Mbit/s, and a USB 2 bus carries
+about 190 Mbit/s of camera video, so a silent MJPG -> YUYV fallback on two of ALOHA's three
+cameras stalls them all. Video files stand in for devices in tests;
 they are paced at their own rate (real time) or read as fast as possible.
 """
 
@@ -20,6 +23,31 @@ from demoforge.collect.cameras.base import STALL_PERIODS, CaptureThread, EndOfSt
 from demoforge.collect.errors import HardwareError
 
 FPS_TOLERANCE = 0.5  # fps; drivers report 29.97 for 30
+USB2_VIDEO_MBIT_S = 190.0  # isochronous bandwidth a USB 2 bus gives cameras, roughly (of 480 raw)
+UNCOMPRESSED_BYTES_PER_PIXEL = {"YUYV": 2, "YUY2": 2, "UYVY": 2, "RGB3": 3, "BGR3": 3, "GREY": 1}
+
+
+def pixel_format_problem(
+    name: str, source: str, asked: str, got: str, width: int, height: int, fps: float
+) -> HardwareError | None:
+    """The error for a camera delivering another pixel format than the rig asks for, or None."""
+    if got.upper() == asked.upper():
+        return None
+    why = ""
+    per_pixel = UNCOMPRESSED_BYTES_PER_PIXEL.get(got.upper())
+    if per_pixel is not None:
+        mbit = width * height * per_pixel * fps * 8 / 1e6
+        why = (
+            f": uncompressed {width}x{height} at {fps:g} fps is {mbit:.0f} Mbit/s, and a USB 2 bus carries "
+            f"about {USB2_VIDEO_MBIT_S:.0f} Mbit/s of video, so it starves the cameras sharing its bus"
+        )
+    return HardwareError(
+        f"{name} ({source}) delivers {got} frames, not the {asked} the rig asks for (the driver fell "
+        f"back silently){why}",
+        f"check that the camera offers {asked} at {width}x{height} and {fps:g} fps (`v4l2-ctl "
+        "--list-formats-ext`); if it is alone on its USB bus and YUYV is what you want, set "
+        f'fourcc = "{got}" for [[cameras]] {name!r}',
+    )
 
 
 def is_device(source: int | str) -> bool:
@@ -103,6 +131,12 @@ class OpenCVCamera(CaptureThread):
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = cap.get(cv2.CAP_PROP_FPS)  # 0 when the driver does not say
         fourcc = fourcc_str(cap.get(cv2.CAP_PROP_FOURCC))
+        if self.device:
+            problem = pixel_format_problem(
+                self.name, self.source, self.fourcc, fourcc, self.width, self.height, self.fps
+            )
+            if problem is not None:
+                raise problem
         size_ok = (w, h) == (self.width, self.height)
         fps_ok = fps <= 0 or abs(fps - self.fps) <= FPS_TOLERANCE
         if size_ok and fps_ok:

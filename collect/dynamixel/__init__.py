@@ -19,6 +19,7 @@ class PortScan:
     baudrate: int | None  # the rate the motors answered at; None if none did
     motors: dict[int, str] = field(default_factory=dict)  # id -> model name ("xm430-w350")
     error: str = ""  # why the port could not be scanned (busy, permission denied)
+    latency_timer_ms: int | None = None  # the USB adapter's, from sysfs; None: it has none
 
 
 def scan_ports(
@@ -38,16 +39,18 @@ def scan_ports(
     for device in ports if ports is not None else sorted(infos):
         found: PortScan | None = None
         error = ""
+        latency: int | None = None
         for baud in baudrates:
-            bus = MotorBus(device, {}, baudrate=baud)
+            bus = MotorBus(device, {}, baudrate=baud, check_latency=False)
             try:
                 with bus:
+                    latency = bus.latency_timer_ms
                     motors = bus.scan()
             except HardwareError as e:
                 error = e.message
                 break
             if motors:
-                found = PortScan(device, infos.get(device, ""), baud, motors)
+                found = PortScan(device, infos.get(device, ""), baud, motors, latency_timer_ms=latency)
                 break
-        results.append(found or PortScan(device, infos.get(device, ""), None, {}, error))
+        results.append(found or PortScan(device, infos.get(device, ""), None, {}, error, latency))
     return results

@@ -26,19 +26,26 @@ from dynamixel_sdk import (
 )
 
 from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel import usb_adapter
+from demoforge.collect.dynamixel.motor_settings import BLOCK_ADDRESS, BLOCK_SIZE, MotorSettings
 from demoforge.collect.errors import HardwareError
 
 _EMULATOR_PORTS: dict[str, str] = {}
+_EMULATOR_SYSFS: dict[str, str] = {}  # emulated ports -> the emulator's sysfs-like root
 _HW_ERRORS = {0: "input voltage", 2: "overheating", 3: "motor encoder", 4: "electrical shock", 5: "overload"}
 
 
-def register_emulator_port(port: str, device_path: str) -> None:
-    """Make `MotorBus(port)` open `device_path` (an emulator's pty) for an `emulator:<name>` port."""
+def register_emulator_port(port: str, device_path: str, sysfs_root: str | None = None) -> None:
+    """Make `MotorBus(port)` open `device_path` (an emulator's pty) for an `emulator:<name>` port;
+    its adapter's latency timer is read under `sysfs_root` (the emulator's)."""
     _EMULATOR_PORTS[port] = device_path
+    if sysfs_root is not None:
+        _EMULATOR_SYSFS[port] = str(sysfs_root)
 
 
 def unregister_emulator_port(port: str) -> None:
     _EMULATOR_PORTS.pop(port, None)
+    _EMULATOR_SYSFS.pop(port, None)
 
 
 def resolve_port(port: str, resolver: Mapping[str, str] | None = None) -> str:
@@ -102,6 +109,8 @@ class MotorBus:
         timeout_ms: float = 8.0,
         retries: int = 3,
         resolver: Mapping[str, str] | None = None,
+        sysfs_root: str | None = None,
+        check_latency: bool = True,
     ) -> None:
         self.port = port
         self.ids = list(motors)
@@ -111,6 +120,9 @@ class MotorBus:
         self.retries = retries
         self.stats = BusStats()
         self._resolver = resolver
+        self.sysfs_root = sysfs_root or _EMULATOR_SYSFS.get(port, "/sys")
+        self.check_latency = check_latency  # False only to report it (`demoforge devices`)
+        self.latency_timer_ms: int | None = None  # read at open; None: the adapter has no timer
         self._ph = PacketHandler(2.0)
         self._port: _Port | None = None
         self._state_read: GroupSyncRead | None = None
@@ -133,6 +145,15 @@ class MotorBus:
                 "use 57600, 1000000, 2000000, 3000000 or 4000000",
             )
         self._port = port
+        self.latency_timer_ms = usb_adapter.read_latency_timer(path, self.sysfs_root)
+        if self.check_latency and (self.latency_timer_ms or 0) > usb_adapter.MAX_LATENCY_TIMER_MS:
+            self.close()
+            raise HardwareError(
+                f"{self.port}: the USB adapter's latency timer is {self.latency_timer_ms} ms "
+                f"({usb_adapter.latency_timer_file(path, self.sysfs_root)}): every reply arrives that late, "
+                f"so reads time out or retry and a 50 Hz tick (20 ms) overruns",
+                usb_adapter.fix_hint(path, self.sysfs_root),
+            )
         self._state_read = GroupSyncRead(port, self._ph, ct.STATE_ADDRESS, ct.STATE_SIZE)
         for i in self.ids:
             self._state_read.addParam(i)
@@ -180,7 +201,8 @@ class MotorBus:
             names = [n for b, n in _HW_ERRORS.items() if bits >> b & 1] or [f"code {bits}"]
             raise HardwareError(
                 f"{self.describe(motor_id)} reports a hardware error: {', '.join(names)}",
-                "torque is off; remove the cause, then power-cycle or reboot the motor",
+                "torque is off; remove the cause (a blocked joint, an object squeezed too hard), then "
+                "reboot it with `demoforge devices --rig RIG --reboot` or power-cycle the arm",
             )
         if error:
             raise HardwareError(
@@ -222,8 +244,14 @@ class MotorBus:
         raise self._not_answering(motor_id, result)
 
     def write(self, motor_id: int, name: str, value: int) -> None:
-        """Write one register of one motor and check its status reply."""
+        """Write one register of one motor and check its status reply.
+
+        EEPROM registers are written only after reading that torque is off: the motor would refuse
+        the write anyway, and code that tries has forgotten a step (a bug, not a user's mistake).
+        """
         reg = self.models[motor_id].register(name)
+        if reg.address < ct.EEPROM_END and self.read(motor_id, "torque_enable"):
+            raise RuntimeError(f"{self.describe(motor_id)}: {name} is EEPROM; turn torque off first")
         data = list(ct.to_unsigned(int(value), reg.size).to_bytes(reg.size, "little"))
         for attempt in range(self.retries):
             self.stats.transactions += 1
@@ -231,6 +259,36 @@ class MotorBus:
             result, error = self._ph.writeTxRx(self._p, motor_id, reg.address, reg.size, data)
             if result == COMM_SUCCESS:
                 self._check_status(motor_id, error)
+                return
+            self._count(result)
+        raise self._not_answering(motor_id, result)
+
+    def read_settings(self, motor_id: int) -> MotorSettings:
+        """The motor's direction, mode, secondary id, offset and limits (one READ)."""
+        for attempt in range(self.retries):
+            self.stats.transactions += 1
+            self.stats.retries += attempt > 0
+            data, result, _error = self._ph.readTxRx(self._p, motor_id, BLOCK_ADDRESS, BLOCK_SIZE)
+            if result == COMM_SUCCESS:
+                return MotorSettings.from_block(bytes(data))
+            self._count(result)
+        raise self._not_answering(motor_id, result)
+
+    def hardware_errors(self) -> dict[int, list[str]]:
+        """Motors whose Hardware Error Status is set: id -> the errors' names."""
+        out = {}
+        for i in self.ids:
+            bits = self.read(i, "hardware_error_status", check=False)
+            if bits:
+                out[i] = [n for b, n in _HW_ERRORS.items() if bits >> b & 1] or [f"code {bits}"]
+        return out
+
+    def reboot(self, motor_id: int) -> None:
+        """Reboot one motor (clears a hardware error; torque comes back off)."""
+        for _ in range(self.retries):
+            self.stats.transactions += 1
+            result, _ = self._ph.reboot(self._p, motor_id)
+            if result == COMM_SUCCESS:
                 return
             self._count(result)
         raise self._not_answering(motor_id, result)
@@ -261,11 +319,19 @@ class MotorBus:
             if self.read(i, "operating_mode") != mode:
                 self.write(i, "operating_mode", mode)
 
-    def set_return_delay(self, us: int = 0) -> None:
-        """Return Delay Time of every motor (the factory 500 µs costs ~4.5 ms per 9-motor sync read)."""
+    def set_return_delay(self, us: int = 0) -> list[int]:
+        """Return Delay Time of every motor (the factory 500 µs costs ~4.5 ms per 9-motor sync read).
+
+        It is EEPROM: motors holding a pose (torque on) are left alone rather than dropped; their ids
+        are returned (`ArmBus.set_modes` sets them once torque is off)."""
+        skipped = []
         for i in self.ids:
             if self.read(i, "return_delay_time") != us // 2:
+                if self.read(i, "torque_enable"):
+                    skipped.append(i)
+                    continue
                 self.write(i, "return_delay_time", us // 2)
+        return skipped
 
     def set_baudrate(self, baudrate: int) -> None:
         """Switch every motor, then this port, to `baudrate` (motors answer at the new rate only)."""

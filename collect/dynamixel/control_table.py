@@ -18,6 +18,12 @@ VELOCITY_UNIT_RPM = 0.229  # one Present/Goal Velocity step
 RAD_S_PER_VELOCITY_UNIT = VELOCITY_UNIT_RPM * 2 * math.pi / 60
 RETURN_DELAY_UNIT_S = 2e-6  # one Return Delay Time step
 EEPROM_END = 64  # addresses below are EEPROM: writable only while torque is off
+# In Position Control Mode the firmware applies a Homing Offset only within +-1024 ticks (a quarter
+# turn); a larger stored offset is ignored, so positions would be off by the whole offset.
+HOMING_OFFSET_LIMIT_POSITION = 1024
+DRIVE_MODE_REVERSE = 0x01  # Drive Mode bit 0: positive direction is clockwise
+SECONDARY_ID_NONE = 255  # Secondary ID values 253..255 disable it
+HW_ERROR_OVERLOAD = 0x20  # Hardware Error Status bit 5
 
 # Operating Mode (address 11) values.
 MODE_CURRENT = 0
@@ -147,6 +153,7 @@ class Model:
     registers: dict[str, Register] = field(repr=False)
     modes: tuple[int, ...]
     current_unit_ma: float | None  # None: no current sensor; address 126 is Present Load
+    no_load_rad_s: float  # no-load speed at the rated voltage (e-manual spec table)
     load_unit_percent: float = 0.1  # Present Load step (XL430-W250)
 
     def register(self, name: str) -> Register:
@@ -162,6 +169,7 @@ def _model(
     number: int,
     current_unit_ma: float | None,
     modes: tuple[int, ...],
+    no_load_rpm: float,
     **overrides: tuple[int, int, int],
 ) -> Model:
     regs = {r.name: r for r in _BASE}
@@ -173,7 +181,7 @@ def _model(
             del regs[missing]
         regs["present_load"] = _r("present_load", 126, 2)
         del regs["present_current"]
-    return Model(name, number, regs, modes, current_unit_ma)
+    return Model(name, number, regs, modes, current_unit_ma, no_load_rpm * 2 * math.pi / 60)
 
 
 _ALL_MODES = (
@@ -192,6 +200,7 @@ MODELS: dict[str, Model] = {
             1190,
             1.0,
             _ALL_MODES,
+            383.0,  # at 5 V
             current_limit=(0, 1750, 1750),
             goal_current=(-1750, 1750, 0),
             max_voltage_limit=(31, 70, 70),
@@ -202,6 +211,7 @@ MODELS: dict[str, Model] = {
             1200,
             1.0,
             _ALL_MODES,
+            104.0,  # at 5 V
             current_limit=(0, 1750, 1750),
             goal_current=(-1750, 1750, 0),
             max_voltage_limit=(31, 70, 70),
@@ -212,11 +222,18 @@ MODELS: dict[str, Model] = {
             1060,
             None,
             (MODE_VELOCITY, MODE_POSITION, MODE_EXTENDED_POSITION, MODE_PWM),
+            57.0,  # at 12 V
             max_voltage_limit=(60, 140, 140),
         ),
-        _model("xm430-w350", 1020, 2.69, _ALL_MODES),
+        _model("xm430-w350", 1020, 2.69, _ALL_MODES, 46.0),  # at 12 V
         _model(
-            "xm540-w270", 1120, 2.69, _ALL_MODES, current_limit=(0, 2047, 2047), goal_current=(-2047, 2047, 0)
+            "xm540-w270",
+            1120,
+            2.69,
+            _ALL_MODES,
+            30.0,  # at 12 V: 3.1 rad/s
+            current_limit=(0, 2047, 2047),
+            goal_current=(-2047, 2047, 0),
         ),
     )
 }
@@ -235,6 +252,20 @@ def model_name(number: int) -> str:
     """A model number as a name ("xm430-w350"), or "model <n>" for one not in this table."""
     m = MODEL_BY_NUMBER.get(number)
     return m.name if m else f"model {number}"
+
+
+MODE_NAMES = {
+    MODE_CURRENT: "current",
+    MODE_VELOCITY: "velocity",
+    MODE_POSITION: "position",
+    MODE_EXTENDED_POSITION: "extended_position",
+    MODE_CURRENT_POSITION: "current_position",
+    MODE_PWM: "pwm",
+}
+
+
+def mode_name(value: int) -> str:
+    return MODE_NAMES.get(value, f"mode {value}")
 
 
 def to_signed(value: int, size: int) -> int:

@@ -10,8 +10,13 @@ Run it in-process for unit tests (`Emulator(mode="thread")`) or in its own proce
 (`mode="process"`, started with `spawn`) so a recorder's control loop does not share its GIL.
 All control goes through one command pipe, so both modes behave the same.
 
+The USB adapter is modelled too: each chain has a sysfs-like `latency_timer` file under the
+emulator's `sysfs_root` (`<root>/bus/usb-serial/devices/<tty>/latency_timer`, as Linux has for FTDI
+adapters), and `set_latency_timer` both writes it and holds every reply back that long, as an FTDI
+chip does with short packets.
+
 Simplifications: the Baud Rate register is stored but a pty carries any rate (the line timing is
-the chain's `line_bps`); Drive Mode is stored but not applied; the indirect-address area is absent.
+the chain's `line_bps`); the indirect-address area is absent.
 """
 
 from __future__ import annotations
@@ -22,16 +27,21 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import selectors
+import shutil
+import tempfile
 import threading
 import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel import protocol as p
-from demoforge.collect.dynamixel.servo import Fault, Servo, ServoChain
+from demoforge.collect.dynamixel.servo import Servo
+from demoforge.collect.dynamixel.servo_chain import Fault, ServoChain
+from demoforge.collect.dynamixel.usb_adapter import latency_timer_file
 
 LINES: dict[str, float | None] = {"ideal": None, "1M": 1_000_000.0, "4M": 4_000_000.0}
 
@@ -43,6 +53,12 @@ class MotorSpec:
     position: float = ct.CENTER_TICK  # start position, mechanical ticks
     min_position: int = 0  # position limits written to the EEPROM image
     max_position: int = 4095
+    drive_mode: int = 0  # EEPROM settings as a vendor tool left them (Interbotix: shadows reversed)
+    secondary_id: int = ct.SECONDARY_ID_NONE
+    homing_offset: int = 0
+    operating_mode: int = ct.MODE_POSITION
+    couple_to: int | None = None  # the motor sharing this one's rigid joint (a shadow's partner)
+    couple_sign: int = -1  # -1: mounted opposite to `couple_to` (positions move oppositely)
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,8 @@ class ChainSpec:
     line_bps: float | None = None  # None: zero-latency line
     driver: Callable[[float], dict[int, float]] | None = None
     return_delay: int = 250  # factory default, 2 µs units; the bus sets 0
+    latency_timer_ms: int = 1  # what the adapter's sysfs file says (udev rule applied)
+    reply_latency_s: float = 0.0  # replies held back by the adapter (0: an ideal adapter)
 
 
 def build_chain(spec: ChainSpec) -> ServoChain:
@@ -62,8 +80,17 @@ def build_chain(spec: ChainSpec) -> ServoChain:
         s.set("min_position_limit", m.min_position)
         s.set("max_position_limit", m.max_position)
         s.set("return_delay_time", spec.return_delay)
+        s.set("drive_mode", m.drive_mode)
+        s.set("secondary_id", m.secondary_id)
+        s.set("homing_offset", m.homing_offset)
+        s.set("operating_mode", m.operating_mode)
+        s.set("goal_position", round(s.to_register(s.position)))
         servos.append(s)
     chain = ServoChain(servos)
+    chain.reply_latency_s = spec.reply_latency_s
+    for m in spec.motors:
+        if m.couple_to is not None:
+            chain.couple(m.couple_to, m.id, m.couple_sign)
     if spec.driver is not None:
         script = _Script(spec.driver, time.monotonic())
         for s in servos:
@@ -218,9 +245,31 @@ class _Loop:
         self.links[name].line_bps = line_bps
 
     def cmd_state(self, name: str, motor_id: int) -> dict[str, int]:
-        servo = self.links[name].chain.servos[motor_id]
-        servo.advance(time.monotonic())
+        chain = self.links[name].chain
+        chain.advance(time.monotonic())
+        servo = chain.servos[motor_id]
         return {reg: servo.get(reg) for reg in servo.model.registers}
+
+    def cmd_set(self, name: str, motor_id: int, register: str, value: int) -> None:
+        self.links[name].chain.servos[motor_id].set(register, value)
+
+    def cmd_place(self, name: str, positions: dict[int, float]) -> None:
+        chain = self.links[name].chain
+        chain.advance(time.monotonic())
+        for motor_id, ticks in positions.items():
+            servo = chain.servos[motor_id]
+            servo.driver = None
+            servo.position = float(ticks)
+        for a, b, sign, _ in list(chain.couplings):  # re-tie the joints where they now are
+            if a.id in positions or b.id in positions:
+                chain.couplings.remove((a, b, sign, _))
+                chain.couple(a.id, b.id, sign)
+
+    def cmd_stops(self, name: str, motor_id: int, lo: float, hi: float) -> None:
+        self.links[name].chain.servos[motor_id].stops = (lo, hi)
+
+    def cmd_reply_latency(self, name: str, seconds: float) -> None:
+        self.links[name].chain.reply_latency_s = seconds
 
     def cmd_stop(self) -> None:
         self.running = False
@@ -252,6 +301,8 @@ class Emulator:
         if mode == "process":
             child.close()  # the child process holds its own copy
         self._stopped = False
+        self.sysfs_root = Path(tempfile.mkdtemp(prefix="dxl-sysfs-"))  # the adapters' latency_timer files
+        self._paths: dict[str, str] = {}
 
     def _call(self, *cmd: Any) -> Any:
         with self._lock:
@@ -267,10 +318,39 @@ class Emulator:
 
     def add_chain(self, name: str, spec: ChainSpec) -> str:
         """Start emulating a chain; returns the pty slave path to open as a serial port."""
-        return str(self._call("add", name, spec))
+        path = str(self._call("add", name, spec))
+        self._paths[name] = path
+        self._write_latency_timer(name, spec.latency_timer_ms)
+        return path
+
+    def latency_timer_file(self, name: str) -> Path:
+        """The sysfs-like file of chain `name`'s adapter (read by the bus at open)."""
+        return latency_timer_file(self._paths[name], self.sysfs_root)
+
+    def _write_latency_timer(self, name: str, ms: int) -> None:
+        f = self.latency_timer_file(name)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"{ms}\n")
+
+    def set_latency_timer(self, name: str, ms: int) -> None:
+        """A stock (16 ms) or tuned (1 ms) adapter: the sysfs file says `ms`, replies come that late."""
+        self._write_latency_timer(name, ms)
+        self._call("reply_latency", name, ms / 1000.0)
+
+    def set_register(self, name: str, motor_id: int, register: str, value: int) -> None:
+        """Set a register of one motor as a vendor tool or a previous session left it (no checks)."""
+        self._call("set", name, motor_id, register, int(value))
+
+    def place(self, name: str, positions: dict[int, float]) -> None:
+        """A person puts motors at mechanical `positions` (ticks) by hand; they stay there."""
+        self._call("place", name, {int(k): float(v) for k, v in positions.items()})
+
+    def set_stops(self, name: str, motor_id: int, lo: float, hi: float) -> None:
+        """Mechanical travel left to a motor, in ticks (an object between the gripper fingers)."""
+        self._call("stops", name, motor_id, float(lo), float(hi))
 
     def inject(self, name: str, motor_id: int, kind: str, *, seconds: float = 0.0, count: int = -1) -> None:
-        """Inject a fault (see `servo.FAULTS`) into motor `motor_id` of chain `name`."""
+        """Inject a fault (see `servo_chain.FAULTS`) into motor `motor_id` of chain `name`."""
         self._call("inject", name, motor_id, Fault(kind, seconds, count))
 
     def clear(self, name: str, motor_id: int | None = None) -> None:
@@ -302,6 +382,7 @@ class Emulator:
         self._conn.close()
         if self.mode == "thread":
             self._child.close()
+        shutil.rmtree(self.sysfs_root, ignore_errors=True)
 
     def __enter__(self) -> Emulator:
         return self

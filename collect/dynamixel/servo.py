@@ -1,35 +1,43 @@
-"""Emulated X-series servos and the chain that answers Protocol 2.0 instructions byte-exactly.
+"""One emulated X-series servo: its control-table memory image, the firmware's write checks, physics.
 
 A `Servo` is a control-table memory image plus simple physics: with torque on in a position mode
 the present position approaches the goal with a first-order lag; with torque off it stays where it
 is, unless a `driver` (the scripted operator moving a leader arm) sets it as a function of time.
-A `ServoChain` is the motors on one bus: it decodes instructions, applies them, and returns the
-status packets each motor would send, with the motor's return delay. Faults are per motor.
+What the safety checks depend on is modelled as the e-manual describes it:
+
+- Drive Mode bit 0 (reverse) mirrors present and goal position (tick 2048 stays 2048).
+- Homing Offset is added to the present position; in Position Control Mode an offset beyond
+  +-1024 is ignored. Torque off, the present position is continuous (multi-turn); torque on in
+  Position Control Mode snaps it back into 0..4095.
+- Goals outside Min/Max Position Limit are refused in Position Control Mode (a sync write has no
+  reply, so the refusal is silent).
+- In Current-based Position Control Mode the current is capped by Goal Current and Current Limit.
+  A motor held at a high current (a gripper squeezing an object, two motors fighting) for
+  `OVERLOAD_S` trips its overload error and turns torque off.
+- `stops` is the mechanical travel left to a motor (an object between the gripper fingers).
+
+The motors of one bus, answering instruction packets, are a `servo_chain.ServoChain`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from demoforge.collect.dynamixel import control_table as ct
-from demoforge.collect.dynamixel import protocol as p
 
 TAU_S = 0.03  # time constant of the position response: a real XM430 settles a small step in ~0.1 s
 CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff P controller)
+OVERLOAD_FRACTION = 0.8  # of the model's maximum current, held for OVERLOAD_S, trips the overload error
+OVERLOAD_S = 1.0
+RELEASE_BLEND_S = 0.2  # a released (scripted) leader glides back onto its path over this long
 
-FAULTS = ("silent", "gone", "corrupt", "latency", "overload")
-# silent: processes instructions, never replies (broken TX wire); gone: unplugged, ignores everything;
-# corrupt: replies with a bad CRC; latency: replies `seconds` late; overload: hardware error, torque off.
+_POSITION_MODES = (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION)
 
 
-@dataclass
-class Fault:
-    kind: str
-    seconds: float = 0.0  # latency
-    count: int = -1  # replies it still affects; -1 = until cleared
+def _affects_config(address: int, size: int) -> bool:
+    """A write touching the EEPROM area, Torque Enable or Goal Current changes `Servo._config`."""
+    return address < ct.EEPROM_END + 1 or (address < 104 and address + size > 102)
 
 
 class Servo:
@@ -37,16 +45,22 @@ class Servo:
 
     def __init__(self, model: ct.Model, motor_id: int, position: float = ct.CENTER_TICK) -> None:
         self.model = model
+        self._cfg: tuple[int, bool, int, int] | None = None
         self.mem = bytearray(ct.TABLE_SIZE)
         for reg in model.registers.values():
             self._put(reg, reg.default)
         self._put(model.register("model_number"), model.number)
         self._put(model.register("id"), motor_id)
-        self.position = float(position)  # mechanical ticks, before the homing offset
+        self.position = float(position)  # mechanical ticks (continuous), before drive mode and offset
         self._put(model.register("goal_position"), round(position))
         self.driver: Callable[[float], float] | None = None  # t -> mechanical ticks (torque-off arm)
+        self.stops: tuple[float, float] = (-math.inf, math.inf)  # mechanical travel left to the motor
         self.registered: tuple[int, bytes] | None = None  # REG_WRITE waiting for ACTION
         self._t: float | None = None
+        self._overloaded_since: float | None = None
+        self._released: tuple[float, float] | None = None  # (time, offset) when a driven arm was let go
+        self._before = self.position
+        self._dt = 0.0
 
     @property
     def id(self) -> int:
@@ -64,36 +78,109 @@ class Servo:
 
     def set(self, name: str, value: int) -> None:
         """Set a register directly (the emulator's own state, bypassing the write checks)."""
-        self._put(self.model.register(name), value)
+        reg = self.model.register(name)
+        self._put(reg, value)
+        if _affects_config(reg.address, reg.size):
+            self._cfg = None
+
+    def _config(self) -> tuple[int, bool, int, int]:
+        """(operating mode, reversed, applied homing offset, current cap), cached between the writes
+        that change them: the physics reads them for every motor on every packet."""
+        if self._cfg is None:
+            mode = self.get("operating_mode")
+            off = self.get("homing_offset")
+            if mode == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
+                off = 0
+            top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+            cap = top
+            if mode == ct.MODE_CURRENT_POSITION and self.model.current_unit_ma is not None:
+                cap = min(top, self.get("current_limit"), abs(self.get("goal_current")))
+            self._cfg = (mode, bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE), off, cap)
+        return self._cfg
+
+    # --- frames: mechanical ticks <-> register values ---------------------------------------------
+    def offset(self) -> int:
+        """The Homing Offset the firmware applies (Position Control Mode ignores one beyond +-1024)."""
+        return self._config()[2]
+
+    def reversed(self) -> bool:
+        return self._config()[1]
+
+    def to_register(self, mechanical: float) -> float:
+        _, rev, off, _ = self._config()
+        return (ct.TICKS_PER_REV - mechanical if rev else mechanical) + off
+
+    def to_mechanical(self, register: float) -> float:
+        _, rev, off, _ = self._config()
+        v = register - off
+        return ct.TICKS_PER_REV - v if rev else v
 
     # --- physics -----------------------------------------------------------------------------------
+    def current_cap(self) -> int:
+        """The most current (raw units) the motor will draw in its operating mode."""
+        return self._config()[3]
+
     def advance(self, now: float) -> None:
-        """Bring present position, velocity and current up to time `now`."""
+        """Bring the position up to time `now` (present registers: `publish`)."""
         dt = 0.0 if self._t is None else max(0.0, now - self._t)
         self._t = now
-        before = self.position
-        mode = self.get("operating_mode")
+        self._before = self.position
+        mode = self._config()[0]
         torque = self.mem[64] == 1
-        error = 0.0
         if self.driver is not None and not torque:
-            self.position = self.driver(now)
-        elif torque and mode in (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION):
-            goal = self.get("goal_position") - self.get("homing_offset")
-            error = goal - self.position
-            self.position += error * (1.0 - math.exp(-dt / TAU_S))
+            target = self.driver(now)
+            if self._released is not None:  # the person takes over from where the motors left the arm
+                t_rel, off = self._released
+                progress = min(1.0, (now - t_rel) / RELEASE_BLEND_S)
+                target += off * 0.5 * (1.0 + math.cos(math.pi * progress))
+                if progress >= 1.0:
+                    self._released = None
+            self.position = target
+        elif torque and mode in _POSITION_MODES:
+            goal = self.to_mechanical(self.get("goal_position"))
+            self.position += (goal - self.position) * (1.0 - math.exp(-dt / TAU_S))
+            self.position = min(max(self.position, self.stops[0]), self.stops[1])
         elif torque and mode == ct.MODE_VELOCITY:
             self.position += self.get("goal_velocity") * ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV * dt
-        velocity = (self.position - before) / dt if dt > 0 else 0.0  # ticks/s
+        self._dt = dt
+
+    def publish(self, now: float) -> None:
+        """Present current, velocity and position from the position reached; overload detection."""
+        dt = self._dt
+        velocity = (self.position - self._before) / dt if dt > 0 else 0.0  # ticks/s
         reg126 = "present_current" if self.model.current_unit_ma is not None else "present_load"
-        limit = 1000 if reg126 == "present_load" else self.model.register("goal_current").hi
-        self._put(self.model.register(reg126), max(-limit, min(limit, round(error * CURRENT_PER_TICK))))
+        cap = self.current_cap()
+        sign = -1 if self.reversed() else 1
+        error = 0.0  # ticks between goal and position: what the controller pushes against
+        if self.mem[64] and self._config()[0] in _POSITION_MODES:
+            error = self.to_mechanical(self.get("goal_position")) - self.position
+        current = max(-cap, min(cap, round(sign * error * CURRENT_PER_TICK)))
+        self._put(self.model.register(reg126), current)
+        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+        if abs(current) >= OVERLOAD_FRACTION * top and self.mem[64]:
+            if self._overloaded_since is None:
+                self._overloaded_since = now
+            elif now - self._overloaded_since >= OVERLOAD_S:
+                self.set("hardware_error_status", self.get("hardware_error_status") | ct.HW_ERROR_OVERLOAD)
+                self.mem[64] = 0  # the firmware's shutdown: torque off
+                self._cfg = None
+        else:
+            self._overloaded_since = None
         self._put(
             self.model.register("present_velocity"),
-            round(velocity * 60 / ct.TICKS_PER_REV / ct.VELOCITY_UNIT_RPM),
+            round(sign * velocity * 60 / ct.TICKS_PER_REV / ct.VELOCITY_UNIT_RPM),
         )
-        self._put(self.model.register("present_position"), round(self.position) + self.get("homing_offset"))
+        self._put(self.model.register("present_position"), round(self.to_register(self.position)))
         self.set("moving", int(abs(velocity) > 1.0))
         self.set("realtime_tick", int(now * 1000) % 32768)
+
+    def _torque_changed(self, on: bool, now: float | None) -> None:
+        if on and self.get("operating_mode") == ct.MODE_POSITION:
+            # Position Control Mode keeps one turn: the continuous count snaps back into 0..4095.
+            turns = math.floor(self.to_register(self.position) / ct.TICKS_PER_REV)
+            self.position += (1 if self.reversed() else -1) * turns * ct.TICKS_PER_REV
+        if not on and self.driver is not None and now is not None:
+            self._released = (now, self.position - self.driver(now))
 
     # --- register access ---------------------------------------------------------------------------
     def read(self, address: int, length: int) -> tuple[int, bytes]:
@@ -128,11 +215,16 @@ class Servo:
             covered += reg.size
         return 0 if covered == len(data) else ct.ERR_ACCESS  # reserved bytes are not writable
 
-    def write(self, address: int, data: bytes) -> int:
+    def write(self, address: int, data: bytes, now: float | None = None) -> int:
         """Apply a WRITE if it passes the checks; returns the status error."""
         error = self.check_write(address, data)
         if not error:
+            torque = self.mem[64]
             self.mem[address : address + len(data)] = data
+            if _affects_config(address, len(data)):
+                self._cfg = None
+            if self.mem[64] != torque:
+                self._torque_changed(bool(self.mem[64]), now)
         return error
 
     def reboot(self) -> None:
@@ -141,166 +233,7 @@ class Servo:
             if reg.address >= ct.EEPROM_END and reg.writable:
                 self._put(reg, reg.default)
         self.set("hardware_error_status", 0)
-        self._put(self.model.register("goal_position"), round(self.position) + self.get("homing_offset"))
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A status packet and the time the motor waits before sending it (return delay + latency)."""
-
-    delay_s: float
-    data: bytes
-
-
-class ServoChain:
-    """The motors on one bus, answering decoded instruction packets."""
-
-    def __init__(self, servos: list[Servo]) -> None:
-        self.servos = {s.id: s for s in servos}
-        self.faults: dict[int, Fault] = {}
-        self.handled = 0
-        self.script: Any = None  # the scripted operator moving this chain (leaders of a virtual rig)
-
-    def inject(self, motor_id: int, fault: Fault) -> None:
-        if fault.kind not in FAULTS:
-            raise ValueError(f"unknown fault {fault.kind!r}; use one of {FAULTS}")
-        self.faults[motor_id] = fault
-        if fault.kind == "overload" and motor_id in self.servos:
-            servo = self.servos[motor_id]
-            servo.set("hardware_error_status", 0x20)  # bit 5: overload
-            servo.set("torque_enable", 0)
-
-    def clear(self, motor_id: int | None = None) -> None:
-        for i in [motor_id] if motor_id is not None else list(self.faults):
-            self.faults.pop(i, None)
-            if i in self.servos:
-                self.servos[i].set("hardware_error_status", 0)
-
-    def _present(self, motor_id: int) -> Servo | None:
-        f = self.faults.get(motor_id)
-        return None if f is not None and f.kind == "gone" else self.servos.get(motor_id)
-
-    def _status(
-        self, servo: Servo, error: int, data: bytes = b"", level: int = 1, reply_id: int | None = None
-    ) -> list[Reply]:
-        """The status packet of `servo`, unless its status return level or a fault suppresses it."""
-        if servo.get("status_return_level") < level:
-            return []
-        if servo.get("hardware_error_status"):
-            error |= ct.ERR_ALERT
-        packet = p.status(servo.id if reply_id is None else reply_id, error, data)
-        delay = servo.get("return_delay_time") * ct.RETURN_DELAY_UNIT_S
-        fault = self.faults.get(servo.id)
-        if fault is not None:
-            if fault.count == 0:
-                self.clear(servo.id)
-            else:
-                if fault.count > 0:
-                    fault.count -= 1
-                if fault.kind == "silent":
-                    return []
-                if fault.kind == "corrupt":
-                    packet = packet[:-1] + bytes([packet[-1] ^ 0xFF])
-                if fault.kind == "latency":
-                    delay += fault.seconds
-        return [Reply(delay, packet)]
-
-    def handle(self, pkt: p.Packet, now: float) -> list[Reply]:
-        """Apply one instruction packet; return the status packets in the order the motors send them."""
-        self.handled += 1
-        for servo in self.servos.values():
-            servo.advance(now)
-        replies = self._dispatch(pkt, now)
-        if any(i != s.id for i, s in self.servos.items()):  # an ID register was written
-            self.servos = {s.id: s for s in self.servos.values()}
-        return replies
-
-    def _dispatch(self, pkt: p.Packet, now: float) -> list[Reply]:
-        broadcast = pkt.id == p.BROADCAST_ID
-        ids = sorted(self.servos) if broadcast else [pkt.id]
-        targets = [s for i in ids if (s := self._present(i)) is not None]
-        if not targets:
-            return []
-        ins, par = pkt.instruction, pkt.params
-        if ins == p.PING:  # a broadcast ping is answered by every motor, in id order
-            return [r for s in targets for r in self._status(s, 0, _ping_data(s), level=0)]
-        if ins in (p.SYNC_READ, p.SYNC_WRITE, p.BULK_READ):
-            return self._group(pkt, now) if broadcast else []
-        if ins == p.ACTION:
-            for s in targets:
-                if s.registered:
-                    s.write(*s.registered)
-                    s.registered = None
-                    s.set("registered_instruction", 0)
-            return [] if broadcast else self._status(targets[0], 0, level=2)
-        if broadcast:  # broadcast WRITE / REG_WRITE / REBOOT: applied by all, answered by none
-            for s in targets:
-                self._unicast(s, ins, par)
-            return []
-        return self._unicast(targets[0], ins, par)
-
-    def _unicast(self, s: Servo, ins: int, par: bytes) -> list[Reply]:
-        if ins == p.READ:
-            if len(par) != 4:
-                return self._status(s, ct.ERR_DATA_LENGTH)
-            error, data = s.read(par[0] | par[1] << 8, par[2] | par[3] << 8)
-            return self._status(s, error, data)
-        if ins in (p.WRITE, p.REG_WRITE):
-            if len(par) < 3:
-                return self._status(s, ct.ERR_DATA_LENGTH, level=2)
-            address, data = par[0] | par[1] << 8, bytes(par[2:])
-            old_id = s.id  # a write to the ID register is still answered from the old id
-            if ins == p.WRITE:
-                error = s.write(address, data)
-            else:
-                error = s.check_write(address, data)
-                if not error:
-                    s.registered = (address, data)
-                    s.set("registered_instruction", 1)
-            return self._status(s, error, level=2, reply_id=old_id)
-        if ins == p.REBOOT:
-            replies = self._status(s, 0, level=2)
-            s.reboot()
-            if s.id in self.faults and self.faults[s.id].kind == "overload":
-                del self.faults[s.id]  # a reboot clears a hardware error
-            return replies
-        return self._status(s, ct.ERR_INSTRUCTION, level=2)
-
-    def _group(self, pkt: p.Packet, now: float) -> list[Reply]:
-        par = pkt.params
-        if pkt.instruction == p.BULK_READ:
-            if len(par) % 5:
-                return []
-            items = [
-                (par[k], par[k + 1] | par[k + 2] << 8, par[k + 3] | par[k + 4] << 8)
-                for k in range(0, len(par), 5)
-            ]
-            replies = []
-            for motor_id, address, length in items:
-                s = self._present(motor_id)
-                if s is not None:
-                    replies += self._status(s, *s.read(address, length))
-            return replies
-        if len(par) < 4:
-            return []
-        address, length = par[0] | par[1] << 8, par[2] | par[3] << 8
-        if pkt.instruction == p.SYNC_READ:
-            replies = []
-            for motor_id in par[4:]:
-                s = self._present(motor_id)
-                if s is not None:
-                    replies += self._status(s, *s.read(address, length))
-            return replies
-        stride = 1 + length  # SYNC_WRITE: [id, data...] per motor
-        body = par[4:]
-        if length == 0 or len(body) % stride:
-            return []
-        for k in range(0, len(body), stride):
-            s = self._present(body[k])
-            if s is not None:
-                s.write(address, bytes(body[k + 1 : k + stride]))
-        return []
-
-
-def _ping_data(s: Servo) -> bytes:
-    return s.model.number.to_bytes(2, "little") + bytes([s.get("firmware_version")])
+        self._cfg = None
+        self._overloaded_since = None
+        self._torque_changed(True, None)  # power-on: the count restarts within one turn
+        self._put(self.model.register("goal_position"), round(self.to_register(self.position)))

@@ -9,11 +9,11 @@ import sys
 from demoforge.schemas.errors import ConfigError
 
 NAME = "calibrate"
-HELP = "Calibrate the arms of a rig: zero pose, range of motion, gripper open/closed."
+HELP = "Calibrate the arms of a rig: motor settings, zero pose, direction pose, range of motion."
 EXAMPLES = """examples:
-  demoforge calibrate --rig aloha                 # every arm, with prompts
+  demoforge calibrate --rig aloha                 # every arm, with prompts (a person must be there)
   demoforge calibrate --rig my_rig.toml --arm left
-  demoforge calibrate --rig virtual --unattended  # no prompts: the arms are in the zero pose now
+  demoforge calibrate --rig virtual --unattended  # emulated arms only: the emulator takes the poses
 """
 
 
@@ -26,12 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--range-seconds", type=float, default=8.0, help="how long to sample the range of motion (default: 8)"
     )
     parser.add_argument(
-        "--unattended", action="store_true", help="no prompts (implied when standard input is not a terminal)"
+        "--unattended",
+        action="store_true",
+        help="no prompts (implied when standard input is not a terminal); refused on real arms",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.collect import calibration
+    from demoforge.collect.calibration_flow import calibrate_arm
     from demoforge.collect.rigs import resolve_rig
     from demoforge.collect.virtual_rig import start_virtual_chains
 
@@ -47,14 +50,16 @@ def run(args: argparse.Namespace) -> int:
         input(f"{prompt} ")
 
     with contextlib.ExitStack() as stack:
+        chains = None
         if any(calibration.is_virtual(a) for a in arms):
-            stack.enter_context(start_virtual_chains(rig, mode="process"))
+            chains = stack.enter_context(start_virtual_chains(rig, mode="process", operator=False))
         for arm in arms:
-            print(f"calibrating arm {arm.name!r}: torque is off, the arms can be moved by hand", flush=True)
-            calibration.calibrate_arm(
+            print(f"calibrating arm {arm.name!r}", flush=True)
+            calibrate_arm(
                 rig,
                 arm,
                 ask=None if unattended else ask,
+                poser=chains.place_pose if chains is not None and calibration.is_virtual(arm) else None,
                 range_s=args.range_seconds,
                 say=lambda line: print(line, flush=True),
             )

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demoforge.quality import (
-    CHECK_IDS,
+    CHECKS,
     ERROR,
     EpisodeResult,
     Report,
@@ -38,8 +38,12 @@ EXAMPLES = """examples:
   demoforge check data/pick_cube                       # summary table, report.json, report.html
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
   demoforge check data/sim_insertion --allow-unlabelled --json > report.json
-verdicts are data: the command exits 0 whenever it produced a report, even if every episode fails.
+  demoforge check data/pick_cube --fail-on error      # in CI: exit 1 when an episode fails
+exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
+when an episode has a finding at that level (the report is still written), 2 bad input (path, config).
+the checks and their thresholds: docs/quality-checks.md.
 """
+FAILED_EXIT = 1  # --fail-on tripped; 2 is reserved for user errors (bad path, bad config)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--unattended", action="store_true", help="plain progress lines, no bar (implied without a TTY)"
     )
     p.add_argument("--max-rows", type=int, default=40, help="episodes shown in the table before summarizing")
+    p.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        help="exit 1 when any episode has a finding of this severity or worse (for CI pipelines)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,10 +81,24 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")
+    else:
+        _print_summary(console, report, args.max_rows)
+        console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and {escape(str(csv_path))}")
+    return _exit_code(report, args.fail_on, console)
+
+
+def _exit_code(report: Report, fail_on: str | None, console: Console) -> int:
+    if fail_on is None:
         return 0
-    _print_summary(console, report, args.max_rows)
-    console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and {escape(str(csv_path))}")
-    return 0
+    levels = {ERROR} if fail_on == ERROR else {ERROR, "warning"}
+    failed = [e.file for e in report.episodes if any(f.severity in levels for f in e.findings)]
+    if not failed:
+        return 0
+    console.print(
+        f"--fail-on {fail_on}: {len(failed)} episode(s) have {fail_on}s or worse "
+        f"({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}); exit {FAILED_EXIT}"
+    )
+    return FAILED_EXIT
 
 
 def _run_with_progress(
@@ -161,7 +184,7 @@ def _print_summary(console: Console, report: Report, max_rows: int) -> None:
     per = Table(title="episodes per check")
     for col in ("check", "errors", "warnings", "skipped"):
         per.add_column(col, justify="left" if col == "check" else "right")
-    for c in CHECK_IDS:
+    for c in (check.id for check in CHECKS):
         err = sum(any(f.check == c and f.severity == ERROR for f in e.findings) for e in eps)
         warn = sum(any(f.check == c and f.severity != ERROR for f in e.findings) for e in eps)
         skip = [e.skipped[c] for e in eps if c in e.skipped]
@@ -170,4 +193,7 @@ def _print_summary(console: Console, report: Report, max_rows: int) -> None:
             per.add_row(c, str(err or ""), str(warn or ""), f"{len(skip)}{why}" if skip else "")
     if per.row_count:
         console.print(per)
+    for f in report.dataset_findings:
+        color = "red" if f.severity == ERROR else "yellow"
+        console.print(f"[{color}]{escape(f.check)}[/]: {escape(f.message)}")
     _print_causes(console, report)

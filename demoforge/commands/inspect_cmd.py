@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from demoforge.schemas.dataset import MANIFEST, dataset_episodes
+from demoforge.schemas.dataset import DISCARDED, MANIFEST, dataset_episodes, discarded_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 
@@ -18,11 +18,12 @@ HELP = "show the datasets, shapes, attributes and completeness of an episode or 
 EXAMPLES = """examples:
   demoforge inspect data/pick_cube                  # one row per episode
   demoforge inspect data/pick_cube/episode_3.hdf5   # datasets, attributes, cameras
+  demoforge inspect data/pick_cube/discarded/episode_3.20261125T101500.hdf5.discarded
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", type=Path, help="an episode_<i>.hdf5 file or a dataset folder")
+    p.add_argument("path", type=Path, help="an episode file (kept or discarded) or a dataset folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +82,11 @@ def _dataset(console: Console, folder: Path) -> None:
         f"total recorded time: {total:.1f} s"
         + (f" (and {unknown} episode(s) of unknown duration: no fps attribute)" if unknown else "")
     )
+    if kept_aside := discarded_episodes(folder):
+        console.print(
+            f"{len(kept_aside)} discarded episodes kept in {folder / DISCARDED} "
+            "(`demoforge restore FILE` brings one back)"
+        )
 
 
 def _lacks_extensions(ep: EpisodeReader) -> bool:

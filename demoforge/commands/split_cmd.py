@@ -18,7 +18,8 @@ EXAMPLES = """examples:
   demoforge split data/pick_cube --val 0.2 --holdout 5 --seed 3
   demoforge split data/pick_cube --stratify-by operator   # val/holdout drawn per operator
 run `demoforge check` first; the split records the report's hash and the trainer refuses it once
-the report or any episode file changes.
+the report or any episode file changes. Spans the report marks for trimming (the operator idle at an
+episode's start or end) are listed under `trim` in splits.json; the trainer leaves them out.
 """
 
 
@@ -42,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"train {len(s.train)}, val {len(s.val)}, holdout {len(s.holdout)}, excluded {len(s.excluded)}"
     )
+    if s.trim:
+        seconds = sum(b - a for spans in s.trim.values() for a, b in spans)
+        console.print(
+            f"trimmed {seconds:.1f} s from {len(s.trim)} episodes (operator idle at the edges); the trainer "
+            "leaves those spans out"
+        )
     for name, reasons in list(s.excluded.items())[:20]:
         console.print(f"  [red]excluded[/] {escape(name)}: {escape(', '.join(reasons))}")
     if len(s.excluded) > 20:

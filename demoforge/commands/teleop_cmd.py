@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     with RigHardware(rig, line=args.line) as hw:
         loop = ControlLoop(hw)
         loop.start()
+        loop.move_to(rig.start_pose)  # teleop engages once leaders and followers agree there
+        for note in hw.notes:
+            print(note, flush=True)
         end = time.monotonic() + (args.seconds if args.seconds is not None else float("inf"))
         keys = TerminalKeys() if attended else None
         try:

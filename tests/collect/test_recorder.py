@@ -14,7 +14,7 @@ from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.dataset import Manifest
+from demoforge.schemas.dataset import Manifest, discarded_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
 
@@ -43,9 +43,14 @@ class SpyHardware(RigHardware):
         super().open()
         self.sent: list[list[np.ndarray]] = [[] for _ in self.followers]
         self.read: list[list[np.ndarray]] = [[] for _ in self.leaders]
-        self.leaders = [SpyArm(b, log) for b, log in zip(self.leaders, self.read, strict=True)]  # type: ignore[misc]
+        self.leaders = [_ReadSpy(b, log) for b, log in zip(self.leaders, self.read, strict=True)]  # type: ignore[misc]
         self.followers = [_WriteSpy(b, log) for b, log in zip(self.followers, self.sent, strict=True)]  # type: ignore[misc]
         return self
+
+
+class _ReadSpy(SpyArm):
+    def write(self, goal: np.ndarray) -> None:  # leaders are driven to the start pose: not a reading
+        self.bus.write(goal)
 
 
 class _WriteSpy(SpyArm):
@@ -132,7 +137,11 @@ def test_attended_discard_then_keep_reuses_the_index(tmp_path: Path) -> None:
     results = rec.run()
     assert [r.kept for r in results] == [False, True]
     assert sorted(p.name for p in ds.glob("*.hdf5")) == ["episode_0.hdf5"]
-    assert len(list((ds / "discarded").glob("episode_0.*.hdf5"))) == 1  # nothing recorded is deleted
+    # nothing recorded is deleted, and no loader that walks the folder for *.hdf5 finds the discarded one
+    assert [p.name for p in ds.rglob("*.hdf5")] == ["episode_0.hdf5"]
+    (kept_aside,) = discarded_episodes(ds)
+    with EpisodeReader(kept_aside) as ep:
+        assert ep.length > 0
     with EpisodeReader(ds / "episode_0.hdf5") as ep:
         assert ep.success == 1
 

@@ -69,3 +69,14 @@ def test_live_display_shows_loop_cameras_and_phase(tmp_path: Path) -> None:
     text = out.getvalue()
     for word in ("demoforge record", "loop", "Hz", "cam_high", "cam_wrist", "overruns"):
         assert word in text, word
+
+
+def test_devices_rig_reports_motors_next_to_the_rig(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    assert main(["devices", "--rig", str(tmp_path / "rig.toml"), "--no-cameras"]) == 0
+    out = capsys.readouterr().out
+    assert "latency timer 1 ms" in out and "emulator:follower_left" in out and "shoulder" in out
+    assert main(["devices", "--reboot"]) == 2
+    assert "--reboot needs --rig" in capsys.readouterr().err

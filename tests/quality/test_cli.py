@@ -42,7 +42,7 @@ def test_check_json_and_all_failing_still_exit_0(dataset: Path, capsys: pytest.C
 
 
 def test_large_dataset_table_is_summarized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    recs = [F.clean_recording(30, seed=i) for i in range(8)]
+    recs = [F.clean_recording(100, seed=i) for i in range(8)]
     recs[4].success = 0
     F.write_dataset(tmp_path, recs)
     assert main(["check", str(tmp_path), "--max-rows", "3", "--unattended"]) == 0

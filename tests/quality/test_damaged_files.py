@@ -99,9 +99,9 @@ def test_empty_episode(tmp_path: Path) -> None:
 
 
 def test_raw_image_episodes(tmp_path: Path) -> None:
-    recs = [F.clean_recording(60, seed=i) for i in range(3)]
+    recs = [F.clean_recording(100, seed=i) for i in range(3)]
     F.plant_frozen(recs[1], "cam_high", 20, 30)
-    F.plant_dark(recs[2], "cam_left_wrist", 10, 50)  # covers the middle tick, the one raw frames sample
+    F.plant_dark(recs[2], "cam_left_wrist", 30, 70)  # covers the middle tick, the one raw frames sample
     F.write_dataset(tmp_path, recs, compress=False)
     report = check_dataset(tmp_path)
     assert report.episodes[0].findings == []

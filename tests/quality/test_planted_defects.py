@@ -163,7 +163,7 @@ def test_clean_episodes_have_no_findings(dataset: tuple[Path, Report, dict[str, 
 
 
 def test_unlabelled_allowed(tmp_path: Path) -> None:
-    r = F.clean_recording(60)
+    r = F.clean_recording(100)
     r.success = -1
     F.write_dataset(tmp_path, [r])
     from demoforge.quality import check_episode
@@ -173,15 +173,19 @@ def test_unlabelled_allowed(tmp_path: Path) -> None:
     assert allowed.findings == []
 
 
-def test_pause_at_the_edges_is_not_counted_unless_asked(tmp_path: Path) -> None:
-    r = F.clean_recording(100)
+def test_stillness_at_the_edges_is_idle_not_pause(tmp_path: Path) -> None:
+    r = F.clean_recording(150)
     F.plant_pause(r, 1, 40)  # the operator settles in: still from tick 0
+    for arr in (r.qpos, r.action, r.leader):
+        arr[120:] = arr[119]  # ... and waits for the stop pedal
     F.write_dataset(tmp_path, [r])
     from demoforge.quality import check_episode
 
-    assert check_episode(tmp_path / "episode_0.hdf5", Thresholds()).findings == []
-    strict = check_episode(tmp_path / "episode_0.hdf5", Thresholds(pause_count_edges=True))
-    assert has_span(strict.findings, "pause", planted(r, 0, 40))
+    res = check_episode(tmp_path / "episode_0.hdf5", Thresholds())
+    assert res.verdict == "pass" and {f.check for f in res.findings} == {"idle"}
+    assert has_span(res.findings, "idle", planted(r, 0, 40))
+    assert has_span(res.findings, "idle", planted(r, 119, 150))
+    assert all(f.detail["trim"] for f in res.findings)
 
 
 @pytest.mark.parametrize("cam_fps", [30.0, 60.0])
@@ -208,3 +212,15 @@ def test_ticks_without_a_frame(tmp_path: Path) -> None:
         found, "frame_drop", planted(r, 50, 56)
     )
     assert all(f.detail.get("missing") for f in found)
+
+
+def test_an_episode_where_nothing_moves_is_a_pause(tmp_path: Path) -> None:
+    r = F.clean_recording(100)
+    for arr in (r.qpos, r.action, r.leader):
+        arr[:] = arr[0]
+    F.write_dataset(tmp_path, [r])
+    from demoforge.quality import check_episode
+
+    res = check_episode(tmp_path / "episode_0.hdf5", Thresholds())
+    assert errors(res.findings) == {"pause"} and not [f for f in res.findings if f.check == "idle"]
+    assert has_span(res.findings, "pause", (0.0, res.duration_s))

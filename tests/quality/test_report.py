@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from demoforge.quality import (
     CHECK_IDS,
     Report,
+    Thresholds,
     check_dataset,
     report_html,
     report_to_json,
@@ -29,7 +30,7 @@ from tests import factories as F
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
     folder = tmp_path_factory.mktemp("report")
-    recs = [F.clean_recording(80, seed=i) for i in range(4)]
+    recs = [F.clean_recording(100, seed=i) for i in range(4)]
     F.plant_pause(recs[1], 30, 60)
     F.plant_dark(recs[2], "cam_high", 20, 40)
     F.write_dataset(folder, recs)
@@ -149,7 +150,7 @@ def test_dataset_flagged_episode_gets_plots(tmp_path: Path) -> None:
     recs = [F.clean_recording(60, seed=i) for i in range(4)]
     recs.append(F.clean_recording(20, seed=9))  # only the dataset's length check flags it
     F.write_dataset(tmp_path, recs)
-    report = check_dataset(tmp_path)
+    report = check_dataset(tmp_path, Thresholds(min_episode_ticks=10))
     short = report.episodes[4]
     assert [f.check for f in short.findings] == ["length_outlier"]
     assert short.assets is not None and short.assets.qpos.shape == (20, 6)

@@ -2,7 +2,8 @@
 
 `golden_episode.json` holds the shape, dtype and SHA-256 of every dataset and every root attribute
 of two episodes (JPEG and raw) written by the writer before `Tick.frames` and the optional datasets
-existed. A change of the file format must show up here (and bump `SCHEMA_VERSION`).
+existed (regenerated for schema version 2: JPEG payloads in the ALOHA channel convention).
+A change of the file format must show up here (and bump `SCHEMA_VERSION`).
 """
 
 from __future__ import annotations
