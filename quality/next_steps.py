@@ -44,6 +44,7 @@ class Cause:
     incidents: list[tuple[str, Incident]] = field(default_factory=list)
     consequences: dict[str, int] = field(default_factory=dict)  # check id -> findings it explains
     example: str = ""  # one root finding's message
+    mild_root: bool = False  # the root itself is only a warning: what it caused is what excludes
     seconds: float = 0.0  # recorded time of its episodes
     gain_s: float = 0.0  # usable time won back by fixing it: episodes excluded by this cause alone
     step: str = ""  # the next step; `backticks` mark commands and settings
@@ -145,6 +146,9 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
         if c.check == "pause" and "trim_pauses" in {f.name for f in dataclasses.fields(th)}:
             text += "; or set `trim_pauses = true` in a thresholds TOML to train without the pauses"
         return text + (f" ({fix})" if fix else "")
+    if c.mild_root:  # e.g. a short loop stall, harmless itself, that made the cameras lose frames
+        caused = ", ".join(c.consequences) or "errors"
+        return f"re-record episodes {eps}: {c.check} is harmless alone, but here it caused {caused}"
     return f"re-record episodes {eps}" + (f" ({fix})" if fix else "")
 
 
@@ -179,7 +183,12 @@ def summarize(report: Report) -> Summary:
         for inc in group_incidents(e.findings, e.duration_s):
             root = e.findings[inc.root]
             key = (inc.severity, root.check, subject_of(e.findings, inc))
-            c = causes.setdefault(key, Cause(root.check, key[2], inc.severity, example=root.message))
+            c = causes.setdefault(
+                key,
+                Cause(
+                    root.check, key[2], inc.severity, example=root.message, mild_root=root.severity != ERROR
+                ),
+            )
             if e.file not in c.episodes:
                 c.episodes.append(e.file)
                 c.seconds += e.duration_s
