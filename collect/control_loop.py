@@ -1,8 +1,10 @@
 """The 50 Hz control loop: its own thread, on deadlines, teleoperating whenever the rig is open.
 
-Each tick: read leaders -> map with safety clamps -> write followers -> read followers -> take the
-newest frame of every camera -> hand the tick to the recording sink, if one is attached. Recording
-is attached and detached by the recorder between ticks; teleop never stops in between, so the
+Each tick: read leaders -> ask the goal source for a goal -> safety clamps -> write followers -> read
+followers -> take the newest frame of every camera -> hand the tick to the recording sink, if one is
+attached. The goal source is a seam (`GoalSource`): the leaders (teleop, the default) or a policy
+(`demoforge deploy`); whatever it wants passes the same engagement gate and safety clamps.
+Recording is attached and detached by the recorder between ticks; teleop never stops in between, so the
 reset phase keeps the leader live. A device fault stops the loop with the followers holding, and
 is reported through `fault` (the recorder names the device to the operator).
 
@@ -21,6 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,10 +54,48 @@ class EpisodeInProgress:
     new_frames: dict[str, int] = field(default_factory=dict)  # distinct frames used
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What a goal source sees at the start of a tick."""
+
+    tick: int  # the loop's tick counter
+    recording_tick: int | None  # this tick's row in the episode being recorded; None when not recording
+    leader: np.ndarray  # (J,) this tick's leader reading
+    qpos: np.ndarray  # (J,) the followers as read at the end of the previous tick
+    frames: dict[str, Any]  # camera -> newest Frame (or None) taken at the previous tick
+    engaged: bool  # False while the followers go to the start pose or wait for this source to agree
+
+
+class GoalSource(Protocol):
+    """Where follower goals come from. `goal` runs on the control thread once per tick: it must return
+    at once (a policy computes off this thread and answers from what it already has)."""
+
+    records: tuple[str, ...]  # layout paths of the optional per-tick datasets `scalars` fills
+
+    def start(self, qpos: np.ndarray) -> None: ...  # taking over with the followers at qpos
+    def goal(self, obs: Observation) -> np.ndarray: ...  # (J,) desired follower positions
+    def scalars(self) -> dict[str, float]: ...  # values recorded with the tick just asked for
+
+
+class LeaderGoals:
+    """Teleoperation: the followers go where the leaders are."""
+
+    records: tuple[str, ...] = ()
+
+    def start(self, qpos: np.ndarray) -> None:
+        pass
+
+    def goal(self, obs: Observation) -> np.ndarray:
+        return obs.leader
+
+    def scalars(self) -> dict[str, float]:
+        return {}
+
+
 class ControlLoop:
     """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
-    def __init__(self, hw: RigHardware) -> None:
+    def __init__(self, hw: RigHardware, source: GoalSource | None = None) -> None:
         self.hw = hw
         self.rig = hw.rig
         self.map = LeaderFollowerMap(self.rig)
@@ -64,6 +105,8 @@ class ControlLoop:
         self.leader = np.zeros(hw.n_joints)
         self.qpos = np.zeros(hw.n_joints)
         self.warnings: deque[str] = deque(maxlen=5)
+        self.frames: dict[str, Any] = {}  # the newest frames as of the last tick, for the goal source
+        self.source: GoalSource = source or LeaderGoals()
         self._target: np.ndarray | None = None  # the pose the followers go to before teleop engages
         self._leader_waypoints: deque[np.ndarray] = deque()
         self.engaged = False
@@ -122,6 +165,14 @@ class ControlLoop:
             target is not None and (last is None or not np.array_equal(last, target))
         )
 
+    def set_source(self, source: GoalSource) -> None:
+        """Hand the followers to another goal source from the next tick on. They hold until its goal
+        agrees with them, as teleop engages (a policy's does at once: it starts from where they are)."""
+        with self._lock:
+            source.start(self.qpos.copy())
+            self.source = source
+            self.engaged = False
+
     def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
             rec.stats = LoopStats(self.rig.fps)
@@ -155,15 +206,24 @@ class ControlLoop:
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
                 leader = hw.read_leaders()
+                obs = Observation(
+                    self.ticks,
+                    rec.ticks if rec is not None else None,
+                    leader,
+                    self.qpos,
+                    self.frames,
+                    self.engaged,
+                )
                 with self._lock:
-                    goal = self._goal(leader)
+                    goal = self._goal(self.source.goal(obs))
+                    scalars = self.source.scalars()
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
                     hw.check_cameras()
                 if rec is not None:
-                    self._record(rec, start, leader, goal, qpos, qvel, effort, frames)
-                self.leader, self.qpos = leader, qpos
+                    self._record(rec, start, leader, goal, qpos, qvel, effort, frames, scalars)
+                self.leader, self.qpos, self.frames = leader, qpos, frames
                 work = time.monotonic() - start
                 self.recent.add(deadline, start, work)
                 if rec is not None:
@@ -230,6 +290,7 @@ class ControlLoop:
         qvel: np.ndarray,
         effort: np.ndarray,
         frames: dict[str, Frame | None],
+        scalars: dict[str, float],
     ) -> None:
         if rec.sink.error is not None:
             raise StorageError(
@@ -267,7 +328,7 @@ class ControlLoop:
                 action=goal,
                 leader_qpos=leader,
                 frames=samples,
-                scalars={L.CLAMPED: float(self.map.clamped)},
+                scalars={L.CLAMPED: float(self.map.clamped), **scalars},
             )
         )
         rec.ticks += 1

@@ -27,7 +27,7 @@ import numpy as np
 
 from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
 from demoforge.collect.cameras.exposure import wait_for_exposure
-from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress
+from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress, GoalSource, LeaderGoals
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import RigHardware
@@ -94,8 +94,10 @@ class Recorder:
         operator: Operator | None = None,
         display: Any = None,
         hardware: RigHardware | None = None,
+        goal_source: GoalSource | None = None,
     ) -> None:
         self.rig = rig
+        self.goal_source = goal_source  # drives the followers while recording; None = the leaders
         self.opt = options
         self.operator = operator
         self.display = display
@@ -188,6 +190,8 @@ class Recorder:
         loop = self.loop
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
+        if self.goal_source is not None:
+            loop.set_source(self.goal_source)  # restarted every episode; holds until the start pose
         self._wait_engaged(loop.move_to(self.rig.start_pose))
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
@@ -211,7 +215,7 @@ class Recorder:
         writer = EpisodeWriter(
             path,
             attrs,
-            optional=[CLAMPED, *self.hw.device_datasets()],
+            optional=[CLAMPED, *self.hw.device_datasets(), *(self.goal_source or LeaderGoals()).records],
             flush_interval=self.rig.recording.flush_interval,
         )
         sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
@@ -237,11 +241,15 @@ class Recorder:
         except BaseException:
             loop.detach()
             gc.enable()
+            if self.goal_source is not None:
+                loop.set_source(LeaderGoals())
             sink.abort(rec.stats.summary())
             self._save_entry(manifest, path)
             raise
         loop.detach()
         gc.enable()
+        if self.goal_source is not None:
+            loop.set_source(LeaderGoals())  # between episodes the leaders have the followers again
         stats = rec.stats.summary()
         self._set_phase("saving")
         label = self.opt.label if self.opt.unattended else -1

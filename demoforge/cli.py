@@ -18,7 +18,9 @@ from demoforge.commands import (
     accept_cmd,
     calibrate_cmd,
     check_cmd,
+    deploy_cmd,
     devices_cmd,
+    eval_cmd,
     export_cmd,
     inspect_cmd,
     label_cmd,
@@ -27,6 +29,7 @@ from demoforge.commands import (
     restore_cmd,
     split_cmd,
     teleop_cmd,
+    train_cmd,
 )
 from demoforge.schemas.errors import UserError
 
@@ -43,6 +46,9 @@ COMMANDS: list[ModuleType] = [
     restore_cmd,
     calibrate_cmd,
     devices_cmd,
+    train_cmd,
+    deploy_cmd,
+    eval_cmd,
 ]
 
 EPILOG = """examples:

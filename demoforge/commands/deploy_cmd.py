@@ -1,0 +1,114 @@
+"""`demoforge deploy`: run a trained policy on a rig through the control loop, optionally recording."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from demoforge.commands.record_cmd import add_common
+
+NAME = "deploy"
+HELP = "run a trained ACT policy on a rig (virtual, simulation or real); --record keeps the rollouts"
+EXAMPLES = """examples:
+  demoforge deploy --rig virtual --checkpoint runs/pick/best.pt --seconds 10
+  demoforge deploy --rig aloha --checkpoint runs/pick/best.pt --record data/rollouts --episodes 5
+  demoforge deploy --rig aloha --checkpoint runs/pick/best.pt --ensemble chunk --execute-every 50
+the followers first ramp to the rig's start pose, then the policy drives them through the same safety
+clamps as teleop. Inference runs off the control thread; the loop never waits for it.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt from `demoforge train`")
+    p.add_argument("--record", type=Path, metavar="DIR", help="record the rollouts as episodes into DIR")
+    p.add_argument("--episodes", type=int, default=1, help="with --record: rollouts to record (default 1)")
+    p.add_argument(
+        "--episode-time", type=float, help="with --record: seconds per rollout (default: the rig's)"
+    )
+    p.add_argument("--seconds", type=float, default=10.0, help="without --record: run this long (default 10)")
+    add_ensemble(p)
+    add_device(p)
+    p.add_argument("--unattended", action="store_true", help="no prompts (implied without a terminal)")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
+    p.add_argument(
+        "--bf16", action="store_true", help="bfloat16 inference (GPUs; CPUs with AVX512-BF16: ~0.6x the time)"
+    )
+
+
+def add_ensemble(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ensemble", choices=("temporal", "chunk"), help="override the checkpoint's ensemble.mode"
+    )
+    p.add_argument("--m", type=float, help="temporal ensembling weight decay m")
+    p.add_argument("--highest", choices=("oldest", "newest"), help="which prediction weighs most")
+    p.add_argument("--execute-every", type=int, help="chunk mode: actions executed per chunk")
+
+
+def ensemble_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The [ensemble] settings given on the command line (over the checkpoint's)."""
+    pairs = (
+        ("mode", args.ensemble),
+        ("m", args.m),
+        ("highest", args.highest),
+        ("execute_every", args.execute_every),
+    )
+    return {k: v for k, v in pairs if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from demoforge.collect.control_loop import ControlLoop
+    from demoforge.collect.hardware import RigHardware
+    from demoforge.collect.operator_display import PlainDisplay
+    from demoforge.collect.recorder import Recorder, RecordOptions
+    from demoforge.collect.rigs import resolve_rig
+    from demoforge.policy.runner import Policy, PolicyGoals, latency_summary
+
+    rig = resolve_rig(args.rig)
+    policy = Policy.load(args.checkpoint, args.device, args.bf16)
+    policy.check_rig(rig)
+    goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
+    try:
+        if args.record is not None:
+            opts = RecordOptions(
+                dataset=args.record,
+                episodes=args.episodes,
+                task=f"policy {args.checkpoint}",
+                operator="policy",
+                episode_time=args.episode_time,
+                unattended=True,
+                label=-1,
+                line=args.line,
+            )
+            with PlainDisplay() as display:
+                results = Recorder(rig, opts, display=display, goal_source=goals).run()
+            print(f"{sum(r.path is not None for r in results)} rollout(s) recorded in {args.record}")
+        else:
+            with RigHardware(rig, line=args.line) as hw:
+                loop = ControlLoop(hw)
+                loop.start()
+                try:
+                    loop.set_source(goals)  # holds the followers while they go to the start pose
+                    end = time.monotonic() + loop.move_to(rig.start_pose) + 10.0
+                    while (loop.moving or not loop.engaged) and loop.running and time.monotonic() < end:
+                        loop.wait_ticks(5)
+                    end = time.monotonic() + args.seconds
+                    while time.monotonic() < end and loop.running:
+                        loop.wait_ticks(int(rig.fps))
+                finally:
+                    loop.stop()
+                if loop.fault is not None:
+                    raise loop.fault
+        if goals.error is not None:
+            raise goals.error
+    finally:
+        goals.close()
+    lat = latency_summary(goals.latencies_all)
+    if lat["count"]:
+        print(f"{lat['count']} inferences: median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+    return 0

@@ -1,0 +1,165 @@
+"""Training runs end to end on tiny datasets: overfitting, the run folder, resume, NaN, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import demoforge.policy.train as train_mod
+from demoforge.policy.checkpoint import load_checkpoint
+from demoforge.policy.config import Config, make_config
+from demoforge.policy.errors import PolicyError
+from demoforge.policy.train import train
+from tests.policy.conftest import make_split_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny(**settings: Any) -> Config:
+    return make_config("tiny", {"train": settings})
+
+
+def metrics(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_tiny_model_overfits_and_writes_the_run_folder(tmp_path: Path) -> None:
+    dataset = make_split_dataset(tmp_path / "data", n=3, length=30, val=0.34)  # 2 train episodes, 1 val
+    run = tmp_path / "run"
+    summary = train(dataset, run, tiny(steps=100, log_every=10, val_every=50, save_every=50), live=False)
+    rows = [r for r in metrics(run) if r["split"] == "train"]
+    assert rows[-1]["l1"] < 0.35 * rows[0]["l1"], rows  # predicting the mean action scores ~0.8
+    for name in ("best.pt", "last.pt", "metrics.jsonl", "loss.png", "run.json", "config.toml"):
+        assert (run / name).is_file(), name
+    info = json.loads((run / "run.json").read_text())
+    splits = json.loads((dataset / "splits.json").read_text())
+    assert info["train_episodes"] == splits["train"] and info["val_episodes"] == splits["val"]
+    assert info["report_sha256"] == splits["report_sha256"]
+    assert info["config"]["model"]["hidden"] == 32 and info["machine"]["torch"] == torch.__version__
+    assert info["wall_s"] > 0 and info["steps"] == 100 and summary["status"] == "done"
+    val = [r for r in metrics(run) if r["split"] == "val"]
+    best = min(val, key=lambda r: r["loss"])
+    assert load_checkpoint(run / "best.pt")["meta"]["step"] == best["step"] == info["best"]["step"]
+    png = (run / "loss.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_after_a_kill_continues_the_same_run(
+    split_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    cfg = tiny(steps=30, save_every=10, val_every=10, log_every=5)
+    real_loss, calls = train_mod.act_loss, {"n": 0}
+
+    def killed_at_step_25(*a: Any, **kw: Any) -> Any:
+        calls["n"] += torch.is_grad_enabled()  # training steps only, not validation batches
+        if calls["n"] == 25:
+            raise KeyboardInterrupt
+        return real_loss(*a, **kw)
+
+    monkeypatch.setattr(train_mod, "act_loss", killed_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        train(split_dataset, run, cfg, live=False)
+    monkeypatch.setattr(train_mod, "act_loss", real_loss)
+    assert load_checkpoint(run / "last.pt")["meta"]["step"] == 20
+    with pytest.raises(Exception, match="already holds"):
+        train(split_dataset, run, cfg, live=False)
+    train(split_dataset, run, cfg, resume=True, live=False)
+    rows = metrics(run)
+    steps = [r["step"] for r in rows if r["split"] == "train"]
+    assert steps == list(range(5, 31, 5))  # no step lost from the file, none twice
+    assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
+    assert load_checkpoint(run / "last.pt")["meta"]["step"] == 30
+    assert json.loads((run / "run.json").read_text())["steps"] == 30
+    train(split_dataset, run, cfg, resume=True, live=False, steps=40)  # then train longer
+    assert [r["step"] for r in metrics(run) if r["split"] == "train"] == list(range(5, 41, 5))
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
+    split_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    real_loss, calls = train_mod.act_loss, {"n": 0}
+
+    def nan_after_a_while(*a: Any, **kw: Any) -> Any:
+        calls["n"] += torch.is_grad_enabled()
+        out = real_loss(*a, **kw)
+        if calls["n"] > 14:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(train_mod, "act_loss", nan_after_a_while)
+    with pytest.raises(PolicyError, match="NaN"):
+        train(split_dataset, run, tiny(steps=30, save_every=10, val_every=10), live=False)
+    last = load_checkpoint(run / "last.pt")
+    assert last["meta"]["step"] == 10
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+    assert json.loads((run / "run.json").read_text())["status"].startswith("stopped at step")
+
+
+def _run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run in its own process group, so that on a timeout torchrun's workers go too."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        out, err = p.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
+def test_two_process_ddp_run_matches_the_metrics_shape_of_one(split_dataset: Path, tmp_path: Path) -> None:
+    common = [
+        "-m",
+        "demoforge",
+        "train",
+        str(split_dataset),
+        "--preset",
+        "tiny",
+        "--steps",
+        "10",
+        "--unattended",
+    ]
+    one = _run_cli([sys.executable, *common, "--out", str(tmp_path / "one")])
+    assert one.returncode == 0, one.stderr
+    two = _run_cli(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            *common,
+            "--out",
+            str(tmp_path / "two"),
+        ]
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = metrics(tmp_path / "one"), metrics(tmp_path / "two")
+    assert [(r["split"], r["step"], sorted(r)) for r in a] == [(r["split"], r["step"], sorted(r)) for r in b]
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["machine"]["processes"] == 2
+
+
+def test_bf16_autocast_on_cpu_trains(split_dataset: Path, tmp_path: Path) -> None:
+    train(split_dataset, tmp_path / "run", tiny(steps=4, cpu_bf16=True, val_every=4, log_every=2), live=False)
+    rows = metrics(tmp_path / "run")
+    assert all(r["loss"] == r["loss"] and r["loss"] < 1e3 for r in rows)  # finite
