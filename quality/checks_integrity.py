@@ -76,7 +76,8 @@ def check_success_label(ep: Episode, th: Thresholds) -> list[Finding]:
     return [
         ep.whole(
             "success_label",
-            "never labelled (success = -1); label it with the recorder, or pass "
+            f"never labelled (success = -1); watch it, then `demoforge label {ep.reader.path.parent} "
+            f"{L.episode_number(ep.name)} success` (or failure), or pass "
             "--allow-unlabelled if every episode of this dataset is a success",
             success=-1,
         )

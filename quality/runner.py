@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from demoforge.quality.assets import EpisodeAssets, gather_assets
+from demoforge.quality.assets import EpisodeAssets, first_frames, gather_assets
 from demoforge.quality.checks import CHECK_IDS, DATASET_CHECKS, EPISODE_CHECKS, EpisodeCheck
 from demoforge.quality.checks_dataset import TRACE_POINTS, DatasetCheck, EpisodeSummary
 from demoforge.quality.checks_motion import mean_speed
@@ -43,6 +43,7 @@ class EpisodeResult:
     summary: EpisodeSummary
     assets: EpisodeAssets | None = None
     clamped_ticks: int | None = None  # ticks where the teleop clamp fired (None: not recorded)
+    first_frames: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> tiny RGB (contact sheet)
 
     @property
     def verdict(self) -> str:
@@ -119,6 +120,7 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             q, speed, trace = ep.raw(L.QPOS), mean_speed(ep), _trace(ep)
         except EpisodeError:  # already reported by the check that hit it
             assets, q, speed, trace = None, None, None, None
+        firsts = first_frames(ep)
         rate = _rate(ep)
         summary = EpisodeSummary(
             path.name,
@@ -140,9 +142,11 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             if k not in _JSON_ATTRS and isinstance(v, str | int | float | bool) and len(str(v)) <= 200
         }
         clamped = clamped_ticks(ep)
-        return EpisodeResult(
+        result = EpisodeResult(
             path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets, clamped
         )
+        result.first_frames = firsts
+        return result
 
 
 def _trace(ep: Episode) -> np.ndarray | None:

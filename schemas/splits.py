@@ -8,6 +8,10 @@ fingerprint the report stores for each episode).
 splits.json versions: 1 = train / val / holdout / excluded / seed / report_sha256; 2 adds `trim`
 (per episode, [start_s, end_s] spans the trainer leaves out) and `overrides` (per episode, findings
 a person accepted, with the reason). Version 1 files read as version 2 with neither.
+
+report.json versions: 1 as DESIGN.md shows it; 2 adds `incident` to each finding, a string shared by
+the findings of one episode that one event caused (e.g. "episode_3#2": a stalled camera's frame_drop,
+stale_frame and camera_sync). Version 1 reports read with no `incident` keys.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from demoforge.schemas.dataset import REPORT_JSON, SPLITS, episode_files, read_j
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.errors import ConfigError
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
+READABLE_REPORT_VERSIONS = (1, 2)
 SPLITS_SCHEMA_VERSION = 2
 READABLE_SPLITS_VERSIONS = (1, 2)
 
@@ -47,9 +52,11 @@ def load_report(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / REPORT_JSON
     data = read_json(path, "quality report (run `demoforge check` first)")
     fix = "run `demoforge check` on the dataset again"
-    if data.get("schema_version") != REPORT_SCHEMA_VERSION:
+    if data.get("schema_version") not in READABLE_REPORT_VERSIONS:
         raise ConfigError(
-            f"{path}: schema_version {data.get('schema_version')!r} is not {REPORT_SCHEMA_VERSION}", fix
+            f"{path}: schema_version {data.get('schema_version')!r} is not one of "
+            f"{', '.join(map(str, READABLE_REPORT_VERSIONS))}",
+            fix,
         )
     eps = data.get("episodes")
     if not isinstance(eps, list):
@@ -66,6 +73,7 @@ def load_report(folder: str | Path) -> dict[str, Any]:
             isinstance(f, dict)
             and isinstance(f.get("check"), str)
             and f.get("severity") in ("error", "warning")
+            and isinstance(f.get("incident", ""), str)
             for f in findings
         ):
             raise ConfigError(f"{path}: episode row {i} has malformed findings", fix)
@@ -205,6 +213,7 @@ def verify_split(folder: str | Path) -> Splits:
 
 
 __all__ = [
+    "READABLE_REPORT_VERSIONS",
     "REPORT_SCHEMA_VERSION",
     "SPLITS_SCHEMA_VERSION",
     "Span",

@@ -328,12 +328,17 @@ def write_cut_off(path: Path, length: int = 60) -> Path:
 
 
 def write_plain_aloha(
-    path: Path, length: int = 100, *, seed: int = 0, cams: tuple[str, ...] = ("top",)
+    path: Path,
+    length: int = 100,
+    *,
+    seed: int = 0,
+    cams: tuple[str, ...] = ("top",),
+    size: tuple[int, int] = (32, 40),
 ) -> Path:
     """An episode as the original ACT/ALOHA recorder wrote it: no timestamps, counters or our attributes."""
     import h5py
 
-    r = clean_recording(length, 14, seed=seed, cams=cams)
+    r = clean_recording(length, 14, seed=seed, cams=cams, size=size)
     with h5py.File(path, "w") as f:
         f.attrs["sim"] = True
         obs = f.create_group("observations")

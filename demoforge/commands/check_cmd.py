@@ -26,11 +26,14 @@ from demoforge.quality import (
     write_report_html,
     write_report_json,
 )
+from demoforge.quality.episode_table import write_episodes_csv
+from demoforge.quality.incidents import group_incidents
+from demoforge.quality.next_steps import summarize
 from demoforge.schemas.dataset import dataset_episodes
 from demoforge.schemas.errors import ConfigError
 
 NAME = "check"
-HELP = "check every episode of a dataset; write quality/report.json and quality/report.html"
+HELP = "check every episode of a dataset; write quality/report.json, report.html and episodes.csv"
 EXAMPLES = """examples:
   demoforge check data/pick_cube                       # summary table, report.json, report.html
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
@@ -74,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
     report = _run_with_progress(folder, th, args, len(files), console)
     json_path = write_report_json(folder, report)
     html_path = write_report_html(folder, report)
+    csv_path = write_episodes_csv(folder, report, summarize(report).overrides)
     if args.json:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print_summary(console, report, args.max_rows)
-        console.print(f"wrote {escape(str(json_path))} and {escape(str(html_path))}")
+        console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and {escape(str(csv_path))}")
     return _exit_code(report, args.fail_on, console)
 
 
@@ -122,12 +126,31 @@ def _run_with_progress(
 
 
 def _findings_cell(e: EpisodeResult) -> str:
-    counts = Counter((f.check, f.severity) for f in e.findings)
-    cells = [
-        f"[{'red' if sev == ERROR else 'yellow'}]{c}{f' x{n}' if n > 1 else ''}[/]"
-        for (c, sev), n in sorted(counts.items(), key=lambda kv: (kv[0][1] != ERROR, kv[0][0]))
-    ]
-    return ", ".join(cells)
+    """One entry per incident: its root cause, then what it explains ("frame_drop (+stale_frame)")."""
+    cells = []
+    for inc in sorted(group_incidents(e.findings, e.duration_s), key=lambda i: i.severity != ERROR):
+        root = e.findings[inc.root]
+        more = ", ".join(dict.fromkeys(e.findings[i].check for i in inc.consequences))
+        color = "red" if inc.severity == ERROR else "yellow"
+        cells.append(f"[{color}]{root.check}[/]{f' (+{more})' if more else ''}")
+    counts = Counter(cells)
+    return ", ".join(f"{c}{f' x{n}' if n > 1 else ''}" for c, n in counts.items())
+
+
+def _print_causes(console: Console, report: Report) -> None:
+    """Why episodes fail, grouped by root cause, with the next step for each (as report.html shows)."""
+    summary = summarize(report)
+    console.print(
+        f"usable: {summary.usable_s / 60:.2f} of {summary.recorded_s / 60:.2f} min recorded "
+        f"({summary.kept} of {summary.total} episodes kept)"
+    )
+    for c in summary.failures:
+        subject = f" {c.subject}" if c.subject else ""
+        eps = ", ".join(str(e.split("_")[-1].split(".")[0]) for e in c.episodes[:12])
+        console.print(
+            f"[red]{escape(c.check)}{escape(subject)}[/] in episodes {eps}"
+            f"{' ...' if len(c.episodes) > 12 else ''}: {escape(c.step.replace('`', ''))}"
+        )
 
 
 def print_summary(console: Console, report: Report, max_rows: int) -> None:
@@ -173,3 +196,4 @@ def print_summary(console: Console, report: Report, max_rows: int) -> None:
     for f in report.dataset_findings:
         color = "red" if f.severity == ERROR else "yellow"
         console.print(f"[{color}]{escape(f.check)}[/]: {escape(f.message)}")
+    _print_causes(console, report)

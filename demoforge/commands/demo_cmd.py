@@ -141,6 +141,8 @@ class DemoStages:
         from rich.console import Console
 
         from demoforge.quality import check_dataset, write_report_html, write_report_json
+        from demoforge.quality.episode_table import write_episodes_csv
+        from demoforge.quality.next_steps import summarize
         from demoforge.schemas.dataset import episode_files
         from demoforge.schemas.errors import UserError
         from demoforge.schemas.splits import load_report
@@ -161,6 +163,7 @@ class DemoStages:
         )
         write_report_json(self.dataset, report)
         html = write_report_html(self.dataset, report)
+        write_episodes_csv(self.dataset, report, summarize(report).overrides)
         show(Console(), report, 20)
         return f"report {html}"
 

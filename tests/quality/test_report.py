@@ -15,11 +15,13 @@ from demoforge.quality import (
     Report,
     Thresholds,
     check_dataset,
+    report_html,
     report_to_json,
     write_report_html,
     write_report_json,
 )
 from demoforge.quality.findings import Finding
+from demoforge.quality.report_html import render_html
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import load_report
 from tests import factories as F
@@ -45,7 +47,7 @@ def test_report_json_format(checked: tuple[Path, Report]) -> None:
     assert path.stat().st_mode & 0o044 == 0o044  # readable by the trainer running as another user
     data = json.loads(path.read_text())
     assert set(data) == {"schema_version", "dataset", "created", "thresholds", "episodes", "dataset_findings"}
-    assert data["schema_version"] == 1 and data["dataset"] == str(folder)
+    assert data["schema_version"] == 2 and data["dataset"] == str(folder)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["created"])
     assert data["thresholds"]["pause_min_s"] == 0.5
     assert [e["file"] for e in data["episodes"]] == [f"episode_{i}.hdf5" for i in range(4)]
@@ -54,7 +56,8 @@ def test_report_json_format(checked: tuple[Path, Report]) -> None:
         assert row["verdict"] in ("pass", "fail")
         assert set(row["fingerprint"]) == {"size", "mtime_ns"}
         for f in row["findings"]:
-            assert set(f) == {"check", "severity", "start_s", "end_s", "message", "detail"}
+            assert set(f) == {"check", "severity", "start_s", "end_s", "message", "detail", "incident"}
+            assert f["incident"].startswith(row["file"].removesuffix(".hdf5") + "#")
             assert f["check"] in CHECK_IDS and f["severity"] in ("error", "warning")
             assert 0 <= f["start_s"] <= f["end_s"] <= row["duration_s"] + 1e-6
         for cid in row["skipped"]:
@@ -80,10 +83,17 @@ def test_report_round_trips_through_json(checked: tuple[Path, Report]) -> None:
         assert [Finding.from_json(f).check for f in row["findings"]] == [f.check for f in res.findings]
 
 
+def test_load_reads_version_1_reports_without_incidents(tmp_path: Path) -> None:
+    (tmp_path / "quality").mkdir()
+    row = {"file": "episode_0.hdf5", "verdict": "fail", "findings": [{"check": "pause", "severity": "error"}]}
+    (tmp_path / "quality" / "report.json").write_text(json.dumps({"schema_version": 1, "episodes": [row]}))
+    assert load_report(tmp_path)["episodes"][0]["findings"][0]["check"] == "pause"
+
+
 @pytest.mark.parametrize(
     "broken",
     [
-        '{"schema_version": 2, "episodes": []}',
+        '{"schema_version": 3, "episodes": []}',
         '{"schema_version": 1}',
         "[]",
         "{not json",
@@ -104,19 +114,24 @@ def test_html_self_contained(checked: tuple[Path, Report]) -> None:
     assert "http://" not in html and "https://" not in html and "<script src" not in html
     assert html.count('class="ep"') == 3  # the flagged episodes only
     assert 'id="ep-episode_1-hdf5"' in html and 'id="ep-episode_0-hdf5"' not in html
-    assert "data:image/jpeg;base64," in html and "<polyline" in html and "frame interval" in html
+    assert "data:image/jpeg;base64," in html and 'class="s-follower"' in html
+    assert "interval between frames" in html
     assert html.count("<rect") > 10  # shaded spans and histogram bars
     assert 'class="sortable"' in html
 
 
-def test_html_stays_light_for_many_episodes(tmp_path: Path) -> None:
+def test_html_stays_light_for_many_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recs = [F.clean_recording(60, seed=i) for i in range(40)]
     for r in recs[::2]:
         F.plant_pause(r, 20, 50)
     F.write_dataset(tmp_path, recs)
     report = check_dataset(tmp_path, jobs=2)
     size = write_report_html(tmp_path, report).stat().st_size
-    assert size < 40 * 20_000 + 100_000  # ~20 KB per flagged episode: 500 episodes stay around 10 MB
+    assert size < 40 * 60_000 + 200_000  # a flagged episode's plots and frames: ~45 KB
+    # however many episodes are flagged, their sections stop at the page budget, and the page says so
+    monkeypatch.setattr(report_html, "PAGE_BUDGET", size // 2)
+    half = render_html(report)
+    assert len(half) <= size // 2 and "more flagged episodes are rows in the table" in half
 
 
 def test_parallel_equals_serial(tmp_path: Path) -> None:
@@ -138,7 +153,8 @@ def test_dataset_flagged_episode_gets_plots(tmp_path: Path) -> None:
     report = check_dataset(tmp_path, Thresholds(min_episode_ticks=10))
     short = report.episodes[4]
     assert [f.check for f in short.findings] == ["length_outlier"]
-    assert short.assets is not None and short.assets.thumbs and short.assets.qpos.shape == (20, 6)
+    assert short.assets is not None and short.assets.qpos.shape == (20, 6)
+    assert short.assets.frames == []  # a whole-episode finding has no moment to show
     assert all(e.assets is None for e in report.episodes[:4])
 
 
@@ -165,7 +181,10 @@ rows = st.fixed_dictionaries(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.one_of(json_values, st.fixed_dictionaries({"schema_version": st.just(1), "episodes": st.lists(rows)}))
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries({"schema_version": st.sampled_from([1, 2]), "episodes": st.lists(rows)}),
+    )
 )
 def test_load_report_any_json(tmp_path: Path, doc: object) -> None:
     (tmp_path / "quality").mkdir(exist_ok=True)
