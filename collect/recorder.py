@@ -281,6 +281,19 @@ class Recorder:
             self.display.episode_done(self, result)
         return result
 
+    def _record_truth(self, path: Path, rec: EpisodeInProgress) -> None:
+        """The faults planted in this episode, in episode seconds, into faults.json."""
+        faults = self.injector.for_episode(self.episode_index)
+        if not faults:
+            return
+        spans = getattr(self.hw, "fault_spans", None)
+        if spans is not None:  # simulated: spans in clock time, exact
+            timed = [(f, a - rec.t0, b - rec.t0) for f, a, b in spans()]
+        else:  # applied by the injector at (about) their planned episode time
+            timed = [(f, f.start, f.start + f.duration) for f in faults]
+        duration = rec.ticks / self.rig.fps
+        append_truth(self.opt.dataset, [fault_truth(path.name, f, a, b, duration) for f, a, b in timed])
+
     def _wait_engaged(self, move_s: float) -> None:
         """Until the followers are at the start pose and the leaders agree (teleop engages without a
         jump). Attended, the operator is shown which joint to move; unattended, nobody is there to
@@ -315,19 +328,6 @@ class Recorder:
                     "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
                     "for leaders in a position mode)",
                 )
-
-    def _record_truth(self, path: Path, rec: EpisodeInProgress) -> None:
-        """The faults planted in this episode, in episode seconds, into faults.json."""
-        faults = self.injector.for_episode(self.episode_index)
-        if not faults:
-            return
-        spans = getattr(self.hw, "fault_spans", None)
-        if spans is not None:  # simulated: spans in clock time, exact
-            timed = [(f, a - rec.t0, b - rec.t0) for f, a, b in spans()]
-        else:  # applied by the injector at (about) their planned episode time
-            timed = [(f, f.start, f.start + f.duration) for f in faults]
-        duration = rec.ticks / self.rig.fps
-        append_truth(self.opt.dataset, [fault_truth(path.name, f, a, b, duration) for f, a, b in timed])
 
     def _wait_for_start(self) -> bool:
         squeezed = False
