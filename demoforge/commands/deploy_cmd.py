@@ -63,7 +63,7 @@ def ensemble_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.collect.control_loop import ControlLoop
-    from demoforge.collect.hardware import RigHardware
+    from demoforge.collect.hardware import open_hardware
     from demoforge.collect.operator_display import PlainDisplay
     from demoforge.collect.recorder import Recorder, RecordOptions
     from demoforge.collect.rigs import resolve_rig
@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
                 results = Recorder(rig, opts, display=display, goal_source=goals).run()
             print(f"{sum(r.path is not None for r in results)} rollout(s) recorded in {args.record}")
         else:
-            with RigHardware(rig, line=args.line) as hw:
+            hw = open_hardware(rig, line=args.line)  # buses and cameras, or a simulation
+            hw.open()
+            try:
                 loop = ControlLoop(hw)
                 loop.start()
                 try:
@@ -102,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
                         loop.wait_ticks(int(rig.fps))
                 finally:
                     loop.stop()
-                if loop.fault is not None:
-                    raise loop.fault
+            finally:
+                hw.close()
+            if loop.fault is not None:
+                raise loop.fault
         if goals.error is not None:
             raise goals.error
     finally:
