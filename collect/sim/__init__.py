@@ -11,3 +11,20 @@
 Nothing here imports MuJoCo or gym-aloha at module import: `scene.import_sim()` does, when a
 simulated rig is opened, so the core install (and `demoforge check`) never needs them.
 """
+
+import os
+import sys
+
+
+def prefer_headless_gl() -> None:
+    """Default MuJoCo to EGL (a GPU's, or Mesa's in software) on Linux without a display.
+
+    MuJoCo and dm_control fix their GL backend when first imported, and their default (GLFW) cannot
+    render without a display; so this runs when this package is imported, before anything of ours
+    imports MuJoCo. An explicit MUJOCO_GL (egl, osmesa, glfw) always wins.
+    """
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+prefer_headless_gl()

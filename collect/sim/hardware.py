@@ -25,8 +25,6 @@ and `success(tick_extras())` labels a rollout by the task's top reward at its la
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -141,8 +139,6 @@ class SimHardware:
     # -- opening -------------------------------------------------------------------------------------
 
     def open(self) -> SimHardware:
-        if sys.platform.startswith("linux"):  # headless: EGL (GPU or Mesa), unless told otherwise
-            os.environ.setdefault("MUJOCO_GL", "egl")
         from demoforge.collect.sim.scene import SimScene
 
         try:

@@ -37,7 +37,7 @@ TASKS = {
 
 
 def import_sim() -> tuple[Any, Any]:
-    """(mujoco, gym_aloha) imported lazily: the core install has neither."""
+    """(mujoco, gym_aloha) imported lazily: the core install has neither (GL default: package init)."""
     try:
         import gym_aloha
         import mujoco
