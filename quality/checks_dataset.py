@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,59 +61,71 @@ def _of_task(group: list[EpisodeSummary], summaries: list[EpisodeSummary]) -> st
     return f" of task {group[0].task!r}" if len({s.task for s in summaries}) > 1 else ""
 
 
+def _task_outliers(
+    ok: list[EpisodeSummary],
+    th: Thresholds,
+    what: str,
+    value: Callable[[EpisodeSummary], float],
+    factor: float,
+) -> Iterator[tuple[EpisodeSummary, float, float, float, list[EpisodeSummary]]]:
+    """Each episode whose `value` lies outside [median / factor, factor x median] of its task's episodes.
+
+    Yields (episode, value, median, low bound, its task's group).
+    """
+    for group in _by_task(ok, th, what):
+        med = float(np.median([value(s) for s in group]))
+        lo, hi = med / factor, med * factor
+        for s in group:
+            v = value(s)
+            if not lo <= v <= hi:
+                yield s, v, med, lo, group
+
+
 def check_length_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
     """Length outside [median / f, f x median] of its task's episodes (error): botched or padded."""
-    out: Placed = []
-    for group in _by_task(_readable(summaries, th, "the length comparison"), th, "the length comparison"):
-        med = float(np.median([s.length for s in group]))
-        lo, hi = med / th.length_outlier_factor, med * th.length_outlier_factor
-        out += [
-            (
-                s.file,
-                _whole(
-                    s,
-                    "length_outlier",
-                    ERROR,
-                    f"{s.length} ticks is outside [{lo:.0f}, {hi:.0f}] (median {med:.0f}"
-                    f"{_of_task(group, summaries)}); "
-                    f"{'cut short or aborted' if s.length < lo else 'much longer than the others'}, "
-                    "watch it and re-record",
-                    length=s.length,
-                    median=med,
-                    task=s.task,
-                ),
-            )
-            for s in group
-            if not lo <= s.length <= hi
-        ]
-    return out
+    ok = _readable(summaries, th, "the length comparison")
+    f = th.length_outlier_factor
+    return [
+        (
+            s.file,
+            _whole(
+                s,
+                "length_outlier",
+                ERROR,
+                f"{s.length} ticks is outside [{lo:.0f}, {med * f:.0f}] (median {med:.0f}"
+                f"{_of_task(group, summaries)}); "
+                f"{'cut short or aborted' if s.length < lo else 'much longer than the others'}, "
+                "watch it and re-record",
+                length=s.length,
+                median=med,
+                task=s.task,
+            ),
+        )
+        for s, _, med, lo, group in _task_outliers(ok, th, "the length comparison", lambda s: s.length, f)
+    ]
 
 
 def check_speed_outlier(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
     """Mean joint speed outside [median / f, f x median] of its task's episodes (warning)."""
     ok = [s for s in _readable(summaries, th, "the speed comparison") if s.speed is not None]
-    out: Placed = []
-    for group in _by_task(ok, th, "the speed comparison"):
-        med = float(np.median([s.speed for s in group if s.speed is not None]))
-        lo, hi = med / th.speed_outlier_factor, med * th.speed_outlier_factor
-        out += [
-            (
-                s.file,
-                _whole(
-                    s,
-                    "speed_outlier",
-                    WARNING,
-                    f"mean joint speed {s.speed:.3f} rad/s vs. median {med:.3f}{_of_task(group, summaries)}; "
-                    f"{'much slower' if s.speed < lo else 'much faster'} than the others (a hesitant or "
-                    "rushed operator), watch it",
-                    speed=s.speed,
-                    median=med,
-                ),
-            )
-            for s in group
-            if s.speed is not None and not lo <= s.speed <= hi
-        ]
-    return out
+    return [
+        (
+            s.file,
+            _whole(
+                s,
+                "speed_outlier",
+                WARNING,
+                f"mean joint speed {v:.3f} rad/s vs. median {med:.3f}{_of_task(group, summaries)}; "
+                f"{'much slower' if v < lo else 'much faster'} than the others (a hesitant or "
+                "rushed operator), watch it",
+                speed=v,
+                median=med,
+            ),
+        )
+        for s, v, med, lo, group in _task_outliers(
+            ok, th, "the speed comparison", lambda s: float(s.speed or 0.0), th.speed_outlier_factor
+        )
+    ]
 
 
 def _is_gripper(name: str) -> bool:
