@@ -10,6 +10,9 @@ frozen batch norm folded into the convolutions, channels_last, torch.inference_m
 is forward + backward + AdamW step at `--batch`, random inputs. `--bf16` autocasts to bfloat16 (CPU with
 AVX512-BF16 or a GPU). The load average before and after is printed: the machine may be shared.
 
+Training keeps conv1 and layer1 fixed, as the original ACT did with its ImageNet weights (`train`
+does the same when given --backbone-weights); `--train-stem` trains them too.
+
 `--compare` also times the same network the plain way (NCHW tensors, batch norm as a separate pass,
 torch.no_grad), alternating repetition by repetition with ours so that both see the same machine load:
 `plain_*` and the ratios `infer_ratio` / `train_ratio` (ours / plain) come out beside the figures.
@@ -33,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from demoforge.policy.act import ACT, act_loss, count_parameters
-from demoforge.policy.backbone import fold_frozen_batchnorm
+from demoforge.policy.backbone import fold_frozen_batchnorm, freeze_stem_and_layer1
 from demoforge.policy.config import make_config
 
 JOINTS = 14
@@ -69,6 +72,11 @@ def main() -> None:
         "--no-fold", action="store_true", help="inference without folding batch norm (for comparison)"
     )
     p.add_argument("--skip-train", action="store_true")
+    p.add_argument(
+        "--train-stem",
+        action="store_true",
+        help="also train conv1 and layer1 (the original ACT keeps them as loaded from ImageNet: our default)",
+    )
     p.add_argument("--compare", action="store_true", help="also time the plain way, interleaved")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, = cores)")
     a = p.parse_args()
@@ -84,6 +92,10 @@ def main() -> None:
     model = ACT(cfg.model, JOINTS, a.cameras).to(dev)
     plain = copy.deepcopy(model) if a.compare else None
     model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if not a.train_stem:  # as `train` does with ImageNet weights (the paper's setup)
+        freeze_stem_and_layer1(model.backbone)
+        if plain is not None:
+            freeze_stem_and_layer1(plain.backbone)
     params, params_no_backbone = count_parameters(model)
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (a.batch, a.cameras, 3, a.height, a.width), generator=g, dtype=torch.uint8)
@@ -97,7 +109,9 @@ def main() -> None:
     if not a.skip_train:
 
         def step_of(net: ACT):  # type: ignore[no-untyped-def]
-            opt = torch.optim.AdamW(net.parameters(), lr=1e-5, weight_decay=1e-4)
+            opt = torch.optim.AdamW(
+                [p for p in net.parameters() if p.requires_grad], lr=1e-5, weight_decay=1e-4
+            )
             net.train()
 
             def step() -> None:
@@ -153,6 +167,7 @@ def main() -> None:
                 "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
                 "bf16": a.bf16,
                 "folded_bn": not a.no_fold,
+                "stem_trained": a.train_stem,
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
                 "cpu": platform.processor() or platform.machine(),

@@ -133,6 +133,16 @@ def load_imagenet(model: ResNet, path: str | Path) -> None:
     model.load_state_dict({k: v for k, v in state.items() if k in own})
 
 
+def freeze_stem_and_layer1(model: ResNet) -> None:
+    """Keep conv1 and layer1 as loaded; layer2-4 train. What the original ACT did (DETR's backbone code).
+
+    Pretrained edge and colour filters need no tuning, and no gradient has to flow through the two
+    largest feature maps: ~10 % of a training step at 240x320. Not for a random init: its stem must learn.
+    """
+    for p in (*model.conv1.parameters(), *model.layer1.parameters()):
+        p.requires_grad_(False)
+
+
 @torch.no_grad()
 def fold_frozen_batchnorm(model: nn.Module) -> None:
     """For inference only: fold every frozen batch norm into the convolution before it (in place).

@@ -93,13 +93,16 @@ class TrainConfig:
     workers: int = 2
     # Seed of the model's initialization and of the sampling order.
     seed: int = 0
-    # bfloat16 autocast on a CPU. GPUs always train in bf16 autocast; on a CPU it pays only with
-    # AVX512-BF16 or AMX units (dev VM, interleaved with fp32: 0.6x the step time), and CPUs without
-    # them emulate bf16 slowly: so off unless asked.
-    cpu_bf16: bool = False
+    # Number format: "auto" = bfloat16 autocast on GPUs and on CPUs that compute it natively
+    # (AVX512-BF16, AMX: ~0.6x the step time), fp32 elsewhere (emulated bf16 is slower than fp32);
+    # "bf16" / "fp32" force it. Weights and optimizer state stay fp32 either way (policy/precision.py).
+    precision: str = field(default="auto", metadata=one_of("auto", "bf16", "fp32"))
     # A local ImageNet ResNet checkpoint (torchvision's keys); empty = random init. Random init trains,
     # but needs more data and steps to see well; the paper started from ImageNet weights.
     backbone_weights: str = ""
+    # With backbone_weights: keep conv1 and layer1 as loaded and train layer2-4, as the original ACT
+    # did (DETR's backbone code); saves their backward pass. Ignored for a random init, which must learn.
+    freeze_stem: bool = True
 
 
 @dataclass(frozen=True)
@@ -154,18 +157,23 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "ensemble": dict(execute_every=10),
     },
-    # A laptop CPU: 120x160 images (1/4 scale: the cheapest JPEG decode), half-width transformer,
-    # chunk 50 (1 s). 1e-4 because a from-scratch backbone at 1e-5 learns too slowly for a CPU's hours.
+    # A laptop CPU, from scratch (no ImageNet weights): 120x160 images (1/4 scale: the cheapest JPEG
+    # decode) through a half-width ResNet-18 (a quarter of its FLOPs: the backbone is ~90 % of a
+    # step), half-width transformer, chunk 50 (1 s). lr 1e-4: a from-scratch network at the paper's
+    # fine-tuning rate of 1e-5 learns too slowly for a CPU's hours. With ImageNet weights set
+    # backbone_width = 64 (the weights' own width).
     "cpu": {
-        "model": dict(chunk_size=50, hidden=256, heads=8, ff=1024, image_height=120, image_width=160),
+        "model": dict(
+            backbone_width=32, chunk_size=50, hidden=256, heads=8, ff=1024, image_height=120, image_width=160
+        ),
         "train": dict(
             steps=20_000,
             lr=1e-4,
             backbone_lr=1e-4,
-            val_every=500,
-            val_batches=20,
+            val_every=250,
+            val_batches=10,
             log_every=50,
-            save_every=500,
+            save_every=250,
         ),
         "ensemble": dict(execute_every=50),
     },
@@ -249,6 +257,8 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
 
 def config_from_dict(d: dict[str, Any]) -> Config:
     """The inverse of `config_to_dict` (a checkpoint's config)."""
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    d.get("train", {}).pop("cpu_bf16", None)  # checkpoints before `precision` (an fp32/bf16 choice)
     return make_config("paper", d, "checkpoint config")
 
 

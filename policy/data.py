@@ -37,6 +37,10 @@ STD_FLOOR = 1e-2  # a joint that never moved would otherwise be divided by ~0
 NOMINAL_FPS = 50.0  # plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz
 
 
+class CacheTooLarge(ConfigError):
+    """The decoded frames would not fit comfortably in memory (callers may train uncached instead)."""
+
+
 @dataclass(frozen=True)
 class Stats:
     """Normalization statistics, from the train split only; (J,) float32 each."""
@@ -226,7 +230,7 @@ class ChunkDataset(Dataset):
         need = sum(b - a for ep in self.episodes for a, b in ep.kept) * n_cam * 3 * h * w
         avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         if need > avail // 2:
-            raise ConfigError(
+            raise CacheTooLarge(
                 f"--cache needs {need / 2**30:.1f} GiB of decoded frames, {avail / 2**30:.1f} GiB is free",
                 "train without --cache (frames are then decoded per sample), or lower the image size",
             )

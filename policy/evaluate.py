@@ -37,6 +37,9 @@ from demoforge.schemas.errors import ConfigError
 LEROBOT_TICKS = 300  # gym-aloha's registered episode length
 STRICT_TICKS = 400  # the ACT paper's episode length
 TOP_REWARD = 4  # gym-aloha transfer-cube and insertion both top out at 4
+# Rollout scenes start this far past the rig's seed; recordings use seed + file number, so a policy is
+# never scored on the cube positions it was trained on (until a dataset holds 100000 episodes).
+EVAL_SEED_OFFSET = 100_000
 
 
 def rollout_metrics(path: Path, top_reward: int = TOP_REWARD) -> dict[str, Any]:
@@ -125,10 +128,15 @@ def evaluate(
     videos: int = 3,
     top_reward: int = TOP_REWARD,
     device: str = "cpu",
-    bf16: bool = False,
+    precision: str = "auto",
     ensemble: dict[str, Any] | None = None,
+    seed_offset: int = EVAL_SEED_OFFSET,
 ) -> dict[str, Any]:
-    """Roll out `episodes` times, record them, measure them; writes OUT/eval.json and returns it."""
+    """Roll out `episodes` times, record them, measure them; writes OUT/eval.json and returns it.
+
+    On a simulation rig rollout i starts from the scene of seed + seed_offset + i: the same scenes for
+    every checkpoint evaluated with the same offset, and none a demonstration on the rig started from.
+    """
     from demoforge.collect.operator_display import PlainDisplay
     from demoforge.collect.recorder import Recorder, RecordOptions
     from demoforge.collect.rigs import resolve_rig
@@ -138,8 +146,15 @@ def evaluate(
     if episode_files(out / "rollouts") if (out / "rollouts").is_dir() else []:
         raise ConfigError(f"{out / 'rollouts'} already holds rollouts", "evaluate into a new --out folder")
     rig = resolve_rig(rig_name)
-    policy = Policy.load(checkpoint, device, bf16)
+    policy = Policy.load(checkpoint, device, precision)
     policy.check_rig(rig)
+    # Rendering is most of a simulated rollout's cost: cameras the policy does not see are left out
+    # (of the rendering and of the rollouts' files).
+    rig = dataclasses.replace(rig, cameras=tuple(c for c in rig.cameras if c.name in policy.cameras))
+    if rig.simulation is not None:  # scenes no recording on this rig used (those are seed + file number)
+        rig = dataclasses.replace(
+            rig, simulation=dataclasses.replace(rig.simulation, seed=rig.simulation.seed + seed_offset)
+        )
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble), synchronous=rig.sim)
     opts = RecordOptions(
         dataset=out / "rollouts",
@@ -164,6 +179,7 @@ def evaluate(
     summary = {
         "checkpoint": str(checkpoint),
         "rig": rig.name,
+        "scene_seeds": [rig.simulation.seed, rig.simulation.seed + episodes - 1] if rig.simulation else None,
         "ensemble": dataclasses.asdict(goals.ensemble),
         **summarize(rows, top_reward),
         "inference_latency": latency_summary(goals.latencies_all),

@@ -30,6 +30,7 @@ from demoforge.policy.checkpoint import LoadedPolicy, load_policy
 from demoforge.policy.config import EnsembleConfig
 from demoforge.policy.ensemble import ActionSchedule, make_schedule
 from demoforge.policy.errors import PolicyError
+from demoforge.policy.precision import use_bf16
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.rig import Rig
 
@@ -37,11 +38,11 @@ from demoforge.schemas.rig import Rig
 class Policy:
     """A checkpoint ready to act: raw qpos and RGB frames in, a chunk of raw actions out."""
 
-    def __init__(self, loaded: LoadedPolicy, device: str = "cpu", bf16: bool = False) -> None:
+    def __init__(self, loaded: LoadedPolicy, device: str = "cpu", precision: str = "auto") -> None:
         self.model, self.cfg, self.stats, self.meta = loaded.model, loaded.config, loaded.stats, loaded.meta
         self.device = torch.device(device)
-        # bfloat16 autocast: GPUs, and CPUs with AVX512-BF16/AMX (bench_act.py: 0.57x the fp32 time here)
-        self.bf16 = bf16
+        # bfloat16 autocast where native: GPUs, CPUs with AVX512-BF16/AMX (precision.py)
+        self.bf16 = use_bf16(self.device, precision)
         self.cameras: list[str] = list(self.meta["cameras"])
         self.n_joints = int(self.meta["n_joints"])
         self.size = (self.cfg.model.image_height, self.cfg.model.image_width)
@@ -49,8 +50,8 @@ class Policy:
         self.model.to(self.device).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", bf16: bool = False) -> Policy:
-        return cls(load_policy(path, device), device, bf16)
+    def load(cls, path: str | Path, device: str = "cpu", precision: str = "auto") -> Policy:
+        return cls(load_policy(path, device), device, precision)
 
     def ensemble_config(self, overrides: dict[str, Any] | None = None) -> EnsembleConfig:
         """The checkpoint's [ensemble] settings with `overrides` applied (validated like a config file)."""

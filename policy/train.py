@@ -23,7 +23,6 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from demoforge.policy.act import ACT, act_loss, count_parameters
-from demoforge.policy.backbone import load_imagenet
+from demoforge.policy.backbone import freeze_stem_and_layer1, load_imagenet
 from demoforge.policy.checkpoint import load_checkpoint, save_checkpoint
 from demoforge.policy.config import Config, config_from_dict, config_to_dict, config_to_toml
 from demoforge.policy.config import validate as validate_config
@@ -42,6 +41,7 @@ from demoforge.policy.data import ChunkDataset, TrainingData, load_training_data
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.health import advise
 from demoforge.policy.loss_plot import plot_losses
+from demoforge.policy.precision import autocast, use_bf16
 from demoforge.schemas.errors import ConfigError
 
 
@@ -163,12 +163,12 @@ def validate(model: torch.nn.Module, loader: DataLoader, cfg: Config, d: Dist, a
     return {"loss": float(sums[0]) / n, "l1": float(sums[1]) / n, "kl": float(sums[2]) / n}
 
 
-def _val_loader(ds: ChunkDataset, cfg: Config, d: Dist) -> DataLoader:
+def _val_loader(ds: ChunkDataset, cfg: Config, d: Dist, workers: int) -> DataLoader:
     g = torch.Generator().manual_seed(cfg.train.seed)
     n = min(len(ds), cfg.train.val_batches * cfg.train.batch_size * d.world)
     subset = Subset(ds, torch.randperm(len(ds), generator=g)[:n].tolist())
     sampler: DistributedSampler[Any] = DistributedSampler(subset, d.world, d.rank, shuffle=False)
-    return DataLoader(subset, cfg.train.batch_size, sampler=sampler, num_workers=cfg.train.workers)
+    return DataLoader(subset, cfg.train.batch_size, sampler=sampler, num_workers=workers)
 
 
 def _read_metrics(path: Path, upto: int) -> list[dict[str, Any]]:
@@ -261,7 +261,9 @@ def _train(
     )
     if t.backbone_weights and state is None:
         load_imagenet(model.backbone, t.backbone_weights)
-    backbone = [p for n, p in model.named_parameters() if n.startswith("backbone.")]
+    if t.backbone_weights and t.freeze_stem:
+        freeze_stem_and_layer1(model.backbone)
+    backbone = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
     opt = torch.optim.AdamW(
         [{"params": rest, "lr": t.lr}, {"params": backbone, "lr": t.backbone_lr}], weight_decay=t.weight_decay
@@ -276,8 +278,8 @@ def _train(
         best_val = float(state["meta"].get("best_val", math.inf))
         rows = _read_metrics(run / "metrics.jsonl", step)
     net: torch.nn.Module = DistributedDataParallel(model) if d.world > 1 else model
-    use_bf16 = d.device.type == "cuda" or t.cpu_bf16
-    amp = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+    bf16 = use_bf16(d.device, t.precision)
+    amp = lambda: autocast(d.device, bf16)  # noqa: E731
 
     sampler: DistributedSampler[Any] = DistributedSampler(
         data.train, d.world, d.rank, shuffle=True, seed=t.seed
@@ -286,12 +288,12 @@ def _train(
         data.train,
         t.batch_size,
         sampler=sampler,
-        num_workers=t.workers,
+        num_workers=0 if cache else t.workers,  # cached frames need no decoding processes
         drop_last=len(data.train) >= t.batch_size * d.world,
-        persistent_workers=t.workers > 0,
+        persistent_workers=t.workers > 0 and not cache,
         pin_memory=d.device.type == "cuda",
     )
-    val_loader = _val_loader(data.val, cfg, d)
+    val_loader = _val_loader(data.val, cfg, d, 0 if cache else t.workers)
     batches = _batches(loader, sampler, epoch=step // max(len(loader), 1))
 
     meta = {
@@ -398,6 +400,7 @@ def _train(
             "config": config_to_dict(cfg),
             "best": {"step": best["step"], "val_loss": best["loss"]} if best else None,
             "machine": machine(d),
+            "bf16": bf16,
             "wall_s": round(wall0 + time.monotonic() - t0, 3),
             "health": list(advise(rows, t.steps).values()),
         }

@@ -131,6 +131,7 @@ class SimHardware:
         self._extras: dict[str, float] = {L.REWARD: 0.0}
         self._pending: tuple[int, list[PlannedFault]] | None = None
         self._applied = threading.Event()
+        self._park = False  # between episodes: the scene is reset every tick
         self._lock = threading.Lock()
         self._bump_dof = -1
         self.last_goal = np.asarray(rig.start_pose, np.float64)  # where the operator put the leaders
@@ -200,6 +201,7 @@ class SimHardware:
 
         self._t_offset += self.scene.time
         self.scene.reset(self.sim.seed + index)
+        self._park = False
         self.episode_t0 = self.now()
         self.faults = EpisodeFaults(list(faults or []))
         self.operator = ScriptedOperator(self.scene, miss=self.faults.miss)
@@ -211,8 +213,13 @@ class SimHardware:
         self.timing = dict.fromkeys(self.timing, 0.0)
 
     def end_episode(self) -> None:
-        """The recording stopped: the operator puts the leaders back at the start pose."""
+        """The recording stopped: the operator puts the leaders back at the start pose, and until the
+        next episode begins the scene is reset every tick, as gym-aloha resets between episodes: the
+        followers wait at the start pose, whatever the last episode left (a gripper squeezed shut
+        until its fingers jam, an arm pressed on the table by a policy) and whatever they are sent."""
         self.operator = None
+        with self._lock:
+            self._park = True
 
     def _absolute(self, spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
         return [(self.episode_t0 + a, self.episode_t0 + b) for a, b in spans]
@@ -252,6 +259,9 @@ class SimHardware:
         if pending is not None:
             self.reset_now(*pending)
             self._applied.set()
+        elif self._park:
+            self._t_offset += self.scene.time
+            self.scene.reset(self.sim.seed if self.scene.seed is None else self.scene.seed)
         t0 = time.perf_counter()
         self.last_goal = self.operator_goal()
         if self.leader_mode == "direct":

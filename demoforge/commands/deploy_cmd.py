@@ -37,7 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
     p.add_argument(
-        "--bf16", action="store_true", help="bfloat16 inference (GPUs; CPUs with AVX512-BF16: ~0.6x the time)"
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="number format: auto = bfloat16 where the hardware computes it (GPUs, AVX512-BF16/AMX CPUs)",
     )
 
 
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.policy.runner import Policy, PolicyGoals, latency_summary
 
     rig = resolve_rig(args.rig)
-    policy = Policy.load(args.checkpoint, args.device, args.bf16)
+    policy = Policy.load(args.checkpoint, args.device, args.precision)
     policy.check_rig(rig)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
     try:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         episode_time=args.episode_time,
         videos=args.videos,
         device=args.device,
-        bf16=args.bf16,
+        precision=args.precision,
         ensemble=ensemble_overrides(args),
     )
     short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}

@@ -117,6 +117,31 @@ def test_emulated_leader_gives_the_direct_trajectory() -> None:
     assert np.ptp(runs["direct"][0], axis=0).max() > 0.3  # the operator did move
 
 
+def test_an_ended_episode_leaves_nothing_that_blocks_the_start_pose() -> None:
+    """A policy can end an episode with a gripper shut on the cube or an arm pressed on the table;
+    the next episode must still start (eval rolls out many in a row): the scene resets as gym-aloha's."""
+    rig = dataclasses.replace(resolve_rig("sim-transfer-cube"), cameras=())
+    with SimHardware(rig, leader="direct") as hw:
+        start = hw.read_followers()[0]
+        hw.reset_now(3)
+        shut = start.copy()
+        shut[[6, 13]] = -1.0  # both grippers squeezed past closed, the arms pushed down
+        shut[[1, 8]] += 0.6
+        for _ in range(100):
+            hw.read_leaders()
+            hw.write_and_read_followers(shut)
+        assert np.abs(hw.read_followers()[0] - start).max() > 0.3
+        hw.end_episode()
+        for _ in range(20):  # whatever the followers are sent until the next episode begins
+            hw.read_leaders()
+            np.testing.assert_allclose(hw.read_followers()[0], start, atol=1e-6)
+            hw.write_and_read_followers(shut)
+        hw.reset_now(4)  # what begin_episode does on the control thread
+        hw.read_leaders()
+        hw.write_and_read_followers(shut)
+        assert np.abs(hw.read_followers()[0] - start).max() > 1e-3  # the next episode moves again
+
+
 def test_sim_episode_through_the_recorder(tmp_path: Path) -> None:
     rig = small_sim_rig(tmp_path, cameras=1)
     ds = tmp_path / "ds"

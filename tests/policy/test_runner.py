@@ -197,6 +197,7 @@ def test_bf16_inference_stays_close_to_fp32(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], [0.0, 0.5, 1.0])
     frames = {"cam_high": np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)}
     qpos = np.array([0.1, 0.4, 0.9])
-    full, half = Policy.load(ckpt)(qpos, frames), Policy.load(ckpt, bf16=True)(qpos, frames)
+    full = Policy.load(ckpt, precision="fp32")(qpos, frames)
+    half = Policy.load(ckpt, precision="bf16")(qpos, frames)
     assert full.shape == half.shape == (10, 3)
     np.testing.assert_allclose(half, full, atol=0.01)  # action std 0.01: normalized outputs within ~1

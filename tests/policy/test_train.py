@@ -160,6 +160,40 @@ def test_two_process_ddp_run_matches_the_metrics_shape_of_one(split_dataset: Pat
 
 
 def test_bf16_autocast_on_cpu_trains(split_dataset: Path, tmp_path: Path) -> None:
-    train(split_dataset, tmp_path / "run", tiny(steps=4, cpu_bf16=True, val_every=4, log_every=2), live=False)
+    train(
+        split_dataset, tmp_path / "run", tiny(steps=4, precision="bf16", val_every=4, log_every=2), live=False
+    )
     rows = metrics(tmp_path / "run")
     assert all(r["loss"] == r["loss"] and r["loss"] < 1e3 for r in rows)  # finite
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_imagenet_weights_keep_the_stem_and_layer1_as_loaded(
+    split_dataset: Path, tmp_path: Path, freeze: bool
+) -> None:
+    from demoforge.policy.backbone import ResNet
+
+    weights = tmp_path / "resnet18.pth"
+    torch.manual_seed(1)
+    loaded = ResNet("resnet18", width=8).state_dict()
+    for v in loaded.values():  # ImageNet-like: no zero-initialized convolution
+        if v.dtype.is_floating_point and v.dim() == 4:
+            v.normal_(std=0.1)
+    torch.save(loaded, weights)
+    cfg = tiny(steps=6, val_every=6, save_every=6, backbone_weights=str(weights), freeze_stem=freeze)
+    train(split_dataset, tmp_path / "run", cfg, live=False)
+    trained = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+
+    def same(key: str) -> bool:
+        return torch.equal(trained[f"backbone.{key}"], loaded[key])
+
+    assert not same("layer2.0.conv1.weight") and not same("layer4.1.conv2.weight")  # these train
+    assert same("conv1.weight") == freeze and same("layer1.1.conv2.weight") == freeze
+
+
+def test_precision_auto_is_bf16_exactly_where_the_hardware_computes_it() -> None:
+    from demoforge.policy.precision import native_bf16, use_bf16
+
+    cpu = torch.device("cpu")
+    assert use_bf16(cpu, "bf16") and not use_bf16(cpu, "fp32")
+    assert use_bf16(cpu, "auto") == native_bf16(cpu) == bool(torch.cpu._is_avx512_bf16_supported())

@@ -1,0 +1,226 @@
+"""What a CPU can train, and what curation is worth: one faulted dataset, two policies, one set of seeds.
+
+    python benchmarks/bench_learning_curve.py [--out DIR] [--episodes 67] [--minutes 15,30,60]
+                                              [--compare-minutes 15] [--eval-episodes 50] [--preset cpu]
+                                              [--stage record|curated|all|eval|summary] [--threads N]
+
+About 2.5 hours on a 2-core CPU with the defaults (`--stage` runs one part, e.g. the two trainings
+side by side with `--threads 1` each: benchmarks/RESULTS.md has the exact sequence measured).
+
+Stages (each skipped when its output exists, so a killed run goes on where it stopped):
+1. record DIR/dataset: scripted transfer-cube demonstrations on the simulation rig (3 cameras at the
+   `cpu` preset's image size; the policy sees --train-cameras, the top one as ACT's sim tasks), with
+   FAULTS planted (failed grasps, hesitation, a slow operator, a joint-limit bump, a frozen camera);
+   `check` and `split` as `demoforge demo` runs them.
+2. curve DIR/curated: ACT trained on the episodes that passed, snapshot of best.pt after each of
+   --minutes of training (one run, resumed between marks; the wall clock counts training only).
+3. all DIR/all: the same training on every episode (a copy of the dataset whose split keeps all of
+   them: the comparison only), for --compare-minutes.
+4. eval: every snapshot on the same --eval-episodes seeds of sim-transfer-cube, 400 ticks each.
+Prints one JSON line with the success rates (strict: held at 400 ticks; LeRobot: reached by 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demoforge.commands.check_cmd import print_summary
+from demoforge.commands.demo_cmd import DemoStages
+
+# Episode numbers are file numbers (episode_1 is the first). Twelve planted, about a fifth: in line
+# with what labs report discarding from teleoperated sets.
+FAULTS = (
+    "miss@4:0",
+    "miss@13:0",
+    "miss@29:0",
+    "miss@47:0",
+    "hesitant@8:1.5+3",
+    "hesitant@22:2+3",
+    "hesitant@40:1+3",
+    "pause@17:3+1.5",
+    "pause@55:2+2",
+    "slow@35:0+8",
+    "limit@26:3+0.3",
+    "freeze.cam_high@51:2+1",
+)
+
+
+def stages(out: Path, a: argparse.Namespace) -> DemoStages:
+    ns = argparse.Namespace(
+        rig="sim-transfer-cube",
+        episodes=a.episodes,
+        episode_time=8.0,
+        image_size=a.image_size,
+        cameras=3,
+        inject=list(FAULTS),
+        no_faults=False,
+        preset=a.preset,
+        steps=None,
+        train_minutes=1.0,
+        eval_episodes=a.eval_episodes,
+        eval_time=8.0,
+        device="cpu",
+    )
+    return DemoStages(out, ns)
+
+
+def keep_all(src: Path, dst: Path) -> None:
+    """A second dataset folder (hard links) whose split trains on every episode the check saw."""
+    from demoforge.quality.split import make_splits
+    from demoforge.schemas.splits import load_report
+
+    if (dst / "splits.json").exists():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in src.iterdir():
+        if p.is_file() and p.name != "splits.json":
+            os.link(p, dst / p.name)
+    shutil.copytree(src / "quality", dst / "quality")
+    overrides = {
+        e["file"]: {
+            "accept": sorted({f["check"] for f in e["findings"] if f.get("severity") == "error"}),
+            "reason": "curation comparison: train on every episode",
+        }
+        for e in load_report(dst)["episodes"]
+        if e["verdict"] != "pass"
+    }
+    (dst / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n")
+    make_splits(dst, val=0.2, holdout=0, seed=0)
+
+
+def train_until(
+    dataset: Path, run: Path, preset: str, minutes: list[float], image_size: str, cameras: list[str]
+) -> list[Path]:
+    import dataclasses
+
+    from demoforge.policy.config import make_config
+    from demoforge.policy.train import train
+
+    h, w = (int(x) for x in image_size.split("x"))
+    cfg = make_config(preset)
+    model = dataclasses.replace(cfg.model, image_height=h, image_width=w, cameras=tuple(cameras))
+    cfg = dataclasses.replace(cfg, model=model)
+    snaps = []
+    for m in minutes:
+        snap = run / f"best_{m:g}min.pt"
+        snaps.append(snap)
+        if snap.exists():
+            continue
+        train(dataset, run, cfg, resume=(run / "last.pt").exists(), cache=True, live=False, budget_s=m * 60)
+        shutil.copy(run / "best.pt", snap)
+    return snaps
+
+
+def evaluate_all(
+    snaps: list[Path], rig: Path, episodes: int, only_read: bool
+) -> dict[str, dict[str, object]]:
+    from demoforge.policy.evaluate import evaluate
+
+    out = {}
+    for snap in snaps:
+        ev_dir = snap.parent / f"eval_{snap.stem}"
+        if (ev_dir / "eval.json").exists():
+            s = json.loads((ev_dir / "eval.json").read_text())
+        elif only_read:
+            continue
+        else:
+            s = evaluate(snap, str(rig), ev_dir, episodes=episodes, episode_time=8.0, videos=2, device="cpu")
+        out[str(snap.relative_to(snap.parent.parent))] = {
+            k: s.get(k) for k in ("success_strict", "success_lerobot", "stage_rates", "episodes")
+        }
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("bench-data/learning-curve"))
+    # 12 planted faults, and ~5 more excluded as near-duplicates (the scripted operator repeats itself
+    # when two sampled cube positions are a few millimetres apart): 67 leaves 50 that pass.
+    p.add_argument("--episodes", type=int, default=67)
+    p.add_argument("--image-size", default="120x160")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument(
+        "--train-cameras",
+        default="cam_high",
+        help="cameras the policy sees, comma-separated (default: the top one, as ACT's own sim tasks)",
+    )
+    p.add_argument("--minutes", default="15,30,60", help="training minutes of each curated snapshot")
+    p.add_argument("--compare-minutes", type=float, default=15.0, help="0: no every-episode run")
+    p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument(
+        "--stage",
+        choices=("record", "curated", "all", "eval", "summary"),
+        help="run one stage only (e.g. the two trainings side by side, one core each); default: all",
+    )
+    p.add_argument("--snap", type=Path, help="with --stage eval: the one snapshot to evaluate")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's, = cores)")
+    a = p.parse_args()
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    t0 = time.monotonic()
+    st = stages(a.out, a)
+    if a.stage in (None, "record"):
+        for name, fn in (
+            ("record", st.record),
+            ("check", lambda: st.check(print_summary)),
+            ("split", st.split),
+        ):
+            t = time.monotonic()
+            print(f"== {name}: {fn()} ({time.monotonic() - t:.0f} s)", flush=True)
+    minutes = [float(x) for x in a.minutes.split(",")]
+    cams = [c for c in a.train_cameras.split(",") if c]
+    curated = a.out / "curated"
+    every = a.out / "all"
+    if a.stage in (None, "curated"):
+        train_until(st.dataset, curated, a.preset, minutes, a.image_size, cams)
+    if a.compare_minutes and a.stage in (None, "all"):
+        keep_all(st.dataset, a.out / "dataset_all")
+        train_until(a.out / "dataset_all", every, a.preset, [a.compare_minutes], a.image_size, cams)
+    snaps = [curated / f"best_{m:g}min.pt" for m in minutes]
+    if a.compare_minutes:
+        snaps.append(every / f"best_{a.compare_minutes:g}min.pt")
+    if a.stage == "eval":
+        snaps = [a.snap] if a.snap else snaps
+    if a.stage in (None, "eval", "summary"):
+        results = evaluate_all(
+            [s for s in snaps if s.exists()], st.rig_path, a.eval_episodes, a.stage == "summary"
+        )
+        splits = json.loads((st.dataset / "splits.json").read_text())
+        runs = {
+            r.name: json.loads((r / "run.json").read_text())
+            for r in (curated, every)
+            if (r / "run.json").exists()
+        }
+        print(
+            json.dumps(
+                {
+                    "episodes": sum(len(splits[k]) for k in ("train", "val", "holdout", "excluded")),
+                    "curated_train": len(splits["train"]),
+                    "curated_val": len(splits["val"]),
+                    "excluded": splits["excluded"],
+                    "preset": a.preset,
+                    "image_size": a.image_size,
+                    "results": results,
+                    "train_steps": {k: v["steps"] for k, v in runs.items()},
+                    "train_threads": {k: v["machine"]["torch_threads"] for k, v in runs.items()},
+                    "wall_s": round(time.monotonic() - t0, 1),
+                    "cpus": os.cpu_count(),
+                    "machine": platform.machine(),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
