@@ -219,7 +219,8 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
                             "near_duplicate",
                             ERROR,
                             f"near-duplicate of {group[a].file} (commands differ by {rms[b, a]:.4f} RMS): "
-                            "a copied file or a replayed recording; keep one of them",
+                            "a copied file, a replayed recording or a scripted operator repeating itself; "
+                            "keep one of them",
                             duplicate_of=group[a].file,
                             rms=float(rms[b, a]),
                         ),

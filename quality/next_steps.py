@@ -129,7 +129,8 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
     if c.check == "near_duplicate":
         return (
             f"move episodes {eps} out of the dataset folder: each repeats an earlier episode (a copied "
-            "file or a replayed recording), which would otherwise sit in train and val at once"
+            "file, a replayed recording, a scripted operator repeating itself), which would otherwise "
+            "sit in train and val at once"
         )
     if c.subject == SEVERAL_CAMERAS:
         return (

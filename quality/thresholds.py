@@ -145,7 +145,8 @@ class Thresholds:
     # one dataset finding replaces a warning on each episode.
     start_pose_spread_fraction: float = 0.3
     # Two episodes whose commands differ by less than 0.005 rad RMS (resampled to one length) are
-    # near-duplicates (a copied file or a replayed recording): two human demonstrations never do.
+    # near-duplicates (a copied file, a replayed recording, a scripted operator given two nearly equal
+    # scenes): two human demonstrations never do.
     near_duplicate_rad: float = 0.005
     # With fewer readable episodes there is no median worth comparing to: outlier checks skip.
     min_episodes_for_outliers: int = 3

@@ -22,7 +22,7 @@ from demoforge.schemas.splits import verify_split
 
 TOY = [
     "--episodes", "3", "--episode-time", "7", "--image-size", "24x32", "--cameras", "1",
-    "--preset", "tiny", "--steps", "6", "--train-minutes", "1",
+    "--preset", "tiny", "--steps", "6", "--train-minutes", "30",  # the steps end it; minutes never (CI load)
     "--eval-episodes", "2", "--eval-time", "0.4",
     "--inject", "short@2:1.5",
 ]  # fmt: skip
