@@ -28,7 +28,6 @@ import platform
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,6 +37,7 @@ import torch
 from demoforge.policy.act import ACT, act_loss, count_parameters
 from demoforge.policy.backbone import fold_frozen_batchnorm, freeze_stem_and_layer1
 from demoforge.policy.config import make_config
+from demoforge.policy.precision import autocast
 
 JOINTS = 14
 
@@ -84,7 +84,7 @@ def main() -> None:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    amp = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if a.bf16 else nullcontext
+    amp = lambda: autocast(dev, a.bf16)  # noqa: E731  (what train, eval and deploy use)
     cfg = make_config("paper", {"model": {"image_height": a.height, "image_width": a.width}})
     torch.manual_seed(0)
     load0 = os.getloadavg()

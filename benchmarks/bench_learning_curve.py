@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demoforge.commands.check_cmd import print_summary
 from demoforge.commands.demo_cmd import DemoStages
 
-# Episode numbers are file numbers (episode_1 is the first). Twelve planted, about a fifth: in line
-# with what labs report discarding from teleoperated sets.
+# Episode numbers are file numbers (episode_0 is the first). Twelve of 67, about a sixth, and the
+# kinds that hurt a policy most: failed grasps it would imitate, hesitations it would learn to make.
 FAULTS = (
     "miss@4:0",
     "miss@13:0",
