@@ -320,6 +320,16 @@ class Recorder:
             if loop.mismatch is None:
                 continue
             joint, diff = loop.mismatch
+            if self.goal_source is not None:  # a policy wants the followers where they are: one is stuck
+                self._set_phase(f"waiting for the followers to settle: {joint} is {diff:.2f} from its goal")
+                if self.opt.unattended and late:
+                    raise HardwareError(
+                        f"the followers did not settle at the start pose ({joint} is {diff:.2f} from its "
+                        "goal); the policy would start from a pose it was not trained from",
+                        "free the joint (a gripper closed on an object, an arm against something), "
+                        "then start again",
+                    )
+                continue
             self._set_phase(f"match the leader to the follower: {joint} is {diff:.2f} off")
             if self.opt.unattended and late:
                 raise HardwareError(

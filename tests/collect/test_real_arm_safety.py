@@ -576,3 +576,45 @@ def test_motor_settings_parse_any_block(block: bytes) -> None:
     assert -(2**31) <= m.homing_offset < 2**31 and 0 <= m.min_position < 2**32
     assert (m.follows is None) == (m.secondary_id >= 253)
     assert MotorSettings.from_json(m.to_json()) == m
+
+
+class StuckGripper(RigHardware):
+    """The left follower's gripper is held 0.38 short of the start pose (an object between its fingers)."""
+
+    def open(self) -> StuckGripper:
+        super().open()
+        assert self.chains is not None
+        here = self.chains.state("emulator:follower_left", 4)["present_position"]  # at the start pose
+        self.chains.set_stops("emulator:follower_left", 4, here - 400, here - 390)
+        return self
+
+
+class WhereTheyAre:
+    """A goal source that, like a policy, wants the followers where they are until it takes over."""
+
+    records: tuple[str, ...] = ()
+
+    def start(self, qpos: np.ndarray) -> None:
+        pass
+
+    def goal(self, obs: Any) -> np.ndarray:
+        return np.asarray(obs.qpos, float)
+
+    def scalars(self) -> dict[str, float]:
+        return {}
+
+
+def test_3_a_policy_source_names_the_follower_that_cannot_settle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gripper has no lead limit, so its goal reaches the start pose while the gripper does not: the
+    message is about the stuck follower, not about leaders nobody is holding."""
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    text = (tmp_path / "rig.toml").read_text().replace('kind = "gripper"', 'kind = "gripper"\nstart = 0.9')
+    (tmp_path / "rig.toml").write_text(text)
+    rig = load_rig(tmp_path / "rig.toml")
+    monkeypatch.setattr(recorder_mod, "ENGAGE_TIMEOUT_S", 0.5)
+    opts = RecordOptions(dataset=tmp_path / "ds", episode_time=0.3)
+    stuck = r"did not settle at the start pose \(left_gripper is 0\.3\d from"
+    with pytest.raises(HardwareError, match=stuck):
+        Recorder(rig, opts, hardware=StuckGripper(rig), goal_source=WhereTheyAre()).run()
