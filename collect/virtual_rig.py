@@ -23,6 +23,7 @@ so `MotorBus("emulator:...")` opens them. Faults: "silent", "gone", "corrupt", "
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 from demoforge.collect import calibration as cal
@@ -50,9 +51,12 @@ class ScriptedOperator:
     """A person moving a leader arm, as a function of time: joint values stay inside the limits."""
 
     joints: tuple[_ScriptedJoint, ...]
+    # Where along its motion the operator is at the chain's start: each session starts elsewhere, so
+    # a second `record` run does not replay the first one's episodes (they would be near-duplicates).
+    t_offset: float = 0.0
 
     @classmethod
-    def for_arm(cls, arm: Arm, calibration: cal.ArmCalibration) -> ScriptedOperator:
+    def for_arm(cls, arm: Arm, calibration: cal.ArmCalibration, t_offset: float = 0.0) -> ScriptedOperator:
         joints = []
         for k, j in enumerate(arm.joints):
             lo, hi = j.limits
@@ -65,9 +69,10 @@ class ScriptedOperator:
             joints.append(
                 _ScriptedJoint(lo, hi, center, min(0.2 * span, 0.6), j.kind == "gripper", 0.9 * k, motors)
             )
-        return cls(tuple(joints))
+        return cls(tuple(joints), t_offset)
 
     def joint_values(self, t: float) -> list[float]:
+        t += self.t_offset
         out = []
         for j in self.joints:
             if j.gripper:  # open most of the time, squeezed shut once per period
@@ -217,10 +222,11 @@ def start_virtual_chains(
     emulator = Emulator(mode)
     paths: dict[str, str] = {}
     mounting: dict[str, dict[int, tuple[float, float]]] = {}
+    t_offset = random.uniform(0.0, 3600.0)  # one for every arm: they move as one person's hands
     try:
         for arm in rig.arms:
             calibration = cal.for_arm(rig, arm) if cal.is_virtual(arm) else cal.identity(arm)
-            script = ScriptedOperator.for_arm(arm, calibration) if operator else None
+            script = ScriptedOperator.for_arm(arm, calibration, t_offset) if operator else None
             leader_pose = script.joint_values(0.0) if script else [j.start for j in arm.joints]
             for side, pose in (("leader", leader_pose), ("follower", [j.start for j in arm.joints])):
                 port = getattr(arm, side).port
