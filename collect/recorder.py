@@ -321,23 +321,28 @@ class Recorder:
                 continue
             joint, diff = loop.mismatch
             if self.goal_source is not None:  # a policy wants the followers where they are: one is stuck
-                self._set_phase(f"waiting for the followers to settle: {joint} is {diff:.2f} from its goal")
-                if self.opt.unattended and late:
-                    raise HardwareError(
-                        f"the followers did not settle at the start pose ({joint} is {diff:.2f} from its "
-                        "goal); the policy would start from a pose it was not trained from",
-                        "free the joint (a gripper closed on an object, an arm against something), "
-                        "then start again",
-                    )
-                continue
-            self._set_phase(f"match the leader to the follower: {joint} is {diff:.2f} off")
-            if self.opt.unattended and late:
-                raise HardwareError(
-                    f"the leaders did not come to the followers' start pose ({joint} is {diff:.2f} off); "
-                    "teleop would make the followers jump",
-                    "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
-                    "for leaders in a position mode)",
+                phase = f"waiting for the followers to settle: {joint} is {diff:.2f} from its goal"
+                problem = (
+                    f"the followers did not settle at the start pose ({joint} is {diff:.2f} from its "
+                    "goal); the policy would start from a pose it was not trained from"
                 )
+                fix = (
+                    "free the joint (a gripper closed on an object, an arm against something), "
+                    "then start again"
+                )
+            else:
+                phase = f"match the leader to the follower: {joint} is {diff:.2f} off"
+                problem = (
+                    f"the leaders did not come to the followers' start pose ({joint} is {diff:.2f} off); "
+                    "teleop would make the followers jump"
+                )
+                fix = (
+                    "move the leaders to the start pose (or enable safety.leaders_to_start in the rig, "
+                    "for leaders in a position mode)"
+                )
+            self._set_phase(phase)
+            if self.opt.unattended and late:
+                raise HardwareError(problem, fix)
 
     def _wait_for_start(self) -> bool:
         squeezed = False

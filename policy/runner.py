@@ -30,7 +30,7 @@ from demoforge.policy.checkpoint import LoadedPolicy, load_policy
 from demoforge.policy.config import EnsembleConfig
 from demoforge.policy.ensemble import ActionSchedule, make_schedule
 from demoforge.policy.errors import PolicyError
-from demoforge.policy.precision import use_bf16
+from demoforge.policy.precision import autocast, use_bf16
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.rig import Rig
 
@@ -87,7 +87,7 @@ class Policy:
         images = torch.from_numpy(np.stack(imgs)[None]).to(self.device)  # (1, N, 3, H, W) uint8
         s = self.stats
         q = torch.from_numpy(((qpos - s.qpos_mean) / s.qpos_std).astype(np.float32))[None].to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with autocast(self.device, self.bf16):
             chunk = self.model.predict(images, q)[0].float().cpu().numpy()  # (k, J) normalized
         return chunk * s.action_std + s.action_mean
 
