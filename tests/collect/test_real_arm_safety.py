@@ -584,8 +584,9 @@ class StuckGripper(RigHardware):
     def open(self) -> StuckGripper:
         super().open()
         assert self.chains is not None
-        here = self.chains.state("emulator:follower_left", 4)["present_position"]  # at the start pose
-        self.chains.set_stops("emulator:follower_left", 4, here - 400, here - 390)
+        gripper = cal.for_arm(self.rig, self.rig.arms[0]).follower[4]
+        start = gripper.zero + self.rig.start_pose[2] * gripper.ticks_per_unit()  # the start pose, in ticks
+        self.chains.set_stops("emulator:follower_left", 4, start - 400, start - 390)
         return self
 
 
@@ -613,7 +614,7 @@ def test_3_a_policy_source_names_the_follower_that_cannot_settle(
     text = (tmp_path / "rig.toml").read_text().replace('kind = "gripper"', 'kind = "gripper"\nstart = 0.9')
     (tmp_path / "rig.toml").write_text(text)
     rig = load_rig(tmp_path / "rig.toml")
-    monkeypatch.setattr(recorder_mod, "ENGAGE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(recorder_mod, "ENGAGE_TIMEOUT_S", 3.0)  # the free joints settle; the gripper cannot
     opts = RecordOptions(dataset=tmp_path / "ds", episode_time=0.3)
     stuck = r"did not settle at the start pose \(left_gripper is 0\.3\d from"
     with pytest.raises(HardwareError, match=stuck):
