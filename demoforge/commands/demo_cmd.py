@@ -226,7 +226,8 @@ class DemoStages:
 
         try:  # frames decoded once into memory: every training step then costs only the network
             s = go(cache=True)
-        except CacheTooLarge:
+        except CacheTooLarge as e:
+            print(f"{e.message}: decoding frames while training instead (slower)", flush=True)
             s = go(cache=False)
         best = s["best"] or {}
         return f"{s['steps']} steps, best val loss {best.get('val_loss', float('nan')):.4f}"
