@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from demoforge.policy.config import Config
+from demoforge.policy.frames import resize_frame
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import ConfigError
@@ -164,9 +164,7 @@ def load_frame(
     reader: EpisodeReader, cam: str, t: int, src: tuple[int, int], dst: tuple[int, int]
 ) -> np.ndarray:
     """(3, H, W) uint8 RGB frame at the model's size."""
-    img = reader.image(cam, t, reduce=reduce_for(src, dst))
-    if img.shape[:2] != dst:
-        img = cv2.resize(img, (dst[1], dst[0]), interpolation=cv2.INTER_AREA)
+    img = resize_frame(reader.image(cam, t, reduce=reduce_for(src, dst)), dst)
     return np.ascontiguousarray(img.transpose(2, 0, 1))
 
 

@@ -127,7 +127,7 @@ def evaluate(
     episode_time: float | None = None,
     videos: int = 3,
     top_reward: int = TOP_REWARD,
-    device: str = "cpu",
+    device: str = "auto",
     precision: str = "auto",
     ensemble: dict[str, Any] | None = None,
     seed_offset: int = EVAL_SEED_OFFSET,
@@ -140,13 +140,13 @@ def evaluate(
     from demoforge.collect.operator_display import PlainDisplay
     from demoforge.collect.recorder import Recorder, RecordOptions
     from demoforge.collect.rigs import resolve_rig
-    from demoforge.policy.runner import Policy
+    from demoforge.policy.api import load_policy, threads_beside_control_loop
 
     out = Path(out)
     if episode_files(out / "rollouts") if (out / "rollouts").is_dir() else []:
         raise ConfigError(f"{out / 'rollouts'} already holds rollouts", "evaluate into a new --out folder")
     rig = resolve_rig(rig_name)
-    policy = Policy.load(checkpoint, device, precision)
+    policy = load_policy(checkpoint, device, precision, threads=threads_beside_control_loop())
     policy.check_rig(rig)
     # Rendering is most of a simulated rollout's cost: cameras the policy does not see are left out
     # (of the rendering and of the rollouts' files).
@@ -178,6 +178,7 @@ def evaluate(
     made = [str(write_video(p, out / "videos" / f"{p.stem}.mp4")) for p in files[:videos]]
     summary = {
         "checkpoint": str(checkpoint),
+        "runtime": policy.runtime,
         "rig": rig.name,
         "scene_seeds": [rig.simulation.seed, rig.simulation.seed + episodes - 1] if rig.simulation else None,
         "ensemble": dataclasses.asdict(goals.ensemble),

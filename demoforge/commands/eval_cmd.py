@@ -13,12 +13,13 @@ HELP = "evaluate a trained policy on a rig: rollouts recorded, success (needs a 
 EXAMPLES = """examples:
   demoforge eval runs/cube/best.pt --rig sim-transfer-cube --episodes 50 --out evals/cube
   demoforge eval runs/cube/best.pt --rig virtual --episodes 2 --episode-time 2 --out evals/smoke
+  demoforge eval cube.onnx --rig sim-transfer-cube --episodes 50 --out evals/cube-onnx   # same scenes
 writes OUT/eval.json, OUT/rollouts/ (a dataset: `demoforge check` it) and OUT/videos/*.mp4.
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", type=Path, help="RUN/best.pt")
+    p.add_argument("checkpoint", type=Path, help="RUN/best.pt, or an .onnx file from export-policy")
     p.add_argument("--rig", required=True, help="a simulation rig for success rates; any rig runs")
     p.add_argument("--episodes", type=int, default=50, help="rollouts (default 50)")
     p.add_argument("--episode-time", type=float, help="seconds per rollout (default: 400 ticks on sim rigs)")

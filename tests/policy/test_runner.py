@@ -17,7 +17,8 @@ from demoforge.policy.act import ACT
 from demoforge.policy.checkpoint import save_checkpoint
 from demoforge.policy.config import EnsembleConfig, make_config
 from demoforge.policy.data import Stats
-from demoforge.policy.runner import Policy, PolicyGoals
+from demoforge.policy.runner import PolicyGoals
+from demoforge.policy.torch_policy import TorchPolicy
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
@@ -67,7 +68,7 @@ class GatedPolicy:
     def __init__(self, k: int) -> None:
         self.k, self.calls, self.go, self.cameras = k, 0, threading.Event(), ["cam"]
 
-    def __call__(self, qpos: np.ndarray, frames: dict[str, np.ndarray]) -> np.ndarray:
+    def predict_chunk(self, frames: dict[str, np.ndarray], qpos: np.ndarray) -> np.ndarray:
         self.calls += 1
         assert self.go.wait(10)
         self.go.clear()
@@ -197,7 +198,7 @@ def test_bf16_inference_stays_close_to_fp32(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], [0.0, 0.5, 1.0])
     frames = {"cam_high": np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)}
     qpos = np.array([0.1, 0.4, 0.9])
-    full = Policy.load(ckpt, precision="fp32")(qpos, frames)
-    half = Policy.load(ckpt, precision="bf16")(qpos, frames)
+    full = TorchPolicy.load(ckpt, "cpu", "fp32").predict_chunk(frames, qpos)
+    half = TorchPolicy.load(ckpt, "cpu", "bf16").predict_chunk(frames, qpos)
     assert full.shape == half.shape == (10, 3)
     np.testing.assert_allclose(half, full, atol=0.01)  # action std 0.01: normalized outputs within ~1
