@@ -177,6 +177,8 @@ def export_onnx(
         import onnx
     except ImportError:
         raise PolicyError("export-policy needs onnx, onnxscript and onnxruntime", INSTALL) from None
+    if not samples:
+        raise ValueError("export_onnx needs samples to compare onnxruntime with PyTorch on")
     checkpoint, out = Path(checkpoint), Path(out)
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"{out} does not end in .onnx", "name the output file OUT.onnx")

@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_policy_package_loads_no_torch() -> None:
     code = (
-        "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli; print('torch' in sys.modules)"
+        "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli\n"
+        "from demoforge.policy import load_policy\n"
+        "import demoforge.policy.runner, demoforge.policy.evaluate, demoforge.policy.onnx_policy\n"
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
