@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-onnx = pytest.importorskip("onnx", reason="export needs the `edge` extra")
+pytest.importorskip("onnx", reason="export needs the `edge` extra")
 pytest.importorskip("onnxruntime", reason="export needs the `edge` extra")
 pytest.importorskip("onnxscript", reason="export needs the `edge` extra")
+
+import onnx
 
 from demoforge.cli import main
 from demoforge.policy import load_policy
@@ -48,7 +50,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("size", [(24, 32), (480, 640), (17, 23), (90, 200)])
-def test_checkpoint_and_export_give_the_same_chunk_at_any_image_size(run: Path, size: tuple[int, int]) -> None:
+def test_checkpoint_and_export_give_the_same_chunk_at_any_image_size(
+    run: Path, size: tuple[int, int]
+) -> None:
     torch_policy = load_policy(run / "run" / "best.pt", "cpu", "fp32")
     onnx_policy = load_policy(run / "p.onnx", "cpu")
     assert onnx_policy.runtime.startswith("onnxruntime CPUExecutionProvider")
