@@ -13,6 +13,12 @@ AVX512-BF16 or a GPU). The load average before and after is printed: the machine
 Training keeps conv1 and layer1 fixed, as the original ACT did with its ImageNet weights (`train`
 does the same when given --backbone-weights); `--train-stem` trains them too.
 
+`--backend onnx` (issue 24) times one chunk at batch 1 through onnxruntime against PyTorch fp32 in the
+same run, interleaved: the checkpoint is saved, exported with `export-policy`'s code (checked against
+PyTorch first), and both are called through `load_policy(...).predict_chunk` at the network's image size.
+`onnx_ms / torch_fp32_ms` is the ratio (goal <= 0.7); torch in bf16 (what `precision = "auto"` picks on
+AVX512-BF16 CPUs) is timed beside them for reference, and `--onnx-fp16` adds an fp16 export.
+
 `--compare` also times the same network the plain way (NCHW tensors, batch norm as a separate pass,
 torch.no_grad), alternating repetition by repetition with ours so that both see the same machine load:
 `plain_*` and the ratios `infer_ratio` / `train_ratio` (ours / plain) come out beside the figures.
@@ -79,7 +85,12 @@ def main() -> None:
     )
     p.add_argument("--compare", action="store_true", help="also time the plain way, interleaved")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, = cores)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx: onnxruntime vs torch")
+    p.add_argument("--onnx-fp16", action="store_true", help="with --backend onnx: also an fp16 export")
     a = p.parse_args()
+    if a.backend == "onnx":
+        onnx_backend(a)
+        return
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
@@ -170,6 +181,66 @@ def main() -> None:
                 "stem_trained": a.train_stem,
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
+                "cpu": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(),
+                "loadavg_before": [round(x, 2) for x in load0],
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+    )
+
+
+def onnx_backend(a: argparse.Namespace) -> None:
+    """One chunk at batch 1: onnxruntime (CPU provider) against PyTorch fp32 (and bf16), interleaved."""
+    import tempfile
+
+    import numpy as np
+
+    from demoforge.policy import load_policy
+    from demoforge.policy.checkpoint import load_policy as load_trained
+    from demoforge.policy.checkpoint import save_checkpoint
+    from demoforge.policy.data import Stats
+    from demoforge.policy.export import export_onnx, random_samples
+
+    threads = a.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    cfg = make_config("paper", {"model": {"image_height": a.height, "image_width": a.width}})
+    torch.manual_seed(0)
+    cams = [f"cam_{i}" for i in range(a.cameras)]
+    load0 = os.getloadavg()
+    z, one = np.zeros(JOINTS, np.float32), np.ones(JOINTS, np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "best.pt"
+        meta = {"cameras": cams, "n_joints": JOINTS, "step": 0}
+        save_checkpoint(ckpt, ACT(cfg.model, JOINTS, a.cameras), cfg, Stats(z, one, z, one), meta)
+        samples = random_samples(load_trained(ckpt), n=2)
+        exports = {"onnx": export_onnx(ckpt, Path(tmp) / "p.onnx", samples, fps=50.0)}
+        if a.onnx_fp16:
+            exports["onnx_fp16"] = export_onnx(ckpt, Path(tmp) / "h.onnx", samples, fps=50.0, fp16=True)
+        policies = {
+            "torch_fp32": load_policy(ckpt, a.device, "fp32", threads=threads),
+            "torch_bf16": load_policy(ckpt, a.device, "bf16", threads=threads),
+            **{k: load_policy(Path(e["out"]), a.device, threads=threads) for k, e in exports.items()},
+        }
+        s = samples[0]
+        fns = [lambda p=p: p.predict_chunk(s.images, s.qpos) for p in policies.values()]
+        sync = torch.cuda.synchronize if torch.device(a.device).type == "cuda" else (lambda: None)
+        ms = dict(zip(policies, timed(fns, a.reps, a.warmup, sync), strict=True))
+    print(
+        json.dumps(
+            {
+                "backend": "onnx",
+                **{f"{k}_ms": round(v, 2) for k, v in ms.items()},
+                "onnx_over_torch_fp32": round(ms["onnx"] / ms["torch_fp32"], 3),
+                "runtimes": {k: p.runtime for k, p in policies.items()},
+                "export_max_diff_std": {k: e["max_diff_std"] for k, e in exports.items()},
+                "height": a.height,
+                "width": a.width,
+                "cameras": a.cameras,
+                "batch": 1,
+                "threads": threads,
+                "torch": torch.__version__,
+                "onnxruntime": __import__("onnxruntime").__version__,
                 "cpu": platform.processor() or platform.machine(),
                 "cpus": os.cpu_count(),
                 "loadavg_before": [round(x, 2) for x in load0],

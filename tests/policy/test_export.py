@@ -183,3 +183,32 @@ def test_eval_of_an_onnx_export_completes_a_rollout_on_the_simulated_rig(tmp_pat
     assert summary["runtime"].startswith("onnxruntime") and summary["episodes"] == 1
     assert summary["rollouts"][0]["ticks"] == 15 and summary["rollouts"][0]["max_reward"] is not None
     assert summary["inference_latency"]["count"] >= 1
+
+
+class StandInRobot:
+    """What the docs' `robot` offers: frames and positions in, commands out (nothing to drive here)."""
+
+    def __init__(self, n_joints: int) -> None:
+        self.n_joints, self.commands, self.rng = n_joints, list[np.ndarray](), np.random.default_rng(0)
+
+    def rgb(self, cam: str) -> np.ndarray:
+        return self.rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+    def qpos(self) -> np.ndarray:
+        return np.zeros(self.n_joints)
+
+    def command(self, action: np.ndarray) -> None:
+        self.commands.append(action)
+
+    def wait_for_next_tick(self) -> None:
+        pass
+
+
+def test_the_docs_control_loop_runs_as_written(run: Path) -> None:
+    doc = (ROOT / "docs" / "edge-deployment.md").read_text()
+    code = doc.split("## In your own control code", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12  # the ten-line promise, imports included
+    robot = StandInRobot(6)
+    code = code.replace('"cube.onnx"', repr(str(run / "p.onnx"))).replace("range(400)", "range(12)")
+    exec(code, {"robot": robot})
+    assert len(robot.commands) == 12 and all(c.shape == (6,) for c in robot.commands)
