@@ -9,7 +9,8 @@ In simulation the clock is stepped (time stands still between ticks), so a backg
 be "late" by however many ticks the host ran meanwhile, and results would depend on the host's speed:
 there the policy runs synchronously (`synchronous=True`), as ACT's own simulated evaluation does.
 Each inference's latency is recorded with the tick its chunk began to be used
-(`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere).
+(`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere). The policy is anything
+`load_policy` returns (api.py): a checkpoint in PyTorch or an ONNX export in onnxruntime, the same path.
 """
 
 from __future__ import annotations

@@ -212,3 +212,18 @@ def test_the_docs_control_loop_runs_as_written(run: Path) -> None:
     code = code.replace('"cube.onnx"', repr(str(run / "p.onnx"))).replace("range(400)", "range(12)")
     exec(code, {"robot": robot})
     assert len(robot.commands) == 12 and all(c.shape == (6,) for c in robot.commands)
+
+
+def test_execution_providers_follow_the_device() -> None:
+    import onnxruntime as ort
+
+    from demoforge.policy.onnx_policy import providers
+
+    cache = Path("p.trt")
+    assert providers("cpu", "fp32", cache) == ["CPUExecutionProvider"]
+    assert providers("auto", "fp32", cache)[-1] == "CPUExecutionProvider"  # GPUs first where present
+    with pytest.raises(PolicyError, match="use auto, cpu, cuda"):
+        providers("tpu", "fp32", cache)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():  # this CPU build of onnxruntime
+        with pytest.raises(PolicyError, match="no CUDA or TensorRT provider"):
+            providers("cuda:1", "fp32", cache)
