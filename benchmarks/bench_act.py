@@ -34,7 +34,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -87,6 +89,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, = cores)")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx: onnxruntime vs torch")
     p.add_argument("--onnx-fp16", action="store_true", help="with --backend onnx: also an fp16 export")
+    p.add_argument(
+        "--ort-levels",
+        default="",
+        help="with --backend onnx: also time the fp32 export at these onnxruntime graph optimization "
+        "levels, e.g. basic,extended (load_policy uses all)",
+    )
     a = p.parse_args()
     if a.backend == "onnx":
         onnx_backend(a)
@@ -190,6 +198,25 @@ def main() -> None:
     )
 
 
+def ort_session_run(path: Path, level: str, threads: int, sample: Any) -> Callable[[], object]:
+    """A session.run of the export at one graph optimization level (inputs already at the network's size)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = {
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[level]
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    feed = {f"image_{c}": img[None] for c, img in sample.images.items()}
+    feed["qpos"] = np.asarray(sample.qpos, np.float32)[None]
+    return lambda: session.run(None, feed)
+
+
 def onnx_backend(a: argparse.Namespace) -> None:
     """One chunk at batch 1: onnxruntime (CPU provider) against PyTorch fp32 (and bf16), interleaved."""
     import tempfile
@@ -224,8 +251,12 @@ def onnx_backend(a: argparse.Namespace) -> None:
         }
         s = samples[0]
         fns = [lambda p=p: p.predict_chunk(s.images, s.qpos) for p in policies.values()]
+        names = list(policies)
+        for level in filter(None, a.ort_levels.split(",")):
+            fns.append(ort_session_run(Path(exports["onnx"]["out"]), level, threads, s))
+            names.append(f"onnx_{level}")
         sync = torch.cuda.synchronize if torch.device(a.device).type == "cuda" else (lambda: None)
-        ms = dict(zip(policies, timed(fns, a.reps, a.warmup, sync), strict=True))
+        ms = dict(zip(names, timed(fns, a.reps, a.warmup, sync), strict=True))
     print(
         json.dumps(
             {
