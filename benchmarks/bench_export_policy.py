@@ -54,14 +54,18 @@ def first_divergence(a: Path, b: Path, atol: float = 1e-3) -> int | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint", type=Path, help="RUN/best.pt trained on the rig's task")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("checkpoint", type=Path, nargs="?", help="RUN/best.pt trained on the rig's task")
+    p.add_argument("--out", type=Path)
     p.add_argument("--rig", default="sim-transfer-cube")
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--episode-time", type=float, help="seconds per rollout (default: 400 ticks)")
     p.add_argument("--fp16", action="store_true", help="export in half precision (GPUs)")
     p.add_argument("--device", default="cpu")
     a = p.parse_args()
+    if a.checkpoint is None or a.out is None:  # `make bench` runs every script bare
+        usage = "bench_export_policy.py RUN/best.pt --out DIR"
+        print(json.dumps({"skipped": f"needs a trained checkpoint: {usage}"}))
+        return
     a.out.mkdir(parents=True, exist_ok=True)
     onnx_file = a.out / "policy.onnx"
     if not onnx_file.exists():
