@@ -214,6 +214,9 @@ def export_onnx(
             )
         model = onnx.load(str(tmp))
         props = {
+            # the checkpoint's own meta travels too (val_loss, n_joints, what later versions add), so an
+            # export answers `policy.meta[...]` like its checkpoint; its camera list becomes a size map
+            **{k: v for k, v in meta.items() if k != "cameras"},
             "joint_names": names,
             "cameras": {c: [m.image_height, m.image_width] for c in cameras},
             "chunk_size": m.chunk_size,

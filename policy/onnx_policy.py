@@ -7,7 +7,7 @@ The file's graph and metadata (written by export.py; the names are defined here,
     output   actions           (1, k, J) float32, raw joint units (normalization in and out is in the graph)
     metadata_props  demoforge_format, joint_names, cameras ({name: [H, W]}), chunk_size, fps,
                     report_sha256, precision, config (the checkpoint's settings), checkpoint, step,
-                    verified_max_diff
+                    verified_max_diff, and the rest of the checkpoint's meta (n_joints, val_loss, ...)
 
 Execution providers, where this onnxruntime build has them: TensorRT, then CUDA, then the CPU for
 device "auto" or "cuda"; the CPU alone for "cpu". TensorRT builds its engine when the session starts

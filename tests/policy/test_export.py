@@ -80,6 +80,7 @@ def test_the_exports_metadata_round_trips(run: Path) -> None:
     assert policy.meta["report_sha256"] == verify_split(run / "data").report_sha256
     assert policy.meta["chunk_size"] == state["config"]["model"]["chunk_size"] == policy.chunk_size
     assert policy.meta["config"] == state["config"]
+    assert {k: v for k, v in state["meta"].items() if k != "cameras"}.items() <= policy.meta.items()
     assert policy.ensemble_config() == policy.config.ensemble
     assert policy.meta["precision"] == "fp32" and 0 <= policy.meta["verified_max_diff"] <= 1e-3
     model = onnx.load(str(run / "p.onnx"))
