@@ -31,7 +31,7 @@ from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import Clock, DeadlineClock
-from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp, speed_limits
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
@@ -108,6 +108,7 @@ class RigHardware:
             self._slices.append(slice(k, k + len(arm.joints)))
             k += len(arm.joints)
         self.n_joints = k
+        self._speeds = speed_limits(rig)  # (J,) rad/s (grippers: strokes/s): Profile Velocity at open
         # One worker per arm: serial lines wait in parallel (bench_bus: 4 arms at 1 Mbit/s take 19 ms a
         # tick one after another, 6 ms side by side). A single arm gains nothing from a thread hop.
         if parallel_buses is None:
@@ -124,7 +125,12 @@ class RigHardware:
                 calibration = cal.for_arm(self.rig, arm)
                 self.leaders.append(ArmBus(arm, "leader", calibration).open())
                 follower = ArmBus(
-                    arm, "follower", calibration, gripper_current_ma=self.rig.safety.gripper_current_ma
+                    arm,
+                    "follower",
+                    calibration,
+                    gripper_current_ma=self.rig.safety.gripper_current_ma,
+                    speed_limits=self._speeds[self._slices[len(self.followers)]],
+                    effort_hold_ticks=self.rig.safety.effort_hold_ticks,
                 ).open()
                 self.followers.append(follower)
                 follower.set_modes()
@@ -154,7 +160,35 @@ class RigHardware:
     # -- per tick ----------------------------------------------------------------------------------
 
     def tick_extras(self) -> dict[str, float]:
-        return {}
+        """Per tick: whether any follower was holding where it was (`hold_here`) instead of taking goals."""
+        return {L.HELD: float(any(f.held_here is not None for f in self.followers))}
+
+    # -- holding where the arm is (a stop key, an effort limit, a hot motor) ---------------------------
+
+    def hold_here(self, reason: str) -> None:
+        """Every follower holds where it is now (goal = present position, torque on) and takes no goals
+        until `resume_followers`; a follower that already holds keeps its first reason."""
+        for follower in self.followers:
+            if follower.fault is None and follower.held_here is None:
+                follower.hold_here(reason)
+
+    def holding(self) -> list[str]:
+        """Why each holding follower holds (empty: none holds)."""
+        return [f.held_here for f in self.followers if f.held_here is not None]
+
+    def resume_followers(self) -> None:
+        """Followers take goals again; the goal source must restart from their measured position."""
+        for follower in self.followers:
+            follower.resume()
+
+    def take_events(self) -> list[str]:
+        """Holds and motor warnings since the last call (effort, temperature, voltage), for the operator."""
+        return [e for f in self.followers for e in f.take_events()]
+
+    def motor_health(self) -> str:
+        """One line: the hottest follower motor and the input voltage range, per arm ('' before a reading)."""
+        parts = [f"{f.name} {line}" for f in self.followers if (line := f.health.summary(f.bus.ids))]
+        return "; ".join(parts)
 
     def _each_arm(self, fn: Callable[[int], Any]) -> list[Any]:
         if self._pool is None:
