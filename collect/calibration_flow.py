@@ -187,7 +187,10 @@ def _recentre(
             )
         offset = (m.settings.homing_offset if m.settings is not None else 0) + shift
         if not recentre:
-            refused.append(f"{where}: limits span ticks {lo:.0f}..{hi:.0f} (Homing Offset {offset} fixes it)")
+            refused.append(
+                f"{where}: limits span ticks {lo:.0f}..{hi:.0f}, across the encoder's 0/4095 wrap "
+                f"(Homing Offset {offset} fixes it)"
+            )
             continue
         bus.write(i, "homing_offset", offset)
         out[i] = cal.shifted(m, shift)

@@ -295,6 +295,9 @@ class RigHardware:
             if follower.fault is not None:
                 problems.append(f"{follower.name}: left holding its pose ({follower.fault.message})")
                 continue
+            if follower.held_here is not None:  # a safety hold: torque off would drop it where it stopped
+                problems.append(f"{follower.name}: left holding where it stopped ({follower.held_here})")
+                continue
             sl = self._slices[i]
             try:
                 qpos = follower.read()[0]

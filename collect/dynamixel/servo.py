@@ -77,7 +77,6 @@ class Servo:
         self._released: tuple[float, float] | None = None  # (time, offset) when a driven arm was let go
         self._before = self.position
         self._dt = 0.0
-        self._blocked = 0  # +1 / -1: the physics pushed past a stop this step (its direction)
         self._push = 0.0  # current built up pushing against a stop (raw units)
         self.temperature = float(self.get("present_temperature") or AMBIENT_C)
 
@@ -166,7 +165,6 @@ class Servo:
             most = self._config()[4] * dt  # Profile Velocity
             wanted = self.position + min(max(step, -most), most)
             self.position = min(max(wanted, self.stops[0]), self.stops[1])
-            self._blocked = (wanted > self.position) - (wanted < self.position)
         elif torque and mode == ct.MODE_VELOCITY:
             self.position += self.get("goal_velocity") * ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV * dt
         self._dt = dt
@@ -182,11 +180,11 @@ class Servo:
         top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
         if self.mem[64] and self._config()[0] in _POSITION_MODES:
             error = self.to_mechanical(self.get("goal_position")) - self.position
-        if self.mem[64] and self._blocked and self._blocked * error > 0:  # pushing against a stop
-            self._push = min(float(cap), self._push + PUSH_RISE_PER_S * top * dt)
+        lo, hi = self.stops
+        if self.mem[64] and ((self.position >= hi and error > 0) or (self.position <= lo and error < 0)):
+            self._push = min(float(cap), self._push + PUSH_RISE_PER_S * top * dt)  # against a stop
         else:
             self._push = 0.0
-        self._blocked = 0
         drive = error * CURRENT_PER_TICK + math.copysign(self._push, error)
         current = max(-cap, min(cap, round(sign * drive)))
         self._put(self.model.register(reg126), current)
