@@ -41,6 +41,7 @@ SIDES = ("leader", "follower")
 IDENTITY_GRIPPER_SPAN = 1024  # ticks from closed to open in the identity calibration (90°)
 TICKS_PER_S_PER_UNIT = ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV
 HALF_TURN = ct.TICKS_PER_REV // 2
+WRAP_SLACK_TICKS = 2  # how far past 0..4095 a one-turn joint's limits may reach (see `crosses_wrap`)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,9 @@ def crosses_wrap(m: MotorCalibration, joint: Joint) -> bool:
     """The joint's limits reach past tick 0 or 4095: in Position Control Mode (one turn, 0..4095) a
     goal there cannot be sent without wrapping, and a wrapped goal turns the motor the long way round."""
     lo, hi = tick_span(m, joint)
-    return lo < -0.5 or hi > ct.TICKS_PER_REV - 0.5
+    # A joint limited at +-pi around tick 2048 reaches 0 and 4096, the same point: goals there are
+    # clamped by a tick or two into 0..4095, no wrong-way turn, so that much is allowed.
+    return lo < -WRAP_SLACK_TICKS or hi > ct.TICKS_PER_REV - 1 + WRAP_SLACK_TICKS
 
 
 def recentring_shift(m: MotorCalibration, joint: Joint) -> int | None:
@@ -206,7 +209,7 @@ def recentring_shift(m: MotorCalibration, joint: Joint) -> int | None:
     limit = ct.HOMING_OFFSET_LIMIT_POSITION
     shift = round(ct.CENTER_TICK - (lo + hi) / 2)
     shift = max(-limit - now, min(limit - now, shift))
-    if lo + shift < -0.5 or hi + shift > ct.TICKS_PER_REV - 0.5:
+    if lo + shift < -WRAP_SLACK_TICKS or hi + shift > ct.TICKS_PER_REV - 1 + WRAP_SLACK_TICKS:
         return None
     return shift
 
