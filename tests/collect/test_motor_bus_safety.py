@@ -23,7 +23,6 @@ from demoforge.collect import calibration as cal
 from demoforge.collect.arm import PROFILE_MARGIN, ArmBus
 from demoforge.collect.calibration_flow import calibrate_arm
 from demoforge.collect.dynamixel import control_table as ct
-from demoforge.collect.dynamixel import motor_health
 from demoforge.collect.dynamixel.bus import MotorBus
 from demoforge.collect.dynamixel.servo import AMBIENT_C, Servo
 from demoforge.collect.errors import HardwareError
@@ -402,7 +401,3 @@ def test_7_read_settings_never_parses_a_refused_or_short_reply(
             bus.read_settings(6)
         assert "reading the settings of motor 6 (xm540-w270) on emulator:left_follower" in err.value.message
         assert re.search(words, err.value.message)
-
-
-def test_health_margins_are_below_the_limit() -> None:
-    assert 0 < motor_health.HOLD_MARGIN_C < motor_health.WARN_MARGIN_C
