@@ -401,3 +401,26 @@ def test_7_read_settings_never_parses_a_refused_or_short_reply(
             bus.read_settings(6)
         assert "reading the settings of motor 6 (xm540-w270) on emulator:left_follower" in err.value.message
         assert re.search(words, err.value.message)
+
+
+def test_5_the_operator_display_shows_each_followers_temperature_and_voltage(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from demoforge.collect.operator_display import LiveDisplay
+
+    rig = small_virtual_rig(tmp_path, arms=2, cameras=0)
+    with RigHardware(rig) as hw:
+        assert hw.chains is not None
+        hw.chains.set_register("emulator:follower_right", 2, "present_temperature", 57)
+        hw.read_followers()  # the first reading after open includes temperature and voltage
+        line = hw.motor_health()
+        rec = SimpleNamespace(
+            loop=None, rig=rig, phase="reset", phase_end=0.0, episode_index=0, results=[],
+            opt=SimpleNamespace(episodes=1, dataset=tmp_path), in_progress=None, hw=hw,
+        )  # fmt: skip
+        console = Console(record=True, width=200)
+        console.print(LiveDisplay(console).render(rec))
+    assert line.startswith("left follower ") and "right follower 57 °C max (motor 2), 12.0-12.0 V" in line
+    assert "right follower 57 °C max (motor 2)" in console.export_text()
