@@ -424,3 +424,31 @@ def test_5_the_operator_display_shows_each_followers_temperature_and_voltage(tmp
         console.print(LiveDisplay(console).render(rec))
     assert line.startswith("left follower ") and "right follower 57 °C max (motor 2), 12.0-12.0 V" in line
     assert "right follower 57 °C max (motor 2)" in console.export_text()
+
+
+def test_3_a_hold_requested_from_another_thread_stops_the_followers_within_a_tick(tmp_path: Path) -> None:
+    """The API a stop key uses while the control loop runs: `request_hold`, then `request_resume`."""
+    from demoforge.collect.control_loop import ControlLoop
+
+    rig = small_virtual_rig(tmp_path, arms=2, cameras=0)
+    with RigHardware(rig) as hw:
+        loop = ControlLoop(hw)
+        loop.start()
+        try:
+            loop.move_to(rig.start_pose)
+            assert until(lambda: loop.engaged, 10.0)
+            loop.wait_ticks(10)
+            hw.request_hold("stop key")  # from this (the operator's) thread
+            loop.wait_ticks(3)
+            assert hw.holding() == ["stop key", "stop key"] and hw.tick_extras()[L.HELD] == 1.0
+            held = [loop.qpos.copy()]
+            for _ in range(25):  # half a second: the scripted leaders keep moving, the followers do not
+                loop.wait_ticks(1)
+                held.append(loop.qpos.copy())
+            assert np.abs(np.array(held) - held[0]).max() < 0.01
+            assert abs(loop.leader - held[0]).max() > 0.02  # they would have followed the leaders
+            hw.request_resume()
+            loop.wait_ticks(3)
+            assert hw.holding() == [] and hw.tick_extras()[L.HELD] == 0.0
+        finally:
+            loop.stop()
