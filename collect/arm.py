@@ -11,6 +11,16 @@ Secondary ID; leaders also Operating Mode). A mismatch refuses to run with a mes
 the motor and the fix. The motors' own position limits are read too: goals are clamped into them
 before sending, because a motor refuses an out-of-limit goal silently (a sync write has no reply).
 
+Goals never wrap: a joint goal is clipped in joint units and converted in the motor's own continuous
+range. A one-turn motor (Position Control Mode, 0..4095) whose joint limits would reach past tick 0 or
+4095 is refused at open, naming the Homing Offset that re-centres it (`calibrate --recentre` writes
+it); multi-turn motors (current-based position grippers) get goals in the turn they count now.
+Profile Velocity is set from the joint's speed limit at open, so the motor itself never moves faster.
+
+Holding where it is (`hold_here`: goal = present position, torque on, later goals not sent): when a
+joint's effort stays above its limit for a few reads, or a motor comes within a few degrees of its
+temperature limit (read about once a second, in the same sync read as the state), or on request.
+
 Safety on a fault: when a motor stops answering (or reports a hardware error), the bus goes into
 `hold`: it sends nothing further. Every later `write` raises the same `HardwareError` without
 touching the bus, so the follower is never driven with stale data. The motors that still answer keep

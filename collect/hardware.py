@@ -8,9 +8,17 @@ one `write_and_read_followers()` and one `latest_frames()` per tick, joint vecto
 
 RigHardware: every check of the motors happens in `open` (see `arm.ArmBus.open`), never per tick.
 
+Holding where the followers are (goal = present position, torque on, no further goals) is one API for
+every reason: a follower's own checks (effort above a joint's limit, a motor near its temperature
+limit) hold it from the control thread; a stop key or a watchdog on another thread calls
+`request_hold(reason)` and the next tick holds them; `request_resume()` lets them take goals again.
+Each tick records whether they held (`/observations/held`), and the reasons reach the operator through
+`take_events` (the control loop's warnings).
+
 Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
 and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
-(torque off would drop it, and nothing can be sent to it). While open, SIGTERM (`kill`, a service
+(torque off would drop it, and nothing can be sent to it); so is a follower holding (see above). While
+open, SIGTERM (`kill`, a service
 manager stopping the program) is turned into KeyboardInterrupt, so the shutdown runs then too.
 """
 
