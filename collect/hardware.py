@@ -17,9 +17,9 @@ Each tick records whether they held (`/observations/held`), and the reasons reac
 
 Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
 and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
-(torque off would drop it, and nothing can be sent to it); so is a follower holding (see above). While
-open, SIGTERM (`kill`, a service
-manager stopping the program) is turned into KeyboardInterrupt, so the shutdown runs then too.
+(torque off would drop it, and nothing can be sent to it); so is a follower holding (see above).
+While open, SIGTERM (`kill`, a service manager stopping the program) is turned into
+KeyboardInterrupt, so the shutdown runs then too.
 """
 
 from __future__ import annotations
