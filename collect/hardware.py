@@ -111,6 +111,8 @@ class RigHardware:
         self.shutdown_problems: list[str] = []  # what `rest` could not do at close
         self._sigterm: Any = None  # the SIGTERM handler to restore at close
         self._slices: list[slice] = []
+        # ("hold", reason) or ("resume", ""), set from any thread, applied by the next tick (`request_hold`)
+        self._hold_request: tuple[str, str] | None = None
         k = 0
         for arm in rig.arms:
             self._slices.append(slice(k, k + len(arm.joints)))
@@ -173,9 +175,21 @@ class RigHardware:
 
     # -- holding where the arm is (a stop key, an effort limit, a hot motor) ---------------------------
 
+    def request_hold(self, reason: str) -> None:
+        """From any thread (a stop key, a policy watchdog): the next control tick, instead of sending its
+        goal, holds every follower where it is (`hold_here`), within one period. The buses are used
+        only from the control thread, so this is the way to hold while the control loop runs."""
+        self._hold_request = ("hold", reason)
+
+    def request_resume(self) -> None:
+        """From any thread: the next control tick lets the followers take goals again (`resume_followers`);
+        the goal source should restart from the measured position."""
+        self._hold_request = ("resume", "")
+
     def hold_here(self, reason: str) -> None:
         """Every follower holds where it is now (goal = present position, torque on) and takes no goals
-        until `resume_followers`; a follower that already holds keeps its first reason."""
+        until `resume_followers`; a follower that already holds keeps its first reason. Bus I/O on the
+        calling thread: only while the control loop is not running (else `request_hold`)."""
         for follower in self.followers:
             if follower.fault is None and follower.held_here is None:
                 follower.hold_here(reason)
@@ -214,9 +228,17 @@ class RigHardware:
     def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Send the goals, then read the followers' state: one worker per arm does both."""
 
+        request, self._hold_request = self._hold_request, None  # taken once: a request is one event
+
         def arm(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            self.followers[i].write(goal[self._slices[i]])
-            return self.followers[i].read()
+            follower = self.followers[i]
+            if request is not None and request[0] == "hold":
+                if follower.held_here is None:
+                    follower.hold_here(request[1])  # instead of this tick's goal
+            elif request is not None:
+                follower.resume()
+            follower.write(goal[self._slices[i]])
+            return follower.read()
 
         qpos, qvel, effort = (np.empty(self.n_joints) for _ in range(3))
         for sl, (q, v, e) in zip(self._slices, self._each_arm(arm), strict=True):
