@@ -3,9 +3,10 @@
 Ours because torchvision is not a dependency (and its CPU build fails to import against this torch).
 The keys match torchvision's (`conv1.weight`, `layer1.0.bn1.running_mean`, `layer2.0.downsample.0.weight`,
 ...), so `load_imagenet(model, FILE)` takes a local torchvision ImageNet checkpoint unchanged. Batch norm
-is frozen (fixed statistics and affine), as in ACT (act: detr/models/backbone.py:94, `norm_layer=FrozenBatchNorm2d`)
-and LeRobot (policies/act/modeling_act.py:327): batches of 8 give noisy statistics. The whole network
-trains, as in both originals; `freeze_stem_and_layer1` is an option of ours.
+is frozen (fixed statistics and affine), as in ACT (act: detr/models/backbone.py:94,
+`norm_layer=FrozenBatchNorm2d`) and LeRobot (policies/act/modeling_act.py:327): batches of 8 give
+noisy statistics. The whole network trains, as in both originals; `freeze_stem_and_layer1` is an
+option of ours.
 Without ImageNet weights the backbone starts random: it trains, but needs more data and steps to see
 as well (the paper fine-tuned ImageNet weights; expect lower success from scratch on small datasets).
 """
