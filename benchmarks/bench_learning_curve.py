@@ -123,7 +123,7 @@ def train_until(
 def evaluate_all(
     snaps: list[Path], rig: Path, episodes: int, only_read: bool
 ) -> dict[str, dict[str, object]]:
-    from demoforge.policy.evaluate import evaluate
+    from demoforge.policy.evaluate import evaluate, success_counts
 
     out = {}
     for snap in snaps:
@@ -135,7 +135,8 @@ def evaluate_all(
         else:
             s = evaluate(snap, str(rig), ev_dir, episodes=episodes, episode_time=8.0, videos=2, device="cpu")
         out[str(snap.relative_to(snap.parent.parent))] = {
-            k: s.get(k) for k in ("success_strict", "success_lerobot", "stage_rates", "episodes")
+            **success_counts(s),  # eval.json of either version (1 had success_strict = held)
+            **{k: s.get(k) for k in ("stage_rates", "episodes")},
         }
     return out
 
