@@ -200,3 +200,23 @@ def test_precision_auto_is_bf16_exactly_where_the_hardware_computes_it() -> None
     cpu = torch.device("cpu")
     assert use_bf16(cpu, "bf16") and not use_bf16(cpu, "fp32")
     assert use_bf16(cpu, "auto") == native_bf16(cpu) == bool(torch.cpu._is_avx512_bf16_supported())
+
+
+def test_threads_follow_the_affinity_and_a_run_below_min_steps_says_so(
+    split_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one usable core: torch gets one thread whatever the core count; and a step budget far below what
+    # the preset needs (a contended machine's few steps, made deterministic) is named, not silent
+    from demoforge.policy import threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    try:
+        s = train(split_dataset, tmp_path / "run", tiny(steps=6, val_every=6, min_steps=500), live=False)
+    finally:
+        torch.set_num_threads(before)
+    assert s["machine"]["usable_cores"] == 1 and s["machine"]["torch_threads"] == 1
+    assert s["too_few_steps"] and s["min_steps"] == 500 and s["step_s"] > 0
+    assert any("below the 500 steps its preset needs" in line for line in s["health"])
+    rows = [r for r in metrics(tmp_path / "run") if r["split"] == "train"]
+    assert all(r["step_s"] > 0 for r in rows)
