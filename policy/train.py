@@ -401,6 +401,7 @@ def _train(
                 break
     finally:
         console.close()
+    drift = _rank_weight_drift(model, d) if d.world > 1 else None
     summary: dict[str, Any] = {}
     if d.main:
         _write_metrics(run / "metrics.jsonl", rows)
@@ -413,6 +414,7 @@ def _train(
             "config": config_to_dict(cfg),
             "best": {"step": best["step"], "val_loss": best["loss"]} if best else None,
             "machine": machine(d),
+            **({"ranks_max_weight_diff": drift} if drift is not None else {}),
             "bf16": bf16,
             "wall_s": round(wall0 + time.monotonic() - t0, 3),
             "step_s": _median_step_s(rows),
@@ -429,6 +431,18 @@ def _train(
             "lower train.lr (x0.3) or train.grad_clip, then train again or --resume from last.pt",
         )
     return summary
+
+
+@torch.no_grad()
+def _rank_weight_drift(model: torch.nn.Module, d: Dist) -> float:
+    """Largest |weight - rank 0's weight| over every parameter and rank: 0 when DDP kept them equal."""
+    worst = torch.zeros((), device=d.device)
+    for p in model.parameters():
+        ref = p.detach().clone()
+        dist.broadcast(ref, 0)
+        worst = torch.maximum(worst, (p.detach() - ref).abs().max().float())
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst)
 
 
 def _joint_names(data: TrainingData) -> list[str]:
