@@ -27,7 +27,12 @@ from demoforge.schemas.toml_config import from_table, one_of, read_toml
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The ACT network. Defaults are the paper's, except where a reason says otherwise."""
+    """The ACT network. Defaults are the original's, except where a reason says otherwise.
+
+    The original's settings: act README.md:76-77 (kl_weight 10, chunk_size 100, hidden_dim 512, batch 8,
+    dim_feedforward 3200, lr 1e-5), imitate_episodes.py:51-56 (lr_backbone 1e-5, resnet18, 4 encoder
+    layers, 8 heads), detr/main.py:17,43 (weight decay 1e-4, dropout 0.1).
+    """
 
     # ResNet depth per camera: "resnet18" as in the paper; "resnet34" for more visual capacity.
     backbone: str = field(default="resnet18", metadata=one_of("resnet18", "resnet34"))
@@ -44,8 +49,10 @@ class ModelConfig:
     ff: int = 3200
     # Observation encoder layers: the paper's 4.
     enc_layers: int = 4
-    # Decoder layers. The original code built 7 but returned the first layer's output, so layers 2-7
-    # never influenced an action (nor got a gradient): the published results come from 1 layer. 1 gives
+    # Decoder layers. The original code built 7 (act: imitate_episodes.py:55) but used the first layer's
+    # output (detr_vae.py:131 takes `[0]` of the decoder's stacked intermediate outputs), so layers 2-7
+    # never influenced an action (nor got a gradient); LeRobot defaults to 1 for this reason
+    # (configuration_act.py:109-112). 1 gives
     # the same network at a seventh of the decoder's cost; more is an experiment, not a reproduction.
     dec_layers: int = 1
     # Layers of the CVAE encoder over [CLS, qpos, actions]: the paper's 4.

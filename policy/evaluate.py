@@ -8,8 +8,11 @@ Success needs the per-tick task reward (`/reward`, written by simulation rigs); 
 Three counts, because published numbers use different ones (eval.json `schema_version` 2):
     success_reached: the top reward reached at any tick of the (400-tick) episode. The ACT paper's
                      count (act: imitate_episodes.py:288-295, `np.max(rewards) == env_max_reward`).
-    success_lerobot: the top reward reached within the first 300 ticks (gym-aloha's registered episode
-                     length; LeRobot's 87.6 % on transfer-cube counts this way).
+    success_lerobot: the top reward reached within the first 300 ticks: gym-aloha registers 300 steps
+                     (gym_aloha/__init__.py, max_episode_steps) and ends an episode at reward 4
+                     (env.py:180); LeRobot 0.4.4 counts a rollout successful if any step was
+                     (scripts/lerobot_eval.py:154,365). Its ACT model card's 87.6 % (500 rollouts,
+                     trained on the human transfer-cube data) counts this way.
     success_held:    the top reward still held at the last tick: stricter than either (a cube dropped
                      after the transfer fails). Version 1 called it `success_strict` (held at tick 400).
 Per stage s = 1 .. top reward: the share of rollouts whose reward reached s (the paper's stage rates:
