@@ -20,10 +20,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def use_cores(leave: int = 0) -> int:
-    """Give torch the usable cores less `leave` (at least one); returns the thread count set."""
+def use_cores(leave: int = 0, share: int = 1) -> int:
+    """Cap torch's threads at the usable cores / `share` (processes on this host) less `leave`.
+
+    Never raises a count set before (OMP_NUM_THREADS, torch.set_num_threads: a run pinned to one core
+    stays there); at least one. Returns the thread count set."""
     import torch
 
-    n = max(1, usable_cores() - leave)
+    n = max(1, min(torch.get_num_threads(), usable_cores() // max(share, 1) - leave))
     torch.set_num_threads(n)
     return n

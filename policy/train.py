@@ -42,7 +42,7 @@ from demoforge.policy.errors import PolicyError
 from demoforge.policy.health import advise
 from demoforge.policy.loss_plot import plot_losses
 from demoforge.policy.precision import autocast, use_bf16
-from demoforge.policy.threads import usable_cores
+from demoforge.policy.threads import usable_cores, use_cores
 from demoforge.schemas.errors import ConfigError
 
 
@@ -258,7 +258,7 @@ def _train(
             "start a new run (another --out) on the new split",
         )
     if d.device.type == "cpu":  # the cores this process may use, shared among the ranks on this host
-        torch.set_num_threads(max(1, usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))))
+        use_cores(share=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     torch.manual_seed(t.seed + d.rank)
     model = (
         ACT(cfg.model, data.n_joints, len(data.cameras)).to(d.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]

@@ -26,5 +26,9 @@ def test_threads_follow_the_affinity_mask_not_the_core_count(
     assert threads.usable_cores() == 1
     assert threads.use_cores() == 1 and torch.get_num_threads() == 1
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 5}, raising=False)
+    torch.set_num_threads(8)  # torch's default: os.cpu_count()
     assert threads.use_cores(leave=1) == 3 and torch.get_num_threads() == 3
+    assert threads.use_cores(share=2) == 2  # two training processes on this host
     assert threads.use_cores(leave=9) == 1  # never none
+    torch.set_num_threads(1)  # pinned by the user (e.g. --threads 1): never raised
+    assert threads.use_cores() == 1
