@@ -13,7 +13,6 @@ until a checkpoint is loaded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 from demoforge.policy.config import Config, EnsembleConfig, config_to_dict, make_config
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.frames import resize_frame
+from demoforge.policy.threads import usable_cores
 from demoforge.schemas.rig import Rig
 
 
@@ -100,7 +100,7 @@ def load_policy(
     CPU. precision: "auto" (checkpoints: bfloat16
     where the hardware computes it natively, else fp32; ONNX: as exported), "fp32", "bf16" (checkpoints),
     "fp16" (ONNX: an --fp16 export, or any export on the TensorRT provider). threads: intra-op threads
-    for inference (default: every core).
+    for inference (default: the cores this process may use; never more, threads.py).
     """
     p = Path(path)
     if p.suffix.lower() == ".onnx":
@@ -116,7 +116,7 @@ def threads_beside_control_loop() -> int:
     """Inference threads that leave a core to the control loop (deploy and eval use this).
 
     Torch's (and onnxruntime's) worker threads spin while they wait for work: on a 2-core machine two of
-    them starve the control thread, and (measured in bench_act.py on a loaded machine) made inference
-    itself 10-20x slower than one thread.
+    them starve the control thread, and (measured with bench_act.py on a loaded machine) made inference
+    itself 20x slower than one thread (threads.py, benchmarks/RESULTS.md).
     """
-    return max(1, (os.cpu_count() or 2) - 1)
+    return max(1, usable_cores() - 1)

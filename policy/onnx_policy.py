@@ -17,7 +17,6 @@ device "auto" or "cuda"; the CPU alone for "cpu". TensorRT builds its engine whe
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from demoforge.policy.api import Policy
 from demoforge.policy.config import config_from_dict
 from demoforge.policy.errors import PolicyError
+from demoforge.policy.threads import usable_cores
 from demoforge.schemas.errors import ConfigError
 
 FORMAT = "1"
@@ -115,7 +115,7 @@ class OnnxPolicy(Policy):
         opts = ort.SessionOptions()
         # every graph optimization onnxruntime has (constant folding, Conv+Add+Relu and attention fusions)
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.intra_op_num_threads = threads or usable_cores()
         opts.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
         opts.log_severity_level = 3  # errors only: an fp16 graph on the CPU warns for every unfolded node
         chosen = providers(device, precision, path.with_suffix(".trt"))

@@ -16,6 +16,7 @@ from demoforge.policy.backbone import fold_frozen_batchnorm
 from demoforge.policy.checkpoint import LoadedPolicy, load_policy
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.precision import autocast, use_bf16
+from demoforge.policy.threads import usable_cores, use_cores
 
 
 def resolve_device(device: str) -> torch.device:
@@ -34,8 +35,8 @@ class TorchPolicy(Policy):
                 f"precision {precision!r} is not one a checkpoint runs in",
                 "use auto, bf16 or fp32 (fp16 is for ONNX exports: `demoforge export-policy --fp16`)",
             )
-        if threads is not None:
-            torch.set_num_threads(threads)
+        if threads is not None:  # never above what is set already (threads.py: OMP_NUM_THREADS, affinity)
+            use_cores(leave=max(0, usable_cores() - threads))
         self.model, self.config, self.stats = loaded.model, loaded.config, loaded.stats
         self.meta = loaded.meta
         self.device = resolve_device(device)
