@@ -6,7 +6,7 @@ Prints one JSON line. Usage:
                                    [--freeze-stem] [--compare] [--peer [--rounds 3]]
 The model: ResNet-18, 14 joints, chunk 100, hidden 512, feed-forward 3200, 4 encoder layers, 1 decoder
 layer, 4 CVAE layers, latent 32 (the `paper` preset at the given image size). Figures are medians over
-`--reps` after `--warmup` repetitions. Inference runs as `demoforge deploy` runs it (runner.Policy:
+`--reps` after `--warmup` repetitions. Inference runs as `demoforge deploy` runs it (torch_policy.TorchPolicy:
 frozen batch norm folded into the convolutions, channels_last, torch.inference_mode); a training step
 is forward + backward + gradient clip + AdamW step at `--batch`, random inputs, the whole backbone
 training (as `train` does by default, and as ACT and LeRobot do). `--precision` is `train.precision`:
