@@ -13,7 +13,8 @@ both through load_policy's public path (resize, normalization, the metadata read
 beyond the tolerance refuses the export with the measured figure.
 
 --fp16 exports the network in half precision (inputs, normalization and output stay float32): for GPUs
-and TensorRT. onnxruntime's CPU provider has few fp16 kernels, so on a CPU export fp32.
+and TensorRT. onnxruntime's CPU provider runs such a graph (that is how it is verified here) but has
+few native fp16 kernels: for a CPU, export fp32.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", type=Path, help="RUN/best.pt from `demoforge train`")
     p.add_argument("--to", required=True, choices=("onnx",), help="the format (onnx)")
     p.add_argument("out", type=Path, help="the file to write, OUT.onnx")
-    p.add_argument("--fp16", action="store_true", help="half-precision network (GPUs; not for CPUs)")
+    p.add_argument("--fp16", action="store_true", help="half-precision network, for GPUs and TensorRT")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     p.add_argument("--data", type=Path, help="the training dataset (default: the one RUN/run.json names)")
     p.add_argument("--samples", type=int, default=8, help="training observations to compare on (default 8)")
