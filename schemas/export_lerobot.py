@@ -39,14 +39,17 @@ from demoforge.schemas.export_clips import (
     write_source,
 )
 from demoforge.schemas.export_video import CODECS, PIX_FMT, VideoFile
+from demoforge.schemas.lerobot_layout import (
+    CODEBASE_VERSION,
+    DATA_PATH,
+    EPISODES_FILE,
+    INFO_FILE,
+    STATS_FILE,
+    TASKS_FILE,
+    VIDEO_PATH,
+    video_key,
+)
 
-CODEBASE_VERSION = "v3.0"
-DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
-EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
-TASKS_FILE = "meta/tasks.parquet"
-INFO_FILE = "meta/info.json"
-STATS_FILE = "meta/stats.json"
 CHUNKS_SIZE, DATA_FILE_MB, VIDEO_FILE_MB = 1000, 100, 200  # LeRobot's defaults, recorded in info.json
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 IMAGE_STAT_FRAMES = 50  # frames per episode and camera sampled for the image statistics
@@ -54,10 +57,6 @@ IMAGE_STAT_STRIDE = 4  # ... each thinned to every 4th pixel
 UNNAMED_TASK = "unnamed task"
 
 Progress = Callable[[int, int], None]  # (episodes done, episodes in all)
-
-
-def video_key(cam: str) -> str:
-    return f"observation.images.{cam}"
 
 
 @dataclass

@@ -1,0 +1,64 @@
+"""Where episodes come from: our HDF5 folders (and plain ALOHA files) or a LeRobot dataset.
+
+Commands list a folder's episodes as `EpisodeRef`s and open each with `open_episode`; what they get
+back has `EpisodeReader`'s interface whichever the format. A ref is small and picklable, so the
+local pool and Ray hand refs to the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from demoforge.schemas.dataset import dataset_episodes
+from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.lerobot_reader import LeRobotEpisodeReader, LeRobotSource, is_lerobot
+
+AnyEpisodeReader = EpisodeReader | LeRobotEpisodeReader
+
+
+@dataclass(frozen=True)
+class EpisodeRef:
+    """One episode: its name in reports and splits, and where it is read from."""
+
+    name: str  # episode_3.hdf5 for our files, episode_3 for a LeRobot dataset's episode 3
+    path: Path  # the HDF5 file, or the LeRobot dataset's root folder
+    episode_index: int | None = None  # LeRobot's episode_index; None for HDF5 files
+
+    @property
+    def is_lerobot(self) -> bool:
+        return self.episode_index is not None
+
+
+@lru_cache(maxsize=4)
+def lerobot_source(root: str) -> LeRobotSource:
+    """The dataset's metadata, read once per process (workers open many episodes of one dataset)."""
+    return LeRobotSource(root)
+
+
+def list_episodes(folder: str | Path) -> list[EpisodeRef]:
+    """The episodes of a dataset folder, in episode order; an empty or unreadable one is an EpisodeError."""
+    folder = Path(folder)
+    if folder.is_dir() and is_lerobot(folder):
+        lerobot_source.cache_clear()  # a fresh look: the dataset may have changed since
+        src = lerobot_source(str(folder))
+        return [EpisodeRef(n, folder, i) for n, i in zip(src.names(), sorted(src.episodes), strict=True)]
+    return [EpisodeRef(p.name, p) for p in dataset_episodes(folder)]
+
+
+def open_episode(ref: EpisodeRef) -> AnyEpisodeReader:
+    """An open reader for `ref` (use as a context manager); EpisodeError when it cannot be read."""
+    if ref.episode_index is None:
+        return EpisodeReader(ref.path)
+    return lerobot_source(str(ref.path)).open(ref.episode_index)
+
+
+def source_of(folder: str | Path) -> LeRobotSource | None:
+    """The LeRobot dataset at `folder`, None for an HDF5 folder."""
+    folder = Path(folder)
+    return lerobot_source(str(folder)) if folder.is_dir() and is_lerobot(folder) else None
+
+
+__all__ = ["EpisodeError", "EpisodeRef", "list_episodes", "open_episode", "source_of"]
