@@ -100,3 +100,19 @@ def test_check_cli_writes_the_report_elsewhere_and_names_episodes_by_index(tmp_p
     assert [r["episode_index"] for r in rows] == list(range(15))
     assert rows[9]["file"] == "episode_9" and rows[9]["verdict"] == "fail"
     assert (out / "quality" / "report.html").is_file() and (out / "quality" / "episodes.csv").is_file()
+
+
+def test_a_v21_dataset_reads_and_checks_the_same(tmp_path: Path) -> None:
+    from tests.data.lerobot_v21 import write_v21
+
+    root = write_v21(tmp_path / "v21", [0, 1, 5, 8])  # clean, clean, pause, dark top camera
+    report = check_dataset(root, Thresholds())
+    assert [e.episode_index for e in report.episodes] == [0, 1, 2, 3]
+    assert [e.verdict for e in report.episodes] == ["pass", "pass", "fail", "fail"]
+    _, a, b = PLANTED[5]
+    assert _found(report.episodes[2].findings, "pause", "error", (a / FPS, b / FPS))
+    _, a, b = PLANTED[8]
+    assert _found(report.episodes[3].findings, "dark_frame", "error", (a / FPS, b / FPS))
+    assert not [
+        f for e in report.episodes for f in e.findings if f.check == "format" and f.severity == "error"
+    ]
