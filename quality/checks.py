@@ -146,8 +146,10 @@ CHECKS: list[Check] = [
        "An episode much shorter or longer than the median of its task's episodes: aborted or padded.",
        "length_outlier_factor", "min_episodes_for_outliers"),
     _d("near_duplicate", ERROR, check_near_duplicate,
-       "An episode whose trajectory repeats an earlier one's: a copied file or replayed recording "
-       "(the later copy is excluded, so it cannot sit in both train and val).",
+       "An episode repeating an earlier one's commands from the same scene (first frames pixel-for-pixel "
+       "equal; different scenes are never duplicates): an error for identical data, a copied file (the "
+       "later copy is excluded, so it cannot sit in both train and val); a warning otherwise (a replay, "
+       "a scripted operator repeating itself).",
        "near_duplicate_rad"),
     _d("speed_outlier", WARNING, check_speed_outlier,
        "Mean joint speed far from the median of its task's episodes: a rushed or hesitant operator.",

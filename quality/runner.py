@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -144,6 +145,8 @@ def check_episode(source: str | Path | EpisodeRef, th: Thresholds) -> EpisodeRes
             _camera_settings(reader),
             str(reader.attrs.get("task", "")),
             trace,
+            firsts or None,
+            _digest(ep),
         )
         attrs = {
             k: v
@@ -163,6 +166,19 @@ def _fingerprint(reader: AnyEpisodeReader, path: Path) -> dict[str, int]:
     """Size + mtime of the file the episode's rows are in (a LeRobot episode: its data parquet)."""
     data = getattr(getattr(reader, "meta", None), "data_file", None)
     return file_fingerprint(data if data is not None else path)
+
+
+def _digest(ep: Episode) -> str:
+    """A hash of the joint data: two episodes share it only when they are copies of each other."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for name in (L.QPOS, L.ACTION, L.LEADER_QPOS):
+        try:
+            a = ep.raw(name)
+        except EpisodeError:
+            return ""
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _trace(ep: Episode) -> np.ndarray | None:

@@ -3,6 +3,9 @@
 Run in the peer venv (LeRobot 0.4.4; `../shared/peers/peer_lerobot_setup.sh` builds it), never in CI:
 
     /tmp/peer-lerobot-venv/bin/python tests/data/make_lerobot_fixtures.py
+    # a bigger one for benchmarks/bench_check.py --lerobot (episodes past 14 are clean):
+    /tmp/peer-lerobot-venv/bin/python tests/data/make_lerobot_fixtures.py \
+        --out /tmp/lr200 --episodes 200 --size 480x640
 
 It uses LeRobot's public recording API (`LeRobotDataset.create`, `add_frame`, `save_episode`,
 `finalize`: lerobot/datasets/lerobot_dataset.py), AV1 video as `lerobot-record` writes it. The
@@ -137,21 +140,34 @@ def _skip_a_period(root: Path, index: int) -> None:
 
 
 def main() -> None:
+    import argparse
+
     from lerobot.datasets.lerobot_dataset import LeRobotDataset  # the peer venv's
 
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--episodes", type=int, default=15, help="episodes 15 and up are clean")
+    ap.add_argument("--size", default=f"{SIZE}x{SIZE}", help="HEIGHTxWIDTH of the stored frames")
+    a = ap.parse_args()
+    out: Path = a.out
+    h, w = (int(v) for v in a.size.split("x"))
+    rows, cols = np.arange(h) * SIZE // h, np.arange(w) * SIZE // w  # nearest-neighbour upscaling
+
     joints = {"dtype": "float32", "shape": (len(JOINTS),), "names": list(JOINTS)}
-    image = {"dtype": "video", "shape": (SIZE, SIZE, 3), "names": ["height", "width", "channels"]}
+    image = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
     features = {
         "observation.state": joints,
         "action": joints,
         "observation.images.top": image,
         "observation.images.wrist": image,
     }
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    ds = LeRobotDataset.create("demoforge/planted", FPS, features, root=OUT, robot_type="viperx")
-    for index in range(15):
+    if out.exists():
+        shutil.rmtree(out)
+    ds = LeRobotDataset.create("demoforge/planted", FPS, features, root=out, robot_type="viperx")
+    for index in range(a.episodes):
         action, state, top, wrist = episode(index)
+        if (h, w) != (SIZE, SIZE):
+            top, wrist = top[:, rows][:, :, cols], wrist[:, rows][:, :, cols]
         task = "put the cube in the bin" if index == 3 else TASK
         for t in range(len(action)):
             ds.add_frame(
@@ -165,11 +181,13 @@ def main() -> None:
             )
         ds.save_episode()
     ds.finalize()
-    _skip_a_period(OUT, 14)
-    size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
-    planted = {str(k): list(v) for k, v in PLANTED.items()}
-    (OUT.parent / "lerobot_v30_planted.json").write_text(json.dumps(planted, indent=1) + "\n")
-    print(f"wrote {OUT} ({size / 1024:.0f} KB)", file=sys.stderr)
+    if a.episodes > 14:
+        _skip_a_period(out, 14)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    if out == OUT:
+        planted = {str(k): list(v) for k, v in PLANTED.items()}
+        (OUT.parent / "lerobot_v30_planted.json").write_text(json.dumps(planted, indent=1) + "\n")
+    print(f"wrote {out} ({size / 1024:.0f} KB)", file=sys.stderr)
 
 
 if __name__ == "__main__":
