@@ -280,7 +280,7 @@ def run_dataset_checks(episodes: list[EpisodeResult], th: Thresholds) -> list[Fi
         for file, finding in placed:
             if file is not None:
                 by_file[file].findings.append(finding)
-        files = sorted({f for f, _ in placed if f is not None}, key=lambda n: L.episode_number(n) or 0)
+        files = sorted({f for f, _ in placed if f is not None}, key=L.episode_order)
         if files:
             sev = max((f.severity for n, f in placed if n is not None), key=lambda v: v == ERROR)
             dataset_findings.append(

@@ -68,7 +68,7 @@ def load_overrides(folder: str | Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, o in data.items():
         if (
-            L.episode_number(name) is None
+            L.episode_index_of(name) is None
             or not isinstance(o, dict)
             or not isinstance(o.get("accept"), list)
             or not all(isinstance(c, str) for c in o["accept"])
@@ -94,6 +94,6 @@ def set_override(folder: str | Path, episode: str, accept: list[str], reason: st
                 "an override needs a reason a person wrote", 'add --reason "why this episode is fine"'
             )
         overrides[path.name] = {"accept": sorted(set(accept)), "reason": reason.strip()}
-    ordered = dict(sorted(overrides.items(), key=lambda kv: L.episode_number(kv[0]) or 0))
+    ordered = dict(sorted(overrides.items(), key=lambda kv: L.episode_order(kv[0])))
     write_json_atomic(Path(folder) / OVERRIDES, ordered)
     return ordered.get(path.name, {})

@@ -152,6 +152,20 @@ def episode_number(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+SOURCE_EPISODE_RE = re.compile(r"^episode_(0|[1-9][0-9]*)(?:\.hdf5)?$")  # ours, or a LeRobot episode_index
+
+
+def episode_index_of(name: str) -> int | None:
+    """The number in an episode's name in reports and splits: episode_3.hdf5 (ours) or episode_3 (LeRobot)."""
+    m = SOURCE_EPISODE_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def episode_order(name: str) -> int:
+    """Sort key of an episode name in reports and splits: episode_2 before episode_10, either source."""
+    return episode_index_of(name) or 0
+
+
 @dataclass(frozen=True)
 class CameraInfo:
     """What an episode records about one camera (root attribute `cameras`, JSON)."""

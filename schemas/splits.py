@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from demoforge.schemas.dataset import REPORT_JSON, SPLITS, episode_files, read_json, write_json_atomic
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.lerobot_reader import is_lerobot
 
 REPORT_SCHEMA_VERSION = 2
 READABLE_REPORT_VERSIONS = (1, 2)
@@ -94,12 +95,35 @@ def check_report_current(folder: str | Path, report: dict[str, Any]) -> None:
     """Raise ConfigError when an episode file changed, vanished or appeared since the report was made."""
     folder = Path(folder)
     fix = "run `demoforge check` again, then `demoforge split`"
+    if is_lerobot(folder):
+        _check_lerobot_current(folder, report, fix)
+        return
     rows = {r["file"]: r for r in report["episodes"]}
     for path in episode_files(folder):
         if path.name not in rows:
             raise ConfigError(f"{path} is not in {folder / REPORT_JSON} (recorded after the check)", fix)
     for name, row in rows.items():
         _check_fingerprint(folder, name, row, fix)
+
+
+def _check_lerobot_current(folder: Path, report: dict[str, Any], fix: str) -> None:
+    """A LeRobot dataset: the same episodes, and each one's data file unchanged since the check."""
+    from demoforge.schemas.episode_source import lerobot_source
+
+    lerobot_source.cache_clear()
+    src = lerobot_source(str(folder))
+    rows = {r.get("episode_index"): r for r in report["episodes"]}
+    for index, meta in src.episodes.items():
+        row = rows.get(index)
+        if row is None:
+            raise ConfigError(f"{folder}: episode {index} is not in the quality report (added since)", fix)
+        if row.get("fingerprint") != file_fingerprint(meta.data_file):
+            raise ConfigError(f"{meta.data_file} changed since the quality report was made", fix)
+    gone = sorted(set(rows) - set(src.episodes), key=str)
+    if gone:
+        raise ConfigError(
+            f"{folder}: episodes {gone} of the quality report are no longer in the dataset", fix
+        )
 
 
 def _spans(value: Any) -> list[Span]:
@@ -167,7 +191,7 @@ class Splits:
         for name in splits.train + splits.val + splits.holdout:
             if name in seen:
                 raise ConfigError(f"{path}: {name} appears in more than one split", fix)
-            if episode_number(name) is None:
+            if episode_index_of(name) is None:
                 raise ConfigError(f"{path}: {name!r} is not an episode file name", fix)
             seen.add(name)
         return splits

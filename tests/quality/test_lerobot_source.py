@@ -18,6 +18,7 @@ pytest.importorskip("av")
 from demoforge.cli import main
 from demoforge.quality import Report, Thresholds, check_dataset
 from demoforge.quality.findings import Finding
+from demoforge.schemas.splits import Splits
 
 DATA = Path(__file__).parents[1] / "data"
 SOURCE = DATA / "lerobot_v30"
@@ -99,7 +100,25 @@ def test_check_cli_writes_the_report_elsewhere_and_names_episodes_by_index(tmp_p
     rows = json.loads((out / "quality" / "report.json").read_text())["episodes"]
     assert [r["episode_index"] for r in rows] == list(range(15))
     assert rows[9]["file"] == "episode_9" and rows[9]["verdict"] == "fail"
-    assert (out / "quality" / "report.html").is_file() and (out / "quality" / "episodes.csv").is_file()
+    assert (out / "quality" / "report.html").is_file()
+    csv = (out / "quality" / "episodes.csv").read_text().splitlines()
+    assert csv[0].split(",")[0] == "episode" and [r.split(",")[0] for r in csv[1:4]] == ["0", "1", "2"]
+
+    assert main(["split", str(data), "--out", str(out), "--val", "0.2"]) == 0
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+    splits = Splits.load(out)
+    failing = {f"episode_{i}" for i, (d, _, _) in PLANTED.items() if EXPECT[d][1] == "error"}
+    assert set(splits.excluded) == failing
+    kept = splits.train + splits.val
+    assert sorted(kept, key=lambda n: int(n.split("_")[1])) == [
+        f"episode_{i}" for i in range(15) if f"episode_{i}" not in failing
+    ]
+    assert splits.trim["episode_6"][0][0] == 0.0  # the idle start is trimmed
+
+    (data / "meta" / "info.json").touch()  # metadata touched: fine; a data file changed: the split refuses
+    with (data / "data" / "chunk-000" / "file-000.parquet").open("ab") as fh:
+        fh.write(b"\0")
+    assert main(["split", str(data), "--out", str(out)]) == 2
 
 
 def test_a_v21_dataset_reads_and_checks_the_same(tmp_path: Path) -> None:
