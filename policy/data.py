@@ -34,7 +34,7 @@ from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import Splits, verify_split
 
 STD_FLOOR = 1e-2  # a joint that never moved would otherwise be divided by ~0
-NOMINAL_FPS = 50.0  # plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz
+NOMINAL_FPS = L.ALOHA_FPS  # plain ALOHA files carry no fps attribute
 
 
 class CacheTooLarge(ConfigError):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+ALOHA_FPS = 50.0  # Hz: plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz (`--fps` overrides)
 SCHEMA_VERSION = 2  # 2: JPEG payloads in the ALOHA channel convention, stated by jpeg_channel_order
 
 # ALOHA core

@@ -70,7 +70,7 @@ def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
     if ep.fps is None:
         raise EpisodeError(
             f"{ep.path} has no fps attribute: its episode time, and so its trims, are unknown",
-            "set the file's root attribute fps, or leave it out of the split",
+            "pass --fps (ALOHA records at 50), or set the file's root attribute fps",
         )
     period = 1.0 / ep.fps
     ts = None if L.TIMESTAMPS in ep.missing else ep.array(L.TIMESTAMPS, check_finite=False)
@@ -79,7 +79,18 @@ def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
     return [Clip(ep.path.name, a, b, split) for a, b in tick_ranges(times, spans)]
 
 
-def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, list[Clip]]:
+def assumed_fps(folder: str | Path) -> float | None:
+    """The rate `check` gave files without an fps attribute (its thresholds' nominal_fps): trims are in
+    the seconds it measured at that rate."""
+    from demoforge.schemas.splits import load_report
+
+    fps = load_report(folder).get("thresholds", {}).get("nominal_fps")
+    return float(fps) if isinstance(fps, int | float) and fps > 0 else None
+
+
+def curated_clips(
+    folder: str | Path, split_names: list[str], fps: float | None = None
+) -> tuple[Splits, list[Clip]]:
     """The verified split of a dataset and the clips of the episodes in `split_names`.
 
     Ordered by split (as named), then episode number: each split is one contiguous range of the export.
@@ -94,7 +105,7 @@ def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, l
         )
     clips: list[Clip] = []
     for name, split in chosen:
-        with EpisodeReader(folder / name) as ep:
+        with EpisodeReader(folder / name, default_fps=fps) as ep:
             clips.extend(clips_of(ep, splits, split))
     return splits, clips
 

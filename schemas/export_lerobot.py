@@ -33,6 +33,7 @@ from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.export_clips import (
     SOURCE_JSON,
     Clip,
+    assumed_fps,
     curated_clips,
     output_folder,
     split_ranges,
@@ -107,6 +108,7 @@ def export_lerobot(
     codec: str = "h264",
     video_file_mb: float = VIDEO_FILE_MB,
     progress: Progress | None = None,
+    fps: float | None = None,
 ) -> Path:
     """Write the clips of `split_names` as a LeRobot v3.0 dataset in `out`; returns `out`.
 
@@ -118,8 +120,9 @@ def export_lerobot(
     except ImportError:
         raise ConfigError("the LeRobot export needs pyarrow", "pip install 'demoforge[export]'") from None
     folder = Path(folder)
-    splits, clips = curated_clips(folder, split_names)
-    with EpisodeReader(folder / clips[0].file) as ep:
+    fps = fps or assumed_fps(folder)  # files without an fps attribute: the rate their check assumed
+    splits, clips = curated_clips(folder, split_names, fps)
+    with EpisodeReader(folder / clips[0].file, default_fps=fps) as ep:
         shape = _Shape.of(ep)
     with output_folder(out) as staging:
         tables = _episodes_and_videos(folder, clips, shape, staging, codec, video_file_mb, progress)
@@ -207,7 +210,7 @@ def _episodes_and_videos(
     try:
         with ThreadPoolExecutor(max(1, len(videos))) as pool:
             for i, clip in enumerate(clips):
-                with EpisodeReader(folder / clip.file) as ep:
+                with EpisodeReader(folder / clip.file, default_fps=shape.fps) as ep:
                     _check_same(ep, shape)
                     task = str(ep.attrs.get("task", "")) or UNNAMED_TASK
                     task_index = tables.tasks.setdefault(task, len(tables.tasks))

@@ -60,6 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", type=Path, help="thresholds TOML overriding the defaults (see quality/thresholds.py)"
     )
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="rate of episode files without an fps attribute (plain ALOHA files; default 50, ALOHA's rate)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")
@@ -81,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     th = load_thresholds(args.config)
     if args.allow_unlabelled:
         th = dataclasses.replace(th, allow_unlabelled=True)
+    if args.fps is not None:
+        if not args.fps > 0:
+            raise ConfigError(f"--fps {args.fps} is not a positive rate", "use e.g. --fps 50")
+        th = dataclasses.replace(th, nominal_fps=args.fps)
     files = list_episodes(folder)  # raises for a missing or empty folder
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)

@@ -41,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="aloha: cut every episode to the shortest (the original ACT loader needs equal lengths)",
     )
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="rate of episode files without an fps attribute (default: the rate `check` assumed for them)",
+    )
     p.add_argument("--unattended", action="store_true", help="plain progress lines instead of a bar")
 
 
@@ -66,13 +71,20 @@ def run(args: argparse.Namespace) -> int:
                 codec=args.vcodec,
                 video_file_mb=args.video_file_mb,
                 progress=progress,
+                fps=args.fps,
             )
             console.print(f"wrote a LeRobot v3.0 dataset to {escape(str(args.out))}")
         else:
             from demoforge.schemas.export_aloha import export_aloha
 
             files = export_aloha(
-                args.dir, args.out, splits, jpeg=args.jpeg, same_length=args.same_length, progress=progress
+                args.dir,
+                args.out,
+                splits,
+                jpeg=args.jpeg,
+                same_length=args.same_length,
+                progress=progress,
+                fps=args.fps,
             )
             console.print(f"wrote {len(files)} episodes to {escape(str(args.out))}")
             _warn_unequal(console, files, args.same_length)
