@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from demoforge.schemas import lerobot_layout
 from demoforge.schemas.dataset import dataset_episodes
+from demoforge.schemas.episode_layout import episode_index_of
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError
 from demoforge.schemas.lerobot_reader import LeRobotEpisodeReader, LeRobotSource, is_lerobot
@@ -53,6 +55,20 @@ def open_episode(ref: EpisodeRef) -> AnyEpisodeReader:
     if ref.episode_index is None:
         return EpisodeReader(ref.path)
     return lerobot_source(str(ref.path)).open(ref.episode_index)
+
+
+def open_named(folder: str | Path, name: str, default_fps: float | None = None) -> AnyEpisodeReader:
+    """The episode a report or split calls `name` in dataset `folder` (episode_3.hdf5, or episode_3 of a
+    LeRobot dataset). `default_fps`: the rate of an HDF5 file without an fps attribute."""
+    folder = Path(folder)
+    if folder.is_dir() and is_lerobot(folder):
+        index = episode_index_of(name)
+        if index is None or name != lerobot_layout.episode_name(index):
+            raise EpisodeError(
+                f"{folder}: {name!r} is not a LeRobot episode name", "expected episode_<index>"
+            )
+        return lerobot_source(str(folder)).open(index)
+    return EpisodeReader(folder / name, default_fps=default_fps)
 
 
 def source_of(folder: str | Path) -> LeRobotSource | None:

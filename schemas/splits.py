@@ -84,6 +84,15 @@ def load_report(folder: str | Path) -> dict[str, Any]:
 
 
 def _check_fingerprint(folder: Path, name: str, row: dict[str, Any], fix: str) -> None:
+    if is_lerobot(folder):  # a LeRobot episode: the data file its rows are in
+        from demoforge.schemas.episode_source import lerobot_source
+
+        meta = lerobot_source(str(folder)).episodes.get(row.get("episode_index"))  # type: ignore[arg-type]
+        if meta is None:
+            raise ConfigError(f"{folder}: {name} is in the quality report but no longer in the dataset", fix)
+        if row.get("fingerprint") != file_fingerprint(meta.data_file):
+            raise ConfigError(f"{meta.data_file} changed since the quality report was made", fix)
+        return
     path = folder / name
     if not path.is_file():
         raise ConfigError(f"{path} is in the quality report but no longer on disk", fix)
@@ -209,29 +218,31 @@ class Splits:
         return [(a, b) for a, b in keep if b > a]
 
 
-def verify_split(folder: str | Path) -> Splits:
+def verify_split(folder: str | Path, reports: str | Path | None = None) -> Splits:
     """The dataset's splits if they still hold; ConfigError naming the fix otherwise.
 
     Refuses when there is no split, when report.json changed since the split was cut, and when an
-    episode the split names changed, vanished or is not in the report.
+    episode the split names changed, vanished or is not in the report. `reports`: where
+    `check --out` / `split --out` wrote them (default: the dataset folder).
     """
     folder = Path(folder)
-    if not (folder / SPLITS).exists():
+    where = Path(reports) if reports is not None else folder
+    if not (where / SPLITS).exists():
         raise ConfigError(
-            f"{folder} has no {SPLITS}: nothing says which episodes are fit to train on",
+            f"{where} has no {SPLITS}: nothing says which episodes are fit to train on",
             f"run `demoforge check {folder}` then `demoforge split {folder}`",
         )
-    splits = Splits.load(folder)
-    report_path = folder / REPORT_JSON
+    splits = Splits.load(where)
+    report_path = where / REPORT_JSON
     fix = "run `demoforge check` then `demoforge split` again"
     if not report_path.exists():
-        raise ConfigError(f"{report_path} is missing, the split {folder / SPLITS} cannot be verified", fix)
+        raise ConfigError(f"{report_path} is missing, the split {where / SPLITS} cannot be verified", fix)
     if sha256_file(report_path) != splits.report_sha256:
-        raise ConfigError(f"{folder / SPLITS} was cut from another quality report than {report_path}", fix)
-    rows = {r["file"]: r for r in load_report(folder)["episodes"]}
+        raise ConfigError(f"{where / SPLITS} was cut from another quality report than {report_path}", fix)
+    rows = {r["file"]: r for r in load_report(where)["episodes"]}
     for name in splits.train + splits.val + splits.holdout:
         if name not in rows:
-            raise ConfigError(f"{folder / SPLITS} lists {name}, which the quality report does not", fix)
+            raise ConfigError(f"{where / SPLITS} lists {name}, which the quality report does not", fix)
         _check_fingerprint(folder, name, rows[name], fix)
     return splits
 

@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="aloha: cut every episode to the shortest (the original ACT loader needs equal lengths)",
     )
     p.add_argument(
+        "--reports",
+        type=Path,
+        help="the folder `check --out` and `split --out` wrote to (a read-only or LeRobot source)",
+    )
+    p.add_argument(
         "--fps",
         type=float,
         help="rate of episode files without an fps attribute (default: the rate `check` assumed for them)",
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 video_file_mb=args.video_file_mb,
                 progress=progress,
                 fps=args.fps,
+                reports=args.reports,
             )
             console.print(f"wrote a LeRobot v3.0 dataset to {escape(str(args.out))}")
         else:
