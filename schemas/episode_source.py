@@ -7,6 +7,7 @@ local pool and Ray hand refs to the same functions.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,6 +70,45 @@ def open_named(folder: str | Path, name: str, default_fps: float | None = None) 
             )
         return lerobot_source(str(folder)).open(index)
     return EpisodeReader(folder / name, default_fps=default_fps)
+
+
+def hf_cache_places(repo_id: str) -> list[Path]:
+    """Where a LeRobot dataset `org/name` lies when it was downloaded before, newest snapshot first.
+
+    LeRobot keeps datasets in $HF_LEROBOT_HOME/<repo_id>, by default $HF_HOME/lerobot
+    (lerobot/utils/constants.py:66-67), HF_HOME being ~/.cache/huggingface unless set
+    (huggingface_hub/constants.py:129-134); `huggingface-cli download --repo-type dataset` keeps
+    snapshots in $HF_HUB_CACHE (default $HF_HOME/hub) as datasets--<org>--<name>/snapshots/<revision>.
+    """
+    home = Path(
+        os.environ.get("HF_HOME")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    ).expanduser()
+    lerobot_home = Path(os.environ.get("HF_LEROBOT_HOME") or home / "lerobot").expanduser()
+    hub = Path(os.environ.get("HF_HUB_CACHE") or home / "hub").expanduser()
+    snapshots = hub / f"datasets--{repo_id.replace('/', '--')}" / "snapshots"
+    found = (
+        sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        if snapshots.is_dir()
+        else []
+    )
+    return [lerobot_home / repo_id, *found] if found else [lerobot_home / repo_id, snapshots]
+
+
+def resolve_dataset(arg: Path) -> Path:
+    """A dataset folder as given, or a Hub repo id (`lerobot/aloha_sim_insertion_human`) found in the local
+    Hugging Face cache. Never downloads: no network access is attempted."""
+    if arg.exists() or arg.is_absolute() or len(arg.parts) != 2 or str(arg).startswith("."):
+        return arg
+    places = hf_cache_places(str(arg))
+    for place in places:
+        if is_lerobot(place):
+            return place
+    raise EpisodeError(
+        f"{arg} is neither a folder nor a dataset in the local Hugging Face cache "
+        f"(looked in {', '.join(str(p) for p in places)})",
+        f"download it first (`huggingface-cli download --repo-type dataset {arg}`) or pass its folder",
+    )
 
 
 def source_of(folder: str | Path) -> LeRobotSource | None:

@@ -73,8 +73,10 @@ def main() -> int:
     meta = LeRobotDatasetMetadata("demoforge/export", root=a.out)
     problems = []
     if meta.total_episodes != len(clips) or meta.total_frames != want_frames:
-        problems.append(f"metadata: {meta.total_episodes} episodes / {meta.total_frames} frames, "
-                        f"the split implies {len(clips)} / {want_frames}")
+        problems.append(
+            f"metadata: {meta.total_episodes} episodes / {meta.total_frames} frames, "
+            f"the split implies {len(clips)} / {want_frames}"
+        )
     ds = LeRobotDataset("demoforge/export", root=a.out)
     if ds.num_episodes != len(clips) or ds.num_frames != want_frames:
         problems.append(f"dataset: {ds.num_episodes} episodes / {ds.num_frames} frames")
@@ -97,10 +99,18 @@ def main() -> int:
                 compared += len(diff)
         if worst > MAX_MEAN_DIFF:
             problems.append(f"frames differ from the source's by up to {worst:.1f} grey levels")
-    print(json.dumps({
-        "episodes": meta.total_episodes, "frames": meta.total_frames, "video_keys": meta.video_keys,
-        "frames_compared": compared, "worst_mean_abs_diff": round(worst, 2), "problems": problems,
-    }))
+    print(
+        json.dumps(
+            {
+                "episodes": meta.total_episodes,
+                "frames": meta.total_frames,
+                "video_keys": meta.video_keys,
+                "frames_compared": compared,
+                "worst_mean_abs_diff": round(worst, 2),
+                "problems": problems,
+            }
+        )
+    )
     return 1 if problems else 0
 
 

@@ -29,7 +29,7 @@ from demoforge.quality import (
 from demoforge.quality.episode_table import write_episodes_csv
 from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import summarize
-from demoforge.schemas.episode_source import list_episodes
+from demoforge.schemas.episode_source import list_episodes, resolve_dataset
 from demoforge.schemas.errors import ConfigError
 
 NAME = "check"
@@ -80,7 +80,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder: Path = args.dir
+    folder: Path = resolve_dataset(args.dir)
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} must be at least 1", "use e.g. --jobs 4")
     th = load_thresholds(args.config)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from demoforge.schemas.episode_source import resolve_dataset
 from demoforge.schemas.export_clips import parse_splits
 
 NAME = "export"
@@ -55,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.dir = resolve_dataset(args.dir)  # a Hub repo id: the local cache's copy
     splits = parse_splits(args.split)
     console = Console()
     unattended = args.unattended or not sys.stdin.isatty() or not console.is_terminal

@@ -12,7 +12,13 @@ from rich.table import Table
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import DISCARDED, MANIFEST, discarded_episodes
 from demoforge.schemas.episode_reader import EpisodeReader
-from demoforge.schemas.episode_source import AnyEpisodeReader, list_episodes, open_episode, source_of
+from demoforge.schemas.episode_source import (
+    AnyEpisodeReader,
+    list_episodes,
+    open_episode,
+    resolve_dataset,
+    source_of,
+)
 from demoforge.schemas.errors import ConfigError, EpisodeError
 
 NAME = "inspect"
@@ -37,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    path: Path = args.path
+    path: Path = resolve_dataset(args.path)
     if not args.fps > 0:
         raise ConfigError(f"--fps {args.fps} is not a positive rate", "use e.g. --fps 50")
     if path.is_dir():

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from demoforge.quality import make_splits
 from demoforge.schemas.dataset import SPLITS
+from demoforge.schemas.episode_source import resolve_dataset
 
 NAME = "split"
 HELP = "write splits.json (train / val / holdout) from the passing episodes of quality/report.json"
@@ -42,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.dir = resolve_dataset(args.dir)  # a Hub repo id: the local cache's copy
     s = make_splits(
         args.dir,
         val=args.val,

@@ -135,3 +135,24 @@ def test_a_v21_dataset_reads_and_checks_the_same(tmp_path: Path) -> None:
     assert not [
         f for e in report.episodes for f in e.findings if f.check == "format" and f.severity == "error"
     ]
+
+
+def test_a_repo_id_resolves_to_the_local_hugging_face_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "hf"
+    monkeypatch.setenv("HF_HOME", str(home))
+    for var in ("HF_LEROBOT_HOME", "HF_HUB_CACHE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect", "someone/nothing_here"]) == 2  # never downloads: says where it looked
+    err = capsys.readouterr().err
+    assert str(home / "lerobot" / "someone" / "nothing_here") in err and "huggingface-cli download" in err
+    snapshot = home / "hub" / "datasets--someone--planted" / "snapshots" / "0123abc"
+    shutil.copytree(SOURCE, snapshot)  # as `huggingface-cli download` leaves it
+    assert main(["inspect", "someone/planted"]) == 0
+    assert "total recorded time: 57.0 s" in capsys.readouterr().out  # 1710 ticks at 30 fps
+    shutil.copytree(SOURCE, home / "lerobot" / "someone" / "planted")  # as LeRobot leaves it: preferred
+    assert main(["check", "someone/planted", "--out", str(tmp_path / "q"), "--unattended"]) == 0
+    report = json.loads((tmp_path / "q" / "quality" / "report.json").read_text())
+    assert report["dataset"] == str(home / "lerobot" / "someone" / "planted")
