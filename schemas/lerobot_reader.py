@@ -474,8 +474,12 @@ class LeRobotEpisodeReader:
             )
         if not -self.length <= t < self.length:
             raise IndexError(f"tick {t} out of range for {self.length} ticks")
-        frames = self.frames(cam, reduce)
         t = t % self.length
+        if (cam, reduce) not in self._frames:  # one frame: seek to it (a training sample, a thumbnail)
+            one = self._decode(cam, reduce, t / self.source.fps, (t + 1) / self.source.fps)
+            if len(one):
+                return one[0]
+        frames = self.frames(cam, reduce)
         if t >= len(frames):
             key = LR.video_key(cam)
             raise EpisodeError(
@@ -487,14 +491,19 @@ class LeRobotEpisodeReader:
     def frames(self, cam: str, reduce: int = 1) -> np.ndarray:
         """Every frame of the episode's span of `cam`'s video, (N, H/reduce, W/reduce, 3), cached."""
         if (cam, reduce) not in self._frames:
-            from demoforge.schemas.lerobot_video import decode_span
-
-            path, t0, t1 = self.meta.videos[cam]
-            h, w = self.image_shapes[cam][:2]
-            size = (max(1, h // reduce), max(1, w // reduce))
-            self._frames[(cam, reduce)] = decode_span(path, t0, t1, self.source.fps, size)
+            _, t0, t1 = self.meta.videos[cam]
+            self._frames[(cam, reduce)] = self._decode(cam, reduce, 0.0, t1 - t0)
             self.video_frames[cam] = len(self._frames[(cam, reduce)])
         return self._frames[(cam, reduce)]
+
+    def _decode(self, cam: str, reduce: int, a: float, b: float) -> np.ndarray:
+        """Frames shown in [a, b) s of this episode (within its span of the video), 1/reduce size."""
+        from demoforge.schemas.lerobot_video import decode_span
+
+        path, t0, t1 = self.meta.videos[cam]
+        h, w = self.image_shapes[cam][:2]
+        size = (max(1, h // reduce), max(1, w // reduce))
+        return decode_span(path, t0 + a, min(t0 + b, t1), self.source.fps, size)
 
     def images(self, cam: str, ticks: list[int] | range | None = None) -> np.ndarray:
         frames = self.frames(cam)
