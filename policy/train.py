@@ -195,8 +195,11 @@ def train(
     live: bool | None = None,
     steps: int | None = None,
     budget_s: float | None = None,
+    reports: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ACT on the dataset's split; returns the run summary (what run.json holds).
+
+    reports: where `check --out` / `split --out` wrote the report and splits.json (default: dataset).
 
     budget_s: stop (validate, save, summarize) once the run's wall time reaches it, even before
     `train.steps`; a resumed run counts the time already spent. Single process only (DDP ranks
@@ -214,6 +217,7 @@ def train(
             live=sys.stdout.isatty() if live is None else live,
             steps=steps,
             budget_s=budget_s,
+            reports=reports,
         )
     finally:
         if d.world > 1:
@@ -231,6 +235,7 @@ def _train(
     live: bool,
     steps: int | None,
     budget_s: float | None = None,
+    reports: str | Path | None = None,
 ) -> dict[str, Any]:
     if budget_s is not None and d.world > 1:
         raise ConfigError("a time budget needs a single training process", "drop torchrun or the budget")
@@ -251,7 +256,7 @@ def _train(
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
         validate_config(cfg, "--steps")
     t = cfg.train
-    data: TrainingData = load_training_data(dataset, cfg, cache=cache)
+    data: TrainingData = load_training_data(dataset, cfg, cache=cache, reports=reports)
     if state is not None and state["meta"].get("report_sha256") != data.splits.report_sha256:
         raise ConfigError(
             f"the split of {dataset} changed since {run} started",
@@ -446,9 +451,7 @@ def _rank_weight_drift(model: torch.nn.Module, d: Dist) -> float:
 
 
 def _joint_names(data: TrainingData) -> list[str]:
-    from demoforge.schemas.episode_reader import EpisodeReader
-
-    with EpisodeReader(data.train.episodes[0].path) as r:
+    with data.train.episodes[0].open() as r:
         return r.joint_names
 
 

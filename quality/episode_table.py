@@ -20,7 +20,7 @@ from demoforge.quality.findings import ERROR
 from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import kept_by_split, trimmed_s
 from demoforge.quality.runner import Report
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 
 EPISODES_CSV = "quality/episodes.csv"
 _FIXED = (
@@ -57,7 +57,7 @@ def episode_table(report: Report, overrides: dict[str, dict[str, Any]] | None = 
         warns = [f.check for f in e.findings if f.severity != ERROR]
         kept = kept_by_split(e, overrides)
         row: dict[str, Any] = {
-            "episode": episode_number(e.file),
+            "episode": episode_index_of(e.file),
             "file": e.file,
             "verdict": e.verdict,
             "kept": kept,

@@ -23,8 +23,10 @@ def findings_json(e: EpisodeResult) -> list[dict[str, Any]]:
 
 
 def episode_row(e: EpisodeResult) -> dict[str, Any]:
+    index = {} if e.episode_index is None else {"episode_index": e.episode_index}  # LeRobot sources
     return {
         "file": e.file,
+        **index,
         "verdict": e.verdict,
         "length": e.length,
         "duration_s": round(e.duration_s, 4),

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+ALOHA_FPS = 50.0  # Hz: plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz (`--fps` overrides)
 SCHEMA_VERSION = 2  # 2: JPEG payloads in the ALOHA channel convention, stated by jpeg_channel_order
 
 # ALOHA core
@@ -153,6 +154,20 @@ def episode_name(index: int) -> str:
 def episode_number(name: str) -> int | None:
     m = EPISODE_RE.match(name)
     return int(m.group(1)) if m else None
+
+
+SOURCE_EPISODE_RE = re.compile(r"^episode_(0|[1-9][0-9]*)(?:\.hdf5)?$")  # ours, or a LeRobot episode_index
+
+
+def episode_index_of(name: str) -> int | None:
+    """The number in an episode's name in reports and splits: episode_3.hdf5 (ours) or episode_3 (LeRobot)."""
+    m = SOURCE_EPISODE_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def episode_order(name: str) -> int:
+    """Sort key of an episode name in reports and splits: episode_2 before episode_10, either source."""
+    return episode_index_of(name) or 0
 
 
 @dataclass(frozen=True)
