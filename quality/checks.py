@@ -118,8 +118,12 @@ CHECKS: list[Check] = [
        "pause_motion_rad", "pause_min_s", "trim_pauses"),
     _e("joint_limit", ERROR, check_joint_limit,
        "Follower position or command past the rig's joint limits: a hair for a moment is a warning, "
-       "beyond the tolerance or for long an error.",
-       "joint_limit_noise", "joint_limit_tolerance", "joint_limit_max_s"),
+       "beyond the tolerance or for long an error. The limits are the episode's `joint_limits` "
+       "attribute, or, for datasets that record none (LeRobot, plain ALOHA files), `check --rig RIG` "
+       "(rad) or `--limits FILE` (`joint = [low, high]` in the dataset's units, docs/lerobot.md), "
+       "matched by joint name; those win over the attribute, and joints they do not name are reported "
+       "as not checked.",
+       "joint_limit_noise", "joint_limit_tolerance", "joint_limit_max_s", "joint_limits"),
     _e("dead_joint", ERROR, check_dead_joint,
        "A follower joint that never moves although commanded (error: dead motor, cable, torque off), "
        "or a leader/command dimension that never moves (warning: dead encoder or cable).",

@@ -5,23 +5,44 @@ from __future__ import annotations
 import numpy as np
 
 from demoforge.quality.episode import Episode, ticks_text
-from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, runs
+from demoforge.quality.findings import ERROR, WARNING, CheckSkipped, Finding, PartlyChecked, runs
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
+from demoforge.schemas.joint_limits import units_mismatch
 
 
 def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
-    """qpos or action past the rig's `joint_limits`: a hair for a moment warns, far or long is an error."""
-    limits = ep.reader.joint_limits
-    if limits is None:
-        raise CheckSkipped("no joint_limits attribute (the rig's limits are unknown)")
+    """qpos or action past the joint limits: a hair for a moment warns, far or long is an error. The
+    limits are `check --rig RIG` / `--limits FILE`'s when given, else the episode's `joint_limits`
+    attribute; joints the given limits do not name are listed as not checked."""
     names = ep.joint_names
+    given = th.joint_limits
+    unnamed: list[str] = []
+    if given is not None:
+        limits, unnamed, _ = given.match(names)
+        if len(unnamed) == len(names):
+            raise CheckSkipped(f"not checked: {given.source} names none of the joints {', '.join(names)}")
+        for name in (L.QPOS, L.ACTION):
+            why = units_mismatch(limits, ep.data(name), names, given.source)
+            if why:
+                raise CheckSkipped(f"not checked: {why}")
+    elif ep.reader.joint_limits is not None:
+        limits = np.asarray(ep.reader.joint_limits, dtype=np.float64)
+    else:
+        raise CheckSkipped(
+            "not checked: no joint_limits attribute (LeRobot datasets store none); "
+            "pass `check --rig RIG` or `--limits FILE`"
+        )
+    in_rad = given is None or given.from_rig  # a limits file is in the dataset's own units
+    whose = given.source if given else "the rig"
     out: list[Finding] = []
     for label, name in (("qpos", L.QPOS), ("action", L.ACTION)):
         x = ep.data(name)
-        over = np.maximum(limits[:, 0] - x, x - limits[:, 1])  # (T, J) > 0 past a limit
-        past = over > th.joint_limit_noise
+        with np.errstate(invalid="ignore"):  # NaN limits (joints not named) are never past
+            over = np.maximum(limits[:, 0] - x, x - limits[:, 1])  # (T, J) > 0 past a limit
+            past = over > th.joint_limit_noise
         for j in map(int, np.flatnonzero(past.any(axis=0))):
+            unit = ep.unit(j) if in_rad else ""
             for i0, i1 in runs(past[:, j], ep.merge_gap(th)):
                 k = i0 + int(np.argmax(over[i0:i1, j]))
                 worst, value = float(over[k, j]), float(x[k, j])
@@ -40,9 +61,9 @@ def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
                         ERROR if severe else WARNING,
                         i0,
                         i1,
-                        f"{label} of {names[j]} reached {value:.3f}{ep.unit(j)}, outside its limits "
+                        f"{label} of {names[j]} reached {value:.3f}{unit}, outside its limits "
                         f"[{limits[j, 0]:.3f}, {limits[j, 1]:.3f}] {how} ({ticks_text(i0, i1)}); "
-                        f"check the calibration of {names[j]} or the rig's limits",
+                        f"check the calibration of {names[j]} or {whose}'s limits",
                         joint=names[j],
                         signal=label,
                         value=value,
@@ -50,6 +71,8 @@ def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
                         limits=limits[j],
                     )
                 )
+    if unnamed:  # only given limits leave joints unnamed
+        raise PartlyChecked(f"not checked on {', '.join(unnamed)}: {whose} names no such joint", out)
     return out
 
 

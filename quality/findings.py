@@ -50,6 +50,14 @@ class CheckSkipped(Exception):
     """Raised by a check that cannot run on this episode; the reason lands in the report's `skipped` map."""
 
 
+class PartlyChecked(CheckSkipped):
+    """Raised by a check that ran on part of its inputs: its findings count, the reason names the rest."""
+
+    def __init__(self, reason: str, findings: list[Finding]) -> None:
+        super().__init__(reason)
+        self.findings = findings
+
+
 def runs(mask: np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
     """Half-open [start, end) runs of True in a 1-D mask; runs separated by <= max_gap False ticks merge."""
     m = np.asarray(mask, dtype=bool).ravel()

@@ -19,7 +19,7 @@ from demoforge.quality.checks_format import source_findings
 from demoforge.quality.checks_motion import mean_speed
 from demoforge.quality.checks_operator import clamped_ticks
 from demoforge.quality.episode import Episode
-from demoforge.quality.findings import ERROR, CheckSkipped, Finding
+from demoforge.quality.findings import ERROR, CheckSkipped, Finding, PartlyChecked
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import utc_now
@@ -94,6 +94,9 @@ def _run_checks(
             continue
         try:
             findings.extend(cast(EpisodeCheck, check.run)(ep, th))
+        except PartlyChecked as p:
+            findings.extend(p.findings)
+            skipped[cid] = str(p)
         except CheckSkipped as s:
             skipped[cid] = str(s)
         except EpisodeError as e:  # a dataset that opened but cannot be read back

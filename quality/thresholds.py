@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.toml_config import from_table, read_toml
+from demoforge.schemas.joint_limits import JointLimits
+from demoforge.schemas.toml_config import INTERNAL, from_table, read_toml
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ class Thresholds:
     near_duplicate_rad: float = 0.005
     # With fewer readable episodes there is no median worth comparing to: outlier checks skip.
     min_episodes_for_outliers: int = 3
+    # Limits for datasets that record none (LeRobot, plain ALOHA files): set by `check --rig` or
+    # `--limits`, never read from a thresholds file; the report keeps them with the thresholds.
+    joint_limits: JointLimits | None = field(default=None, metadata=INTERNAL)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

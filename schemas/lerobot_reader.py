@@ -296,7 +296,6 @@ class LeRobotEpisodeReader:
         self.cameras = list(source.cameras)
         self.n_joints = source.n_joints
         self.not_recorded = dict(NOT_RECORDED)
-        self.not_recorded["joint_limit"] = "LeRobot datasets store no joint limits"
         self._cache: dict[str, np.ndarray] = {}
         self._frames: dict[tuple[str, int], np.ndarray] = {}
         self.video_frames: dict[str, int] = {}  # cam -> frames its video holds for this episode
@@ -409,7 +408,7 @@ class LeRobotEpisodeReader:
     def joint_names(self) -> list[str]:
         return self.source.joint_names()
 
-    joint_limits = None  # LeRobot stores none: joint_limit needs the rig's (`--rig`)
+    joint_limits = None  # LeRobot stores none: joint_limit needs `check --rig` or `--limits`
 
     @property
     def loop_stats(self) -> dict[str, Any]:

@@ -29,8 +29,10 @@ from demoforge.quality import (
 from demoforge.quality.episode_table import write_episodes_csv
 from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import summarize
-from demoforge.schemas.episode_source import list_episodes, resolve_dataset
-from demoforge.schemas.errors import ConfigError
+from demoforge.schemas import episode_layout as L
+from demoforge.schemas.episode_source import EpisodeRef, list_episodes, open_episode, resolve_dataset
+from demoforge.schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.joint_limits import JointLimits, load_limits, rig_limits, units_mismatch
 
 NAME = "check"
 HELP = "check every episode of a dataset; write quality/report.json, report.html and episodes.csv"
@@ -40,6 +42,7 @@ EXAMPLES = """examples:
   demoforge check data/sim_insertion --allow-unlabelled --json > report.json
   demoforge check data/pick_cube --fail-on error      # in CI: exit 1 when an episode fails
   demoforge check ~/lerobot/aloha_sim_insertion_human --out checked/insertion   # a LeRobot dataset
+  demoforge check ~/lerobot/koch_pick --limits koch_limits.toml   # joint limits in the dataset's units
 exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
 when an episode has a finding at that level (the report is still written), 2 bad input (path, config).
 the checks and their thresholds: docs/quality-checks.md.
@@ -64,6 +67,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fps",
         type=float,
         help="rate of episode files without an fps attribute (plain ALOHA files; default 50, ALOHA's rate)",
+    )
+    limits = p.add_mutually_exclusive_group()
+    limits.add_argument(
+        "--rig",
+        help="joint limits from a rig (a shipped rig name or a rig TOML file), in rad, matched by joint "
+        "name: for datasets that record none (LeRobot, plain ALOHA files)",
+    )
+    limits.add_argument(
+        "--limits",
+        type=Path,
+        metavar="FILE",
+        help="joint limits TOML, `joint = [low, high]` per line in the dataset's units (docs/lerobot.md)",
     )
     p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
@@ -91,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--fps {args.fps} is not a positive rate", "use e.g. --fps 50")
         th = dataclasses.replace(th, nominal_fps=args.fps)
     files = list_episodes(folder)  # raises for a missing or empty folder
+    if args.rig or args.limits:
+        th = dataclasses.replace(th, joint_limits=_given_limits(args, files[0]))
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)
     out = args.out or folder
@@ -104,6 +121,30 @@ def run(args: argparse.Namespace) -> int:
         print_summary(console, report, args.max_rows)
         console.print(f"wrote {escape(str(json_path))}, {escape(str(html_path))} and {escape(str(csv_path))}")
     return _exit_code(report, args.fail_on, console)
+
+
+def _given_limits(args: argparse.Namespace, first: EpisodeRef) -> JointLimits:
+    """`--rig` / `--limits`, fitted to the dataset's joints (its first episode) and its units."""
+    if args.rig:
+        from demoforge.collect.rigs import resolve_rig  # the rig files, not the drivers
+
+        given = rig_limits(resolve_rig(args.rig), args.rig)
+    else:
+        given = load_limits(args.limits)
+    try:
+        with open_episode(first) as reader:
+            names = list(reader.joint_names)
+            data = [reader.array(n) for n in (L.QPOS, L.ACTION)]
+    except EpisodeError:
+        return given  # an unreadable first episode: its integrity finding says so, the others are fitted
+    limits = given.fit(names, f"{first.name} of {args.dir}")
+    for x in data:
+        why = units_mismatch(limits, x, names, given.source)
+        if why:
+            raise ConfigError(
+                f"{first.name} of {args.dir}: {why}", "write a limits file in the dataset's units"
+            )
+    return given
 
 
 def _exit_code(report: Report, fail_on: str | None, console: Console) -> int:
