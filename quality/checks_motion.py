@@ -30,7 +30,7 @@ def check_joint_limit(ep: Episode, th: Thresholds) -> list[Finding]:
         limits = np.asarray(ep.reader.joint_limits, dtype=np.float64)
     else:
         raise CheckSkipped(
-            "not checked: no joint_limits attribute (LeRobot datasets store none); "
+            "not checked: no joint_limits attribute (LeRobot datasets store no joint limits); "
             "pass `check --rig RIG` or `--limits FILE`"
         )
     in_rad = given is None or given.from_rig  # a limits file is in the dataset's own units
