@@ -45,6 +45,9 @@ class JointLimits:
     source: str  # "rig koch" or the limits file's path, as messages show it
     from_rig: bool
 
+    def __str__(self) -> str:  # as reports show it beside the thresholds
+        return f"{self.source}: " + ", ".join(f"{j.names[0]} [{j.low:g}, {j.high:g}]" for j in self.joints)
+
     def match(self, dataset_names: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
         """(J, 2) limits in the dataset's joint order (NaN rows for joints these limits do not name),
         the dataset joints left unnamed, and the limits' joints the dataset lacks."""

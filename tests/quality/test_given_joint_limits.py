@@ -81,6 +81,7 @@ def test_check_cli_with_limits_writes_the_findings(tmp_path: Path) -> None:
     report = json.loads((out / "quality" / "report.json").read_text())
     assert any(f["check"] == "joint_limit" for f in report["episodes"][10]["findings"])
     assert report["thresholds"]["joint_limits"]["source"].endswith("limits.toml")
+    assert "limits.toml: waist [-2, 2], shoulder [-1, 0.5]" in (out / "quality" / "report.html").read_text()
 
 
 @pytest.mark.parametrize(
