@@ -41,6 +41,11 @@ class ArmSide(Protocol):
 
     def write(self, goal: np.ndarray) -> None: ...  # (J,) joint goals
 
+    def hold_here(self) -> None:
+        """Hold where it is: goal = present position, torque on (a rest that did not arrive, a second
+        Ctrl-C during rest). Unlike `hold` the bus stays usable."""
+        self.torque(True)
+
     def torque(self, on: bool) -> None: ...
 
     def close(self) -> None: ...
@@ -269,6 +274,11 @@ class ArmBus:
             if self.bus.read(i, "current_limit") != units:
                 self.bus.write(i, "current_limit", units)
             self.bus.write(i, "goal_current", units)
+
+    def hold_here(self) -> None:
+        """Hold where it is: goal = present position, torque on (a rest that did not arrive, a second
+        Ctrl-C during rest). Unlike `hold` the bus stays usable."""
+        self.torque(True)
 
     def torque(self, on: bool) -> None:
         """Torque on (goal = present position first, so nothing jumps) or off."""
