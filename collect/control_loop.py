@@ -101,6 +101,26 @@ class LeaderGoals:
         return {}
 
 
+class HoldGoals:
+    """The followers stay where they were when it took over (before an attended `deploy` starts)."""
+
+    records: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.pose: np.ndarray | None = None
+
+    def start(self, qpos: np.ndarray) -> None:
+        self.pose = np.asarray(qpos, np.float64).copy()
+
+    def goal(self, obs: Observation) -> np.ndarray:
+        if not obs.engaged or self.pose is None:  # going to the start pose: where they are
+            self.pose = np.asarray(obs.qpos, np.float64).copy()
+        return self.pose
+
+    def scalars(self) -> dict[str, float]:
+        return {}
+
+
 class ControlLoop:
     """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 

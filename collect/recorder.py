@@ -6,6 +6,11 @@ discards it, or re-records it. Unattended (`--unattended`, or standard input not
 episodes start once the followers reach the start pose, run `episode_time` seconds, are kept with
 the label given on the command line, and follow each other after `reset_time`.
 
+The stop key (an operator with a `stop` Event, `operator_keys.TerminalKeys`): the control loop holds
+the followers from its next tick; an episode being recorded ends there (saved, as with SPACE), and
+the recorder waits for the operator's choice (`operator_stop.hold_menu`: continue, or rest and quit).
+Attended, the followers rest at the end only when the operator confirms it (`operator_stop`).
+
 Numbering never skips or overwrites: the next index is one past the highest file on disk, and a
 discarded episode is moved to `DIR/discarded/` under a name no `*.hdf5` glob finds (nothing recorded is
 deleted; `demoforge restore` brings it back) so its index is reused.
@@ -32,6 +37,7 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.operator_stop import RestAndQuit, ask_rest, hold_menu, keys_only
 from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import (
@@ -43,6 +49,7 @@ from demoforge.schemas.dataset import (
 )
 from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
 
 ENGAGE_TIMEOUT_S = 10.0  # unattended: how long the leaders get to agree with the followers
@@ -114,6 +121,7 @@ class Recorder:
         self.phase_end = 0.0
         self.episode_index = 0
         self.quit = False
+        self.rest: bool | None = None  # at the end: None = the rig's rest_on_exit (unattended)
         self.injector = FaultInjector(list(options.faults))
         slowest = min((c.fps for c in rig.cameras), default=rig.fps)
         self._settle_ticks = math.ceil(rig.fps / slowest) + 2  # one camera period, then two ticks
@@ -137,7 +145,10 @@ class Recorder:
             self._note(note)
         gc.collect()
         gc.freeze()  # what exists now is long-lived: later collections skip it (they run between episodes)
-        self.loop = ControlLoop(self.hw)
+        self.loop = ControlLoop(self.hw, halt_flag=getattr(self.operator, "stop", None))
+        attended = self.operator is not None and not self.opt.unattended
+        if attended:
+            self.rest = False  # until the operator confirms a rest
         try:
             self.injector.validate(self.hw)
             self.loop.start()
@@ -148,9 +159,18 @@ class Recorder:
                     done += 1
                 if done < self.opt.episodes and not self.quit:
                     self._reset_phase()
+            if attended:
+                self.rest = ask_rest(self._next_key, self._set_phase)
+        except RestAndQuit:
+            self.rest, self.quit = True, True
+        except UserError as e:  # a fault: the followers hold; attended, the operator decides
+            if attended:
+                self._set_phase(f"stopped by a fault: {e.message}; the followers hold where they are")
+                self.rest = ask_rest(keys_only(self.operator), self._set_phase)
+            raise
         finally:
             self.loop.stop()
-            self.hw.close()  # followers to the rest pose, torque off
+            self.hw.close(rest=self.rest)  # followers to the rest pose and torque off, or holding
             gc.unfreeze()
             for problem in getattr(self.hw, "shutdown_problems", []):
                 self._note(f"at shutdown: {problem}")
@@ -175,8 +195,19 @@ class Recorder:
         if not self.loop.running:
             raise HardwareError("the control loop stopped", "see the message above")
 
-    def _tick_wait(self, n: int = 1) -> str | None:
-        """Let n ticks pass; refresh the display; return a key pressed meanwhile."""
+    def _tick_wait(self, n: int = 1, *, menu: bool = True) -> str | None:
+        """Let n ticks pass; refresh the display; return a key pressed meanwhile. After the stop key,
+        with `menu`, wait for the operator's choice first (continue; or rest and quit: RestAndQuit)."""
+        key = self._next_key(n)
+        assert self.loop is not None
+        if menu and self.loop.halt_flag.is_set():
+            phase = self.phase
+            hold_menu(self.loop, self._next_key, self._set_phase)
+            self._set_phase(phase)
+            return None
+        return key
+
+    def _next_key(self, n: int = 5) -> str | None:
         assert self.loop is not None
         self.loop.wait_ticks(n)
         self._check_fault()
@@ -242,8 +273,10 @@ class Recorder:
         self._set_phase(f"recording episode {self.episode_index}", self.episode_time)
         try:
             while rec.ticks < n_ticks:
-                key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)))
+                key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)), menu=False)
                 self.injector.step(self.hw, self.episode_index, rec.ticks / self.rig.fps)
+                if loop.halt_flag.is_set():  # the stop key: the episode ends here, the menu comes next
+                    break
                 if key in (" ", "\n", "\r", "q"):
                     self.quit = key == "q"
                     break
@@ -271,7 +304,11 @@ class Recorder:
         self._record_truth(saved, rec)
         kept = True
         if not self.opt.unattended:
-            kept, label = self._ask_keep(saved)
+            try:
+                kept, label = self._ask_keep(saved)
+            except RestAndQuit:
+                self._save_entry(manifest, saved)  # kept, unlabeled: nothing recorded is lost
+                raise
         entry = self._save_entry(manifest, saved) if kept else None
         result = RecordedEpisode(
             saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog
