@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from demoforge.collect import calibration as cal
 from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
 from demoforge.collect.cameras.exposure import wait_for_exposure
 from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress, GoalSource, LeaderGoals
@@ -130,7 +131,9 @@ class Recorder:
 
     def run(self) -> list[RecordedEpisode]:
         self.opt.dataset.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
+        # the calibration's fingerprint goes with the rig: `deploy` compares it with the checkpoint's
+        snapshot = self.rig.snapshot() | {"calibration": cal.fingerprint(self.rig)}
+        manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, snapshot)
         manifest.save(self.opt.dataset)
         self.hw.open()
         self.notes = list(getattr(self.hw, "notes", []))  # what the checks at open found

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 
+from demoforge.collect.calibration import fingerprint
 from demoforge.collect.control_loop import Observation
 from demoforge.policy.backbone import fold_frozen_batchnorm
 from demoforge.policy.checkpoint import LoadedPolicy, load_policy
@@ -34,11 +35,14 @@ from demoforge.policy.precision import autocast, use_bf16
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.rig import Rig
 
+LIMIT_TOLERANCE = 1e-4  # rad: limits that differ by less are the same (float32 in the episode files)
+
 
 class Policy:
     """A checkpoint ready to act: raw qpos and RGB frames in, a chunk of raw actions out."""
 
     def __init__(self, loaded: LoadedPolicy, device: str = "cpu", precision: str = "auto") -> None:
+        self.path = loaded.path
         self.model, self.cfg, self.stats, self.meta = loaded.model, loaded.config, loaded.stats, loaded.meta
         self.device = torch.device(device)
         # bfloat16 autocast where native: GPUs, CPUs with AVX512-BF16/AMX (precision.py)
@@ -61,12 +65,22 @@ class Policy:
         d["ensemble"].update(overrides or {})
         return make_config("paper", d, "ensemble settings").ensemble
 
-    def check_rig(self, rig: Rig) -> None:
-        """PolicyError unless the rig has the joints and cameras the policy was trained on."""
+    def check_rig(self, rig: Rig, *, accept_calibration: bool = False) -> list[str]:
+        """PolicyError unless the rig has the joints, joint limits, calibration and cameras the policy
+        was trained on (a policy from another rig or calibration would command other poses). Returns
+        notes on what could not be compared (checkpoints written before the rig was recorded in them)."""
         if len(rig.joint_names) != self.n_joints:
             raise PolicyError(
                 f"the policy drives {self.n_joints} joints, rig {rig.name} has {len(rig.joint_names)}",
                 "deploy on the rig (or a rig like the one) the training episodes came from",
+            )
+        trained = list(self.meta.get("joint_names") or [])
+        if trained and trained != rig.joint_names:
+            k = next(i for i, (a, b) in enumerate(zip(trained, rig.joint_names, strict=True)) if a != b)
+            raise PolicyError(
+                f"joint {k} of rig {rig.name} is {rig.joint_names[k]}, the policy was trained with "
+                f"{trained[k]} there",
+                "deploy on the rig the training episodes came from (same arms, same joint order)",
             )
         missing = [c for c in self.cameras if c not in {c.name for c in rig.cameras}]
         if missing:
@@ -74,6 +88,38 @@ class Policy:
                 f"rig {rig.name} lacks camera(s) {', '.join(missing)} the policy needs",
                 "name the rig's cameras as in the training episodes",
             )
+        identity = self.meta.get("rig")
+        if not isinstance(identity, dict):
+            return [
+                f"checkpoint {self.path} does not record the joint limits and calibration it was trained "
+                "with (written by an older demoforge): only joint names and cameras were compared"
+            ]
+        notes = []
+        limits = identity.get("joint_limits")
+        if limits is not None:
+            here = np.asarray(rig.joint_limits, float)
+            diff = np.abs(np.asarray(limits, float) - here).max(axis=1)
+            if np.any(diff > LIMIT_TOLERANCE):
+                k = int(np.argmax(diff))
+                raise PolicyError(
+                    f"joint {rig.joint_names[k]} has limits {list(rig.joint_limits[k])} on rig {rig.name}, "
+                    f"the policy was trained with {limits[k]}",
+                    "deploy with the rig file the episodes were recorded with",
+                )
+        recorded = identity.get("calibration")
+        if recorded is None:
+            notes.append(f"checkpoint {self.path}: its dataset recorded no calibration to compare")
+        elif not accept_calibration:
+            here_cal = fingerprint(rig)
+            changed = sorted(a for a in set(recorded) | set(here_cal) if recorded.get(a) != here_cal.get(a))
+            if changed:
+                raise PolicyError(
+                    f"arm(s) {', '.join(changed)} of rig {rig.name} are calibrated differently from the "
+                    "episodes the policy was trained on: the same joint values would be other poses",
+                    "deploy with the calibration the episodes were recorded with; if the arm was "
+                    "recalibrated on purpose and its poses still match, pass --accept-calibration",
+                )
+        return notes
 
     def __call__(self, qpos: np.ndarray, frames: dict[str, np.ndarray]) -> np.ndarray:
         """(J,) raw qpos, camera -> (H, W, 3) uint8 RGB -> (k, J) raw actions."""

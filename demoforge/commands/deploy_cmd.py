@@ -34,7 +34,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="without --record: run this long (default 10)")
     add_ensemble(p)
     add_device(p)
-    p.add_argument("--unattended", action="store_true", help="no prompts (implied without a terminal)")
+    p.add_argument(
+        "--accept-calibration",
+        action="store_true",
+        help="run although the rig's calibration differs from the training episodes' (recalibrated on "
+        "purpose, poses checked to match)",
+    )
+    p.add_argument(
+        "--unattended",
+        action="store_true",
+        help="no prompts (implied without a terminal); refused on real arms (nobody at the stop key)",
+    )
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -81,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
             "run it in a terminal without --unattended: SPACE starts the policy, h holds the arms",
         )
     policy = Policy.load(args.checkpoint, args.device, args.precision)
-    policy.check_rig(rig)
+    for note in policy.check_rig(rig, accept_calibration=args.accept_calibration):
+        print(f"note: {note}", flush=True)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
     try:
         if args.record is not None:
