@@ -4,6 +4,7 @@ Prints one JSON object. Usage: python benchmarks/bench_record.py [--seconds 60] 
 Figures per camera rate: achieved rate, |period error| p50 / p99 / max, overruns, writer backlog
 (max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time.
 The emulated buses run on an ideal line (no wire delay) in their own process, as `record --rig virtual`.
+The stop key's flag is checked every tick, as in an attended run (an operator whose Event nobody sets).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +40,16 @@ def four_arm_rig(folder: Path, camera_fps: int) -> Path:
     return path
 
 
+class IdleOperator:
+    """An operator at the keys who presses nothing: the control loop checks its stop flag every tick."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def poll(self) -> str | None:
+        return None
+
+
 def cpu_seconds(who: int) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
@@ -53,7 +65,7 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
         cpu_seconds(resource.RUSAGE_CHILDREN),
         time.monotonic(),
     )
-    [result] = Recorder(rig, opts).run()
+    [result] = Recorder(rig, opts, operator=IdleOperator()).run()
     wall = time.monotonic() - t0
     cpu, kids = cpu_seconds(resource.RUSAGE_SELF) - cpu0, cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
     assert result.path is not None

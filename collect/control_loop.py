@@ -335,7 +335,6 @@ class ControlLoop:
             return held
         self.engaged = True
         self._target = None
-        self.map.reset(self.qpos)  # the first teleop goal steps from the measured position
         return held
 
     def _drive_leaders(self, leader: np.ndarray) -> None:

@@ -40,7 +40,7 @@ class TerminalKeys:
     def __enter__(self) -> TerminalKeys:
         fd = self.stream.fileno()
         self._saved = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
+        tty.setcbreak(fd)  # (TCSAFLUSH: keys typed before this are dropped)
         if threading.current_thread() is threading.main_thread():
             self._sigint = signal.signal(signal.SIGINT, self._on_sigint)
         self._thread.start()
@@ -48,6 +48,8 @@ class TerminalKeys:
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)  # it wakes every 0.1 s: the stream may be closed after this
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
             self._sigint = None
