@@ -28,7 +28,7 @@ from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.teleop import LeaderFollowerMap, outside_limits, unwrap
 from demoforge.collect.virtual_rig import start_virtual_chains
 from demoforge.schemas.episode_reader import EpisodeReader
-from demoforge.schemas.rig import Rig
+from demoforge.schemas.rig import Rig, load_rig
 from tests.collect.test_real_arm_safety import poll
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import small_virtual_rig
@@ -127,7 +127,8 @@ def test_2_a_follower_just_outside_its_limits_comes_in_without_a_jump(rig: Rig) 
         loop.start()
         try:
             loop.move_to(rig.start_pose)
-            assert poll(lambda: not loop.moving, 5.0)
+            assert poll(lambda: not loop.moving or loop.fault is not None, 30.0)
+            assert loop.fault is None, loop.fault
         finally:
             loop.stop()
         sent = hw.sent[0]
@@ -265,15 +266,21 @@ def test_3_without_confirmation_an_attended_session_leaves_the_followers_holding
         def refresh(self, rec: Recorder) -> None:
             pass
 
+    path = Path(rig.source)
+    path.write_text(path.read_text().replace("start = -0.5", "start = -0.5\nrest = 0.5"))  # rest elsewhere
+    rig = load_rig(path)
     hw = HoldSpy(rig)
-    opts = RecordOptions(dataset=Path(rig.source).parent / "ds", episode_time=1.0, unattended=False)
+    opts = RecordOptions(dataset=path.parent / "ds", episode_time=1.0, unattended=False)
     with TerminalKeys(stream) as keys:
         Recorder(rig, opts, operator=keys, display=Answers(), hardware=hw).run()
     assert hw.rest_asked is False
+    near = 10  # ticks (0.015 rad): an arm that was moving settles just past the goal it was given
     for i, state in hw.after.items():
         assert state["torque_enable"] == 1  # held, not dropped
-        assert abs(state["goal_position"] - state["present_position"]) <= 3  # where it is, not the rest pose
-        assert abs(state["present_position"] - hw.before[i]["present_position"]) <= 3
+        assert abs(state["goal_position"] - state["present_position"]) <= near  # where it is
+        assert abs(state["present_position"] - hw.before[i]["present_position"]) <= near
+    shoulder = (hw.after[2]["present_position"] - ct.CENTER_TICK) * ct.RAD_PER_TICK
+    assert abs(shoulder - 0.5) > 0.5  # not sent to the rest pose
 
 
 # --- item 8: a rest that does not arrive; a second interrupt; SIGHUP -------------------------------------
@@ -395,8 +402,6 @@ def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_p
     small_virtual_rig(tmp_path, arms=1, cameras=1)
     text = (tmp_path / "rig.toml").read_text().replace("start = -0.5", "start = 1.0")  # far from the script
     (tmp_path / "rig.toml").write_text(text)
-    from demoforge.schemas.rig import load_rig
-
     rig = load_rig(tmp_path / "rig.toml")
     hw = LeaderLog(rig).open()
     try:
@@ -404,8 +409,8 @@ def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_p
         loop.start()
         try:
             loop.move_to(rig.start_pose)
-            assert poll(lambda: len(hw.log) > 60 or not loop.moving, 8.0)
-            assert poll(lambda: not loop.moving, 8.0)
+            assert poll(lambda: not loop.moving or loop.fault is not None, 30.0)
+            assert loop.fault is None, loop.fault
         finally:
             loop.stop()
     finally:
