@@ -33,7 +33,13 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
 from demoforge.collect.cameras.exposure import wait_for_exposure
-from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress, GoalSource, LeaderGoals
+from demoforge.collect.control_loop import (
+    ControlLoop,
+    EpisodeInProgress,
+    GoalSource,
+    HoldGoals,
+    LeaderGoals,
+)
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
@@ -226,13 +232,18 @@ class Recorder:
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
         if self.goal_source is not None:
-            loop.set_source(self.goal_source)  # restarted every episode; holds until the start pose
+            # restarted every episode; holds until the start pose. Attended, the followers hold there
+            # until the operator starts the episode: a policy moves nothing before SPACE.
+            loop.set_source(self.goal_source if self.opt.unattended else HoldGoals())
         self._wait_engaged(loop.move_to(self.rig.start_pose))
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
                 self.quit = True
                 return RecordedEpisode(None, None, {}, 0.0, {}, kept=False)
+            if self.goal_source is not None:
+                loop.set_source(self.goal_source)  # it starts from where the followers are
+                self._wait_engaged(0.0)
         n_ticks = self.injector.episode_ticks(
             self.episode_index, round(self.episode_time * self.rig.fps), self.rig.fps
         )
