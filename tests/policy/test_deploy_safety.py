@@ -88,15 +88,36 @@ def test_an_old_checkpoint_loads_with_a_note(tmp_path: Path, capsys: pytest.Capt
     assert "note: checkpoint" in capsys.readouterr().out
 
 
+class TickingSpy(SpyHardware):
+    """SpyHardware that wakes waiters after every tick's follower write."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ticked = threading.Condition()
+
+    def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        out = super().write_and_read_followers(goal)
+        with self.ticked:
+            self.ticked.notify_all()
+        return out
+
+    def wait(self, predicate: Any, timeout_s: float = 30.0) -> bool:
+        with self.ticked:
+            return self.ticked.wait_for(predicate, timeout_s)
+
+
 def test_deploy_on_a_terminal_starts_on_space_and_the_stop_key_holds_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    path = tmp_path / "rig.toml"
+    path.write_text(path.read_text().replace("start = -0.5", "start = -0.5\nrest = 0.3"))  # rest elsewhere
+    rig = load_rig(path)
     ckpt = checkpoint(tmp_path / "best.pt", rig, identity_of(rig))
-    spies: list[SpyHardware] = []
+    spies: list[TickingSpy] = []
 
-    def open_spy(rig: Rig, *, line: str = "ideal") -> SpyHardware:
-        spies.append(SpyHardware(rig, line=line))
+    def open_spy(rig: Rig, *, line: str = "ideal") -> TickingSpy:
+        spies.append(TickingSpy(rig, line=line))
         return spies[-1]
 
     monkeypatch.setattr(hardware_mod, "open_hardware", open_spy)
@@ -105,15 +126,17 @@ def test_deploy_on_a_terminal_starts_on_space_and_the_stop_key_holds_the_policy(
     monkeypatch.setattr(sys, "stdin", stream)  # a terminal: deploy is attended
     marks: dict[str, int] = {}
 
-    def person() -> None:
-        if poll(lambda: any(t.name == "keys" for t in threading.enumerate()), 30.0):
-            sent = spies[0].sent[0]
-            os.write(master, b" ")  # start the policy
-            if poll(lambda: len(sent) > 60, 30.0):
-                marks["h"] = len(sent)
-                os.write(master, b"h")  # stop
-                if poll(lambda: len(sent) > marks["h"] + 60, 30.0):
-                    marks["r"] = len(sent)
+    def person() -> None:  # waits on the ticks (no spinning: it would starve the bus threads)
+        if poll(lambda: bool(spies), 30.0):
+            spy = spies[0]
+            if spy.wait(lambda: any(t.name == "keys" for t in threading.enumerate())):
+                os.write(master, b" ")  # start the policy
+                n = len(spy.sent[0])
+                if spy.wait(lambda: len(spy.sent[0]) > n + 60):
+                    marks["h"] = len(spy.sent[0])
+                    os.write(master, b"h")  # stop
+                    if spy.wait(lambda: len(spy.sent[0]) > marks["h"] + 60):
+                        marks["r"] = len(spy.sent[0])
         os.write(master, b"ry")  # rest, confirmed (also answers the question a fault would ask)
 
     operator = threading.Thread(target=person)
