@@ -2,7 +2,8 @@
 
 Prints one JSON object. Usage: python benchmarks/bench_record.py [--seconds 60] [--camera-fps 30 60]
 Figures per camera rate: achieved rate, |period error| p50 / p99 / max, overruns, writer backlog
-(max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time.
+(max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time,
+and the motor checks that ran (temperature/voltage readings, effort checks: on by default).
 The emulated buses run on an ideal line (no wire delay) in their own process, as `record --rig virtual`.
 The stop key's flag is checked every tick, as in an attended run (an operator whose Event nobody sets).
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from demoforge.collect.dynamixel.motor_health import HEALTH_EVERY_S
+from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.rigs import RIGS_DIR
 from demoforge.schemas.rig import load_rig
@@ -50,6 +53,16 @@ class IdleOperator:
         return None
 
 
+class CountingHardware(RigHardware):
+    """The virtual rig's hardware, counting the followers' temperature/voltage readings before close."""
+
+    health_readings = 0
+
+    def close(self, rest: bool | None = None) -> None:
+        self.health_readings = sum(f.health.readings for f in self.followers)
+        super().close(rest)
+
+
 def cpu_seconds(who: int) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
@@ -65,7 +78,8 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
         cpu_seconds(resource.RUSAGE_CHILDREN),
         time.monotonic(),
     )
-    [result] = Recorder(rig, opts, operator=IdleOperator()).run()
+    hw = CountingHardware(rig)
+    [result] = Recorder(rig, opts, operator=IdleOperator(), hardware=hw).run()
     wall = time.monotonic() - t0
     cpu, kids = cpu_seconds(resource.RUSAGE_SELF) - cpu0, cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
     assert result.path is not None
@@ -84,6 +98,11 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
         "recorder_cpu_cores": round(cpu / wall, 3),
         "emulator_cpu_cores": round(kids / wall, 3),
         "file_MB": round(result.path.stat().st_size / 1e6, 1),
+        "motor_checks": {
+            "effort_hold_ticks": rig.safety.effort_hold_ticks,
+            "health_every_s": HEALTH_EVERY_S,
+            "health_readings": hw.health_readings,  # all followers, the whole run (teleop included)
+        },
     }
 
 

@@ -227,6 +227,14 @@ class ControlLoop:
             self.halted = False
             self._leader_goal = None  # a leader drive that was under way restarts from the leaders' reading
             self.halt_flag.clear()
+        request_resume = getattr(self.hw, "request_resume", None)  # a follower's own hold (effort, heat)
+        if request_resume is not None:
+            request_resume()
+
+    def hardware_holding(self) -> list[str]:
+        """Why followers hold on their own (effort, heat: `RigHardware.holding`); empty when none does."""
+        holding = getattr(self.hw, "holding", None)
+        return list(holding()) if holding is not None else []
 
     def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
@@ -277,6 +285,9 @@ class ControlLoop:
                         goal = self._goal(self.source.goal(obs), leader)
                         scalars = self.source.scalars()
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
+                take_events = getattr(hw, "take_events", None)  # a rig's motors' holds and warnings
+                if take_events is not None:
+                    self.warnings.extend(take_events())
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
                     hw.check_cameras()

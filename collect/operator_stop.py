@@ -69,6 +69,10 @@ def run_attended(
     last_status = time.monotonic()
     while time.monotonic() < end and loop.running:
         key = next_key()
+        reasons = loop.hardware_holding()
+        if reasons:  # a follower held on its own (effort, heat): the same choice as after the stop key
+            say("; ".join(reasons))
+            loop.halt()
         if loop.halt_flag.is_set():
             try:
                 hold_menu(loop, next_key, say)

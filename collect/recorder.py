@@ -209,6 +209,8 @@ class Recorder:
         with `menu`, wait for the operator's choice first (continue; or rest and quit: RestAndQuit)."""
         key = self._next_key(n)
         assert self.loop is not None
+        if menu and self.operator is not None and self.loop.hardware_holding():
+            self.loop.halt()  # a follower held on its own (effort, heat): the operator chooses, as after h
         if menu and self.loop.halt_flag.is_set():
             phase = self.phase
             hold_menu(self.loop, self._next_key, self._set_phase)

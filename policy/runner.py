@@ -14,7 +14,6 @@ Each inference's latency is recorded with the tick its chunk began to be used
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from demoforge.policy.config import EnsembleConfig
 from demoforge.policy.ensemble import ActionSchedule, make_schedule
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.precision import autocast, use_bf16
+from demoforge.policy.threads import use_cores
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.rig import Rig
 
@@ -147,9 +147,9 @@ class PolicyGoals:
         self, policy: Policy, ensemble: EnsembleConfig | None = None, *, synchronous: bool = False
     ) -> None:
         # Leave a core to the control loop: torch's worker threads spin while they wait for work, and on
-        # a 2-core machine two of them starve the control thread (and, measured in bench_act.py on a loaded
-        # machine, made inference itself 10-20x slower than one thread).
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        # a 2-core machine two of them starve the control thread (and, measured with bench_act.py on a
+        # loaded machine, made inference itself 20x slower than one thread: benchmarks/RESULTS.md).
+        use_cores(leave=1)
         self.policy = policy
         self.synchronous = synchronous
         self.ensemble = ensemble or policy.cfg.ensemble

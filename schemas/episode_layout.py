@@ -42,6 +42,8 @@ DEVICE_INDEX = "/observations/device_index"  # group: <cam> -> (T,) int64 the ca
 #   (RealSense frame number); absent for cameras whose driver has none (OpenCV counts reads, not frames);
 #   -1 where the tick had no frame
 CLAMPED = "/leader/clamped"  # (T,) uint8 1 where the teleop safety clamp changed the leader's command
+HELD = "/observations/held"  # (T,) uint8 1 where the followers held where they were (a safety check or
+#   a stop: goal = present position) instead of taking that tick's /action
 REWARD = "/reward"  # (T,) float32 task reward after tick t's action (simulation only)
 INFERENCE_LATENCY = "/policy/inference_latency"  # (T,) float32 s of the inference whose chunk began
 #   at tick t; NaN where no new chunk began (policy rollouts only)
@@ -58,6 +60,7 @@ class PerTick:
 # Per-tick scalars carried by `Tick.scalars` under these names (the per-camera ones come with the frames).
 TICK_SCALARS: dict[str, PerTick] = {
     CLAMPED: PerTick("uint8", 0),
+    HELD: PerTick("uint8", 0),
     REWARD: PerTick("float32", math.nan),
     INFERENCE_LATENCY: PerTick("float32", math.nan),
 }

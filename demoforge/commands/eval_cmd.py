@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.commands.deploy_cmd import ensemble_overrides
-    from demoforge.policy.evaluate import evaluate
+    from demoforge.policy.evaluate import SUCCESS_KEYS, evaluate
 
     out = args.out or args.checkpoint.parent / f"eval_{Path(args.rig).stem}"
     s = evaluate(
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         ensemble=ensemble_overrides(args),
     )
-    short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}
+    short = {k: s[k] for k in ("episodes", *SUCCESS_KEYS, "stage_rates", "jumps")}
     print(json.dumps(short))
     if s.get("success_note"):
         print(s["success_note"])

@@ -200,4 +200,6 @@ def test_bf16_inference_stays_close_to_fp32(tmp_path: Path) -> None:
     full = Policy.load(ckpt, precision="fp32")(qpos, frames)
     half = Policy.load(ckpt, precision="bf16")(qpos, frames)
     assert full.shape == half.shape == (10, 3)
-    np.testing.assert_allclose(half, full, atol=0.01)  # action std 0.01: normalized outputs within ~1
+    # in units of each joint's action std (0.01 here): within 3 % (measured: 0.7 %; benchmarks/RESULTS.md)
+    assert float(np.abs(half - full).max()) / 0.01 < 0.03
+    assert float(np.abs(half - full).max()) > 0  # bf16 did compute something else: two paths compared
