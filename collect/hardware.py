@@ -179,7 +179,8 @@ class RigHardware:
 
     def _refuse_outside_limits(self) -> None:
         """HardwareError naming the joint measured furthest outside its limits, if beyond a goal's lead."""
-        qpos, _, _ = self.read_followers()
+        # positions only: the first full reading (temperature and voltage included) is the loop's
+        qpos = np.concatenate([f.read_position() for f in self.followers])
         off = outside_limits(self.rig, qpos)
         if off is None:
             return
