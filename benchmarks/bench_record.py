@@ -5,6 +5,7 @@ Figures per camera rate: achieved rate, |period error| p50 / p99 / max, overruns
 (max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time,
 and the motor checks that ran (temperature/voltage readings, effort checks: on by default).
 The emulated buses run on an ideal line (no wire delay) in their own process, as `record --rig virtual`.
+The stop key's flag is checked every tick, as in an attended run (an operator whose Event nobody sets).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,14 +43,24 @@ def four_arm_rig(folder: Path, camera_fps: int) -> Path:
     return path
 
 
+class IdleOperator:
+    """An operator at the keys who presses nothing: the control loop checks its stop flag every tick."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def poll(self) -> str | None:
+        return None
+
+
 class CountingHardware(RigHardware):
     """The virtual rig's hardware, counting the followers' temperature/voltage readings before close."""
 
     health_readings = 0
 
-    def close(self) -> None:
+    def close(self, rest: bool | None = None) -> None:
         self.health_readings = sum(f.health.readings for f in self.followers)
-        super().close()
+        super().close(rest)
 
 
 def cpu_seconds(who: int) -> float:
@@ -67,7 +79,7 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
         time.monotonic(),
     )
     hw = CountingHardware(rig)
-    [result] = Recorder(rig, opts, hardware=hw).run()
+    [result] = Recorder(rig, opts, operator=IdleOperator(), hardware=hw).run()
     wall = time.monotonic() - t0
     cpu, kids = cpu_seconds(resource.RUSAGE_SELF) - cpu0, cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
     assert result.path is not None

@@ -298,6 +298,11 @@ class ArmBus:
         self._count_turns(position)
         return current, velocity, position
 
+    def read_position(self) -> np.ndarray:
+        """(J,) joint positions only: no health reading taken, nothing judged (checks at open)."""
+        _, _, position = self.read_ticks()
+        return self._read.to_joint(position[self._first])
+
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(qpos, qvel, effort), (J,) float64 each: joint units, units/s, mA (XL430: % of max load).
 

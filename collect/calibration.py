@@ -24,6 +24,7 @@ recorded as `follows` and never sent a goal of its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -238,6 +239,20 @@ def for_arm(rig: Rig, arm: Arm) -> ArmCalibration:
         f"arm {arm.name!r} of rig {rig.name!r} is not calibrated (no {path})",
         f"run `demoforge calibrate --rig {rig_arg} --arm {arm.name}`",
     )
+
+
+def fingerprint(rig: Rig) -> dict[str, str]:
+    """arm name -> a short hash of its follower calibration (zero, direction, open per motor): what a
+    joint value means on this rig. Stored with the dataset and the checkpoint, compared by `deploy`.
+    Simulated rigs have none (their joints mean what the simulation says)."""
+    if rig.simulation is not None:
+        return {}
+    out = {}
+    for arm in rig.arms:
+        side = for_arm(rig, arm).follower
+        motors = sorted((i, m.zero, m.direction, m.open) for i, m in side.items())
+        out[arm.name] = hashlib.sha256(json.dumps(motors).encode()).hexdigest()[:16]
+    return out
 
 
 # --- unit conversion (vectorised over the motors of one side) --------------------------------------

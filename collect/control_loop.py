@@ -14,6 +14,15 @@ speed limit, each tick's goal guarded against the measured position like a teleo
 off when they arrive); then the followers hold until every leader joint is within
 `safety.engage_tolerance` of its follower (`engaged`). Until then `mismatch` names the joint that
 is furthest off, for the operator. No jump: the follower never chases a leader that is elsewhere.
+The driven leaders are guarded like the followers: their goal moves at the speed limit and never
+leads their measured position by more than `max_lead` (a hand holding one back, then slipping,
+does not let it snap). Leader readings are unwrapped across ±π (`teleop.unwrap`).
+
+The stop key: `halt_flag` is an Event set by whoever reads the keys (`operator_keys.TerminalKeys`, on
+its own thread) or by `halt()`; the tick only checks it. From the first tick that sees it the
+followers hold where they were measured (goal = that position, torque on), the goal source is not
+asked, and nothing moves until `resume()`: then the goal restarts from the measured position and
+teleop engages again only when the leaders agree (a policy restarts from where the arms are).
 """
 
 from __future__ import annotations
@@ -32,11 +41,11 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError, StorageError
 from demoforge.collect.hardware import Hardware
 from demoforge.collect.loop_timing import LoopStats, prefer_control_thread
-from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, unwrap
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_writer import CameraSample, Tick
 
-LEADER_SETTLE_S = 2.0  # the most the driven leaders get to reach the pose before their torque goes off
+LEADER_SETTLE_S = 2.0  # beyond the time the ramp needs, the most the driven leaders get before torque off
 CAMERA_CHECK_EVERY = 5  # ticks between camera health checks (a stall is 5 frame periods: > 5 ticks)
 
 
@@ -92,10 +101,32 @@ class LeaderGoals:
         return {}
 
 
+class HoldGoals:
+    """The followers stay where they were when it took over (before an attended `deploy` starts)."""
+
+    records: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.pose: np.ndarray | None = None
+
+    def start(self, qpos: np.ndarray) -> None:
+        self.pose = np.asarray(qpos, np.float64).copy()
+
+    def goal(self, obs: Observation) -> np.ndarray:
+        if not obs.engaged or self.pose is None:  # going to the start pose: where they are
+            self.pose = np.asarray(obs.qpos, np.float64).copy()
+        return self.pose
+
+    def scalars(self) -> dict[str, float]:
+        return {}
+
+
 class ControlLoop:
     """Runs the control thread; the recorder attaches an `EpisodeInProgress` for the length of an episode."""
 
-    def __init__(self, hw: Hardware, source: GoalSource | None = None) -> None:
+    def __init__(
+        self, hw: Hardware, source: GoalSource | None = None, halt_flag: threading.Event | None = None
+    ) -> None:
         self.hw = hw
         self.rig = hw.rig
         self.map = LeaderFollowerMap(self.rig)
@@ -108,10 +139,16 @@ class ControlLoop:
         self.frames: dict[str, Any] = {}  # the newest frames as of the last tick, for the goal source
         self.source: GoalSource = source or LeaderGoals()
         self._target: np.ndarray | None = None  # the pose the followers go to before teleop engages
-        self._leader_waypoints: deque[np.ndarray] = deque()
+        self._leader_target: np.ndarray | None = None  # where the driven leaders go (start pose)
+        self._leader_goal: np.ndarray | None = None  # the last goal sent to the driven leaders
+        self._leader_ticks_left = 0  # the leader drive's budget: its ramp, then LEADER_SETTLE_S
+        self._revolute = np.array([j.kind != "gripper" for a in self.rig.arms for j in a.joints])
         self.engaged = False
         self.leaders_driven = False  # torque on the leaders (start-pose phase only)
-        self._leader_wait = 0
+        # set by the stop key (off this thread); the tick only reads it
+        self.halt_flag = halt_flag if halt_flag is not None else threading.Event()
+        self.halted = False  # the followers hold where they are (the stop key), until resume()
+        self._held: np.ndarray | None = None  # the hold's goal: the followers' position at the stop
         self.mismatch: tuple[str, float] | None = None  # (joint, difference) while not engaged
         self._recording: EpisodeInProgress | None = None
         self._lock = threading.Lock()
@@ -127,8 +164,8 @@ class ControlLoop:
         prefer_control_thread()
         qpos, _, _ = self.hw.read_followers()
         self.qpos = qpos
-        self.leader = self.hw.read_leaders()
-        self.map.reset(qpos)
+        self.leader = unwrap(None, self.hw.read_leaders(), self._revolute)
+        self.map.reset(qpos)  # the first goal comes from the measured position
         self.clock = self.hw.make_clock()
         self._thread.start()
 
@@ -151,9 +188,11 @@ class ControlLoop:
         drive_leaders = self.rig.safety.leaders_to_start and can_drive is not None and can_drive()
         with self._lock:
             self._target = np.clip(target, self.map.low, self.map.high)
-            self._leader_waypoints = deque(ramp(self.leader, target, self.map.step) if drive_leaders else [])
+            self._leader_target = self._target.copy() if drive_leaders else None
+            self._leader_goal = None
+            ramp_ticks = float(np.max(np.abs(self._target - self.leader) / self.map.step, initial=0.0))
+            self._leader_ticks_left = math.ceil(ramp_ticks + LEADER_SETTLE_S * self.rig.fps)
             self.engaged = False
-            self._leader_wait = 0
             # seconds the followers need at the speed limit (what a caller may wait, plus margin)
             return float(np.max(np.abs(self._target - self.qpos) / self.map.step, initial=0.0)) / self.rig.fps
 
@@ -161,7 +200,7 @@ class ControlLoop:
     def moving(self) -> bool:
         """The followers' goal has not reached the `move_to` pose yet (or the leaders are on their way)."""
         target, last = self._target, self.map.last
-        return bool(self._leader_waypoints) or (
+        return self._leader_target is not None or (
             target is not None and (last is None or not np.array_equal(last, target))
         )
 
@@ -172,6 +211,30 @@ class ControlLoop:
             source.start(self.qpos.copy())
             self.source = source
             self.engaged = False
+
+    def halt(self) -> None:
+        """The stop key: from the next tick the followers hold where they are (see the module docstring)."""
+        self.halt_flag.set()
+
+    def resume(self) -> None:
+        """After a halt: goals restart from the measured position; teleop re-engages when the leaders
+        agree with the followers, a goal source restarts from where they are."""
+        with self._lock:
+            self.map.reset(self.qpos)
+            self.source.start(self.qpos.copy())
+            self.engaged = False
+            self._held = None
+            self.halted = False
+            self._leader_goal = None  # a leader drive that was under way restarts from the leaders' reading
+            self.halt_flag.clear()
+        request_resume = getattr(self.hw, "request_resume", None)  # a follower's own hold (effort, heat)
+        if request_resume is not None:
+            request_resume()
+
+    def hardware_holding(self) -> list[str]:
+        """Why followers hold on their own (effort, heat: `RigHardware.holding`); empty when none does."""
+        holding = getattr(self.hw, "holding", None)
+        return list(holding()) if holding is not None else []
 
     def attach(self, rec: EpisodeInProgress) -> None:
         with self._lock:
@@ -206,7 +269,7 @@ class ControlLoop:
                 rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
-                leader = hw.read_leaders()
+                leader = unwrap(self.leader, hw.read_leaders(), self._revolute)
                 obs = Observation(
                     self.ticks,
                     rec.ticks if rec is not None else None,
@@ -216,8 +279,11 @@ class ControlLoop:
                     self.engaged,
                 )
                 with self._lock:
-                    goal = self._goal(self.source.goal(obs))
-                    scalars = self.source.scalars()
+                    if self.halt_flag.is_set():  # the stop key: hold where they are
+                        goal, scalars = self._hold(), {}
+                    else:
+                        goal = self._goal(self.source.goal(obs), leader)
+                        scalars = self.source.scalars()
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
                 take_events = getattr(hw, "take_events", None)  # a rig's motors' holds and warnings
                 if take_events is not None:
@@ -252,30 +318,28 @@ class ControlLoop:
             with self._tick:
                 self._tick.notify_all()
 
-    def _goal(self, wanted: np.ndarray) -> np.ndarray:
+    def _hold(self) -> np.ndarray:
+        """The stop key's goal: the followers' position measured when it was first seen, every tick."""
+        if self._held is None:
+            self._held = self.qpos.copy()
+            self.halted = True
+            self.engaged = False
+        self.map.follow(self._held)
+        return self._held
+
+    def _goal(self, wanted: np.ndarray, leader: np.ndarray) -> np.ndarray:
         """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'
         reading in teleop) agrees with the followers, then `wanted` through the safety clamps."""
-        hw: Any = self.hw  # leader driving is optional: only hardware with `can_drive_leaders` is asked
         if self.engaged:
             return self.map(wanted, self.qpos)
         assert self.map.last is not None
         # toward the pose (or holding), at the speed limit and never far ahead of the follower
         held = self.map.guard(self.map.last if self._target is None else self._target, self.qpos)
         self.map.follow(held)
-        if self._leader_waypoints:  # only before teleop engages, never while recording
-            if not self.leaders_driven:
-                hw.drive_leaders(True)
-                self.leaders_driven = True
-            hw.write_leaders(self._leader_waypoints.popleft())
+        if self._leader_target is not None:  # only before teleop engages, never while recording
+            self._drive_leaders(leader)
         if self.moving:
             return held
-        if self.leaders_driven:
-            self._leader_wait += 1
-            arriving = disagreement(wanted, held, self.rig.safety.engage_tolerance / 3)
-            if arriving and self._leader_wait < LEADER_SETTLE_S * self.rig.fps:
-                return held  # the leaders are still on their way
-            hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
-            self.leaders_driven = False
         off = disagreement(wanted, held, self.rig.safety.engage_tolerance)
         self.mismatch = (self.rig.joint_names[off[0]], off[1]) if off else None
         if off:
@@ -283,6 +347,29 @@ class ControlLoop:
         self.engaged = True
         self._target = None
         return held
+
+    def _drive_leaders(self, leader: np.ndarray) -> None:
+        """One tick of the leaders' drive to the start pose: at the speed limit, at most `lead` ahead
+        of their measured position; torque off when they arrived or their time is up (a hand holds one)."""
+        hw: Any = self.hw  # leader driving is optional: only hardware with `can_drive_leaders` is asked
+        target = self._leader_target
+        assert target is not None
+        arrived = disagreement(leader, target, self.rig.safety.engage_tolerance / 3) is None
+        self._leader_ticks_left -= 1
+        if arrived or self._leader_ticks_left <= 0:
+            if self.leaders_driven:
+                hw.drive_leaders(False)  # arrived (or held back by a hand): the operator takes over
+                self.leaders_driven = False
+            self._leader_target = None
+            return
+        if not self.leaders_driven:
+            hw.drive_leaders(True)  # goal = present position first: nothing jumps
+            self.leaders_driven = True
+        last = leader if self._leader_goal is None else self._leader_goal
+        goal = np.clip(target, last - self.map.step, last + self.map.step)
+        goal = np.clip(goal, leader - self.map.lead, leader + self.map.lead)
+        self._leader_goal = goal
+        hw.write_leaders(goal)
 
     def _record(
         self,

@@ -15,11 +15,19 @@ limit) hold it from the control thread; a stop key or a watchdog on another thre
 Each tick records whether they held (`/observations/held`), and the reasons reach the operator through
 `take_events` (the control loop's warnings).
 
-Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
-and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
-(torque off would drop it, and nothing can be sent to it); so is a follower holding (see above).
-While open, SIGTERM (`kill`, a service manager stopping the program) is turned into
-KeyboardInterrupt, so the shutdown runs then too.
+Opening refuses, before any follower gets torque, a joint measured further outside its limits than
+a goal may lead it (`teleop.outside_limits`): nothing moves, the arm stays limp to be moved by hand.
+
+Closing is a safe shutdown, when asked for (`close(rest=True)`, by default the rig's
+`safety.rest_on_exit`): followers whose bus still works go to the rest pose at the speed limit, each
+goal at most `max_lead` ahead of the measured position, and then turn torque off; leaders turn torque
+off. A follower that does not arrive (something blocks it) is left holding where it is (goal = present
+position, torque on) and named with its furthest joint, never dropped. A follower whose own bus failed
+is left holding (torque off would drop it, and nothing can be sent to it). `close(rest=False)` leaves
+every follower holding where it is. While open, SIGTERM (`kill`, a service manager stopping the
+program) and SIGHUP (the terminal closed) are turned into KeyboardInterrupt, like Ctrl-C, so the
+shutdown runs then too; a second Ctrl-C, SIGTERM or SIGHUP during the rest stops it at once: every
+follower holds where it is, the buses are closed, and the interrupt goes on (the program exits).
 """
 
 from __future__ import annotations
@@ -27,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -39,7 +46,7 @@ from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import Clock, DeadlineClock
-from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp, speed_limits
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, outside_limits, speed_limits
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
@@ -55,7 +62,7 @@ class Hardware(Protocol):
     cameras: dict[str, Camera]
 
     def open(self) -> Any: ...
-    def close(self) -> None: ...
+    def close(self, rest: bool | None = None) -> None: ...  # rest: None = the rig's rest_on_exit
     def make_clock(self) -> Clock: ...  # the clock the control loop runs on
     def read_leaders(self) -> np.ndarray: ...  # (J,)
     def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
@@ -81,12 +88,18 @@ def open_hardware(rig: Rig, *, line: str = "ideal") -> Hardware:
     return RigHardware(rig, line=line)
 
 
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # handled like Ctrl-C while the rig is open
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def is_emulated(rig: Rig) -> bool:
     return any(getattr(a, s).port.startswith("emulator:") for a in rig.arms for s in ("leader", "follower"))
+
+
+REST_TOLERANCE = 0.05  # rad (grippers: of the stroke) from the rest pose that counts as arrived
 
 
 class RigHardware:
@@ -109,7 +122,9 @@ class RigHardware:
         self.cameras: dict[str, Camera] = {}
         self.notes: list[str] = []  # what the checks at open found that does not stop the run
         self.shutdown_problems: list[str] = []  # what `rest` could not do at close
-        self._sigterm: Any = None  # the SIGTERM handler to restore at close
+        self._handlers: dict[int, Any] = {}  # signal -> the handler to restore at close
+        self._engaged = False  # torque went on at open (a refused open leaves the followers limp)
+        self.rest_interrupted = False  # a second interrupt stopped the rest: followers left holding
         self._slices: list[slice] = []
         # ("hold", reason) or ("resume", ""), set from any thread, applied by the next tick (`request_hold`)
         self._hold_request: tuple[str, str] | None = None
@@ -127,7 +142,8 @@ class RigHardware:
 
     def open(self) -> RigHardware:
         if threading.current_thread() is threading.main_thread():
-            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
+            for sig in SIGNALS:
+                self._handlers[sig] = signal.signal(sig, _interrupt)
         try:
             if is_emulated(self.rig):
                 self.chains = start_virtual_chains(self.rig, line=self.line, operator=True)
@@ -144,8 +160,11 @@ class RigHardware:
                 ).open()
                 self.followers.append(follower)
                 follower.set_modes()
-                follower.torque(True)
                 self.notes += follower.notes
+            self._refuse_outside_limits()
+            for follower in self.followers:
+                follower.torque(True)
+            self._engaged = True
             for cfg in self.rig.cameras:
                 cam = self.camera_factory(cfg)
                 self.cameras[cfg.name] = cam
@@ -157,6 +176,23 @@ class RigHardware:
 
     def make_clock(self) -> Clock:
         return DeadlineClock(self.rig.fps)
+
+    def _refuse_outside_limits(self) -> None:
+        """HardwareError naming the joint measured furthest outside its limits, if beyond a goal's lead."""
+        # positions only: the first full reading (temperature and voltage included) is the loop's
+        qpos = np.concatenate([f.read_position() for f in self.followers])
+        off = outside_limits(self.rig, qpos)
+        if off is None:
+            return
+        k, distance = off
+        lo, hi = self.rig.joint_limits[k]
+        raise HardwareError(
+            f"follower joint {self.rig.joint_names[k]} reads {qpos[k]:.2f}, {distance:.2f} outside its "
+            f"limits [{lo:g}, {hi:g}]; reaching them would take a goal further ahead of the arm than "
+            f"safety.max_lead ({self.rig.safety.max_lead:g}) allows, so nothing was moved (torque is off)",
+            "support the arm and move that joint inside its limits by hand; if it already is, the "
+            "calibration is wrong (run `demoforge calibrate` again) or the rig's limits are",
+        )
 
     def begin_episode(self, index: int, ticks: int, faults: list[Any] | None = None) -> None:
         """Nothing to set up: a person resets a real scene (planted faults go through the injector)."""
@@ -313,47 +349,99 @@ class RigHardware:
             bus.hold(fault)
 
     def rest(self, timeout_s: float = 5.0) -> list[str]:
-        """Followers whose bus works to the rest pose at the speed limit, then torque off; leaders torque
-        off. Returns what could not be done (one line per arm), for the operator."""
+        """Followers whose bus works to the rest pose, then torque off; leaders torque off. Returns what
+        could not be done (one line per arm), for the operator. See the module docstring: a follower
+        that does not arrive within its ramp's time plus `timeout_s` holds where it is; a second
+        interrupt makes every follower hold where it is at once."""
         problems: list[str] = []
-        if not self.rig.safety.rest_on_exit:
-            return problems
-        step = LeaderFollowerMap(self.rig).step
-        pose = np.asarray(self.rig.rest_pose)
-        clock = DeadlineClock(self.rig.fps)
-        for i, follower in enumerate(self.followers):
-            if follower.fault is not None:
-                problems.append(f"{follower.name}: left holding its pose ({follower.fault.message})")
-                continue
-            if follower.held_here is not None:  # a safety hold: torque off would drop it where it stopped
-                problems.append(f"{follower.name}: left holding where it stopped ({follower.held_here})")
-                continue
-            sl = self._slices[i]
-            try:
-                qpos = follower.read()[0]
-                for waypoint in ramp(qpos, pose[sl], step[sl]):
-                    clock.wait()
-                    follower.write(waypoint)
-                deadline = time.monotonic() + timeout_s
-                while disagreement(follower.read()[0], pose[sl], 0.05) and time.monotonic() < deadline:
-                    clock.wait()
-                follower.torque(False)
-            except HardwareError as e:
-                problems.append(f"{follower.name}: {e.message}")
+        if not self._engaged:
+            return problems  # refused at open: torque never went on, nothing to rest
+        try:
+            for i, follower in enumerate(self.followers):
+                problem = self._rest_one(i, follower, timeout_s)
+                if problem:
+                    problems.append(problem)
+        except KeyboardInterrupt:
+            self.rest_interrupted = True
+            why = "rest interrupted (a second Ctrl-C or signal): left holding where it is"
+            problems += self._hold_all(why)
         for leader in self.leaders:
             if leader.fault is None:
                 with contextlib.suppress(HardwareError):
                     leader.torque(False)
         return problems
 
-    def close(self) -> None:
-        """Stop cameras, rest the followers and turn torque off (`rest`), release the buses, stop the
-        emulator."""
+    def _rest_one(self, i: int, follower: ArmBus, timeout_s: float) -> str | None:
+        if follower.fault is not None:
+            return f"{follower.name}: left holding its pose ({follower.fault.message})"
+        if follower.held_here is not None:  # a safety hold: torque off would drop it where it stopped
+            return f"{follower.name}: left holding where it stopped ({follower.held_here})"
+        sl = self._slices[i]
+        guard = LeaderFollowerMap(self.rig)
+        step, lead = guard.step[sl], guard.lead[sl]
+        pose = np.clip(np.asarray(self.rig.rest_pose)[sl], guard.low[sl], guard.high[sl])
+        clock = DeadlineClock(self.rig.fps)
+        try:
+            qpos = follower.read()[0]
+            goal = np.clip(qpos, guard.low[sl], guard.high[sl])  # from the measured position
+            budget = float(np.max(np.abs(pose - goal) / step, initial=0.0)) + timeout_s * self.rig.fps
+            for _ in range(int(budget) + 1):
+                if disagreement(qpos, pose, REST_TOLERANCE) is None:
+                    follower.torque(False)
+                    return None
+                clock.wait()
+                goal = np.clip(np.clip(pose, goal - step, goal + step), qpos - lead, qpos + lead)
+                follower.write(goal)
+                qpos = follower.read()[0]
+            off = disagreement(qpos, pose, REST_TOLERANCE)
+            assert off is not None
+            joint = self.rig.joint_names[sl.start + off[0]]
+            why = (
+                f"did not reach the rest pose ({joint} is {off[1]:.2f} off: something blocks it?); left "
+                "holding where it is, torque on. Support the arm before you switch it off"
+            )
+            follower.hold_here(why)
+            return f"{follower.name}: {why}"
+        except HardwareError as e:
+            return f"{follower.name}: {e.message}"
+
+    def _hold_all(self, why: str) -> list[str]:
+        """Every follower whose bus works holds where it is (goal = present position, torque on)."""
+        problems = []
+        for follower in self.followers:
+            if follower.fault is not None:
+                continue
+            if follower.held_here is not None:  # already holding (a safety hold): keeps its reason
+                problems.append(f"{follower.name}: left holding where it stopped ({follower.held_here})")
+                continue
+            try:
+                follower.hold_here(why)
+                problems.append(f"{follower.name}: {why}")
+            except HardwareError as e:
+                problems.append(f"{follower.name}: {e.message}")
+        return problems
+
+    def close(self, rest: bool | None = None) -> None:
+        """Stop cameras; rest the followers and turn torque off (`rest`), or with `rest=False` leave
+        them holding where they are; release the buses, stop the emulator. `rest` None: the rig's
+        `safety.rest_on_exit`."""
         for cam in self.cameras.values():
             with contextlib.suppress(Exception):
                 cam.stop()
+        if rest is None:
+            rest = self.rig.safety.rest_on_exit
         with contextlib.suppress(Exception):
-            self.shutdown_problems = self.rest()
+            if not self._engaged:
+                pass
+            elif rest:
+                self.shutdown_problems = self.rest()
+            else:
+                why = "left holding where it is, torque on (no rest was asked for)"
+                self.shutdown_problems = self._hold_all(why)
+                for leader in self.leaders:
+                    if leader.fault is None:
+                        with contextlib.suppress(HardwareError):
+                            leader.torque(False)
         for bus in self.leaders + self.followers:
             with contextlib.suppress(Exception):
                 bus.close()
@@ -361,11 +449,15 @@ class RigHardware:
             with contextlib.suppress(Exception):
                 self.chains.stop()
         self.cameras, self.leaders, self.followers, self.chains = {}, [], [], None
-        if self._sigterm is not None:
-            signal.signal(signal.SIGTERM, self._sigterm)
-            self._sigterm = None
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, handler)
+        self._handlers = {}
+        self._engaged = False
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        if self.rest_interrupted:
+            self.rest_interrupted = False
+            raise KeyboardInterrupt("interrupted during the rest: the followers hold where they are")
 
     def __enter__(self) -> RigHardware:
         return self.open()

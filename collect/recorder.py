@@ -6,6 +6,11 @@ discards it, or re-records it. Unattended (`--unattended`, or standard input not
 episodes start once the followers reach the start pose, run `episode_time` seconds, are kept with
 the label given on the command line, and follow each other after `reset_time`.
 
+The stop key (an operator with a `stop` Event, `operator_keys.TerminalKeys`): the control loop holds
+the followers from its next tick; an episode being recorded ends there (saved, as with SPACE), and
+the recorder waits for the operator's choice (`operator_stop.hold_menu`: continue, or rest and quit).
+Attended, the followers rest at the end only when the operator confirms it (`operator_stop`).
+
 Numbering never skips or overwrites: the next index is one past the highest file on disk, and a
 discarded episode is moved to `DIR/discarded/` under a name no `*.hdf5` glob finds (nothing recorded is
 deleted; `demoforge restore` brings it back) so its index is reused.
@@ -25,13 +30,21 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from demoforge.collect import calibration as cal
 from demoforge.collect.cameras.exposure import TIMEOUT_S as EXPOSURE_TIMEOUT_S
 from demoforge.collect.cameras.exposure import wait_for_exposure
-from demoforge.collect.control_loop import ControlLoop, EpisodeInProgress, GoalSource, LeaderGoals
+from demoforge.collect.control_loop import (
+    ControlLoop,
+    EpisodeInProgress,
+    GoalSource,
+    HoldGoals,
+    LeaderGoals,
+)
 from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.operator_stop import RestAndQuit, ask_rest, hold_menu, keys_only
 from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import (
@@ -43,6 +56,7 @@ from demoforge.schemas.dataset import (
 )
 from demoforge.schemas.episode_layout import CLAMPED, EpisodeAttrs, episode_name
 from demoforge.schemas.episode_writer import EpisodeWriter
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
 
 ENGAGE_TIMEOUT_S = 10.0  # unattended: how long the leaders get to agree with the followers
@@ -114,6 +128,7 @@ class Recorder:
         self.phase_end = 0.0
         self.episode_index = 0
         self.quit = False
+        self.rest: bool | None = None  # at the end: None = the rig's rest_on_exit (unattended)
         self.injector = FaultInjector(list(options.faults))
         slowest = min((c.fps for c in rig.cameras), default=rig.fps)
         self._settle_ticks = math.ceil(rig.fps / slowest) + 2  # one camera period, then two ticks
@@ -122,7 +137,9 @@ class Recorder:
 
     def run(self) -> list[RecordedEpisode]:
         self.opt.dataset.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, self.rig.snapshot())
+        # the calibration's fingerprint goes with the rig: `deploy` compares it with the checkpoint's
+        snapshot = self.rig.snapshot() | {"calibration": cal.fingerprint(self.rig)}
+        manifest = Manifest.load_or_create(self.opt.dataset, self.opt.dataset.name, snapshot)
         manifest.save(self.opt.dataset)
         self.hw.open()
         self.notes = list(getattr(self.hw, "notes", []))  # what the checks at open found
@@ -137,7 +154,10 @@ class Recorder:
             self._note(note)
         gc.collect()
         gc.freeze()  # what exists now is long-lived: later collections skip it (they run between episodes)
-        self.loop = ControlLoop(self.hw)
+        self.loop = ControlLoop(self.hw, halt_flag=getattr(self.operator, "stop", None))
+        attended = self.operator is not None and not self.opt.unattended
+        if attended:
+            self.rest = False  # until the operator confirms a rest
         try:
             self.injector.validate(self.hw)
             self.loop.start()
@@ -148,9 +168,18 @@ class Recorder:
                     done += 1
                 if done < self.opt.episodes and not self.quit:
                     self._reset_phase()
+            if attended:
+                self.rest = ask_rest(self._next_key, self._set_phase)
+        except RestAndQuit:
+            self.rest, self.quit = True, True
+        except UserError as e:  # a fault: the followers hold; attended, the operator decides
+            if attended:
+                self._set_phase(f"stopped by a fault: {e.message}; the followers hold where they are")
+                self.rest = ask_rest(keys_only(self.operator), self._set_phase)
+            raise
         finally:
             self.loop.stop()
-            self.hw.close()  # followers to the rest pose, torque off
+            self.hw.close(rest=self.rest)  # followers to the rest pose and torque off, or holding
             gc.unfreeze()
             for problem in getattr(self.hw, "shutdown_problems", []):
                 self._note(f"at shutdown: {problem}")
@@ -175,8 +204,21 @@ class Recorder:
         if not self.loop.running:
             raise HardwareError("the control loop stopped", "see the message above")
 
-    def _tick_wait(self, n: int = 1) -> str | None:
-        """Let n ticks pass; refresh the display; return a key pressed meanwhile."""
+    def _tick_wait(self, n: int = 1, *, menu: bool = True) -> str | None:
+        """Let n ticks pass; refresh the display; return a key pressed meanwhile. After the stop key,
+        with `menu`, wait for the operator's choice first (continue; or rest and quit: RestAndQuit)."""
+        key = self._next_key(n)
+        assert self.loop is not None
+        if menu and self.operator is not None and self.loop.hardware_holding():
+            self.loop.halt()  # a follower held on its own (effort, heat): the operator chooses, as after h
+        if menu and self.loop.halt_flag.is_set():
+            phase = self.phase
+            hold_menu(self.loop, self._next_key, self._set_phase)
+            self._set_phase(phase)
+            return None
+        return key
+
+    def _next_key(self, n: int = 5) -> str | None:
         assert self.loop is not None
         self.loop.wait_ticks(n)
         self._check_fault()
@@ -192,13 +234,18 @@ class Recorder:
         self.episode_index = next_episode_index(self.opt.dataset)
         self._set_phase("start pose")
         if self.goal_source is not None:
-            loop.set_source(self.goal_source)  # restarted every episode; holds until the start pose
+            # restarted every episode; holds until the start pose. Attended, the followers hold there
+            # until the operator starts the episode: a policy moves nothing before SPACE.
+            loop.set_source(self.goal_source if self.opt.unattended else HoldGoals())
         self._wait_engaged(loop.move_to(self.rig.start_pose))
         if not self.opt.unattended:
             self._set_phase("waiting: SPACE or squeeze the leader gripper to start, q to quit")
             if not self._wait_for_start():
                 self.quit = True
                 return RecordedEpisode(None, None, {}, 0.0, {}, kept=False)
+            if self.goal_source is not None:
+                loop.set_source(self.goal_source)  # it starts from where the followers are
+                self._wait_engaged(0.0)
         n_ticks = self.injector.episode_ticks(
             self.episode_index, round(self.episode_time * self.rig.fps), self.rig.fps
         )
@@ -242,8 +289,10 @@ class Recorder:
         self._set_phase(f"recording episode {self.episode_index}", self.episode_time)
         try:
             while rec.ticks < n_ticks:
-                key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)))
+                key = self._tick_wait(min(5, max(1, n_ticks - rec.ticks)), menu=False)
                 self.injector.step(self.hw, self.episode_index, rec.ticks / self.rig.fps)
+                if loop.halt_flag.is_set():  # the stop key: the episode ends here, the menu comes next
+                    break
                 if key in (" ", "\n", "\r", "q"):
                     self.quit = key == "q"
                     break
@@ -271,7 +320,11 @@ class Recorder:
         self._record_truth(saved, rec)
         kept = True
         if not self.opt.unattended:
-            kept, label = self._ask_keep(saved)
+            try:
+                kept, label = self._ask_keep(saved)
+            except RestAndQuit:
+                self._save_entry(manifest, saved)  # kept, unlabeled: nothing recorded is lost
+                raise
         entry = self._save_entry(manifest, saved) if kept else None
         result = RecordedEpisode(
             saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog

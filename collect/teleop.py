@@ -9,7 +9,12 @@ the mapping is the identity per joint; what this adds is safety:
   so a leader glitch or a mis-grab cannot slam a follower across its range;
 - a goal is at most `lead` ahead of the follower's MEASURED position (the reading the loop already
   took last tick: no extra bus transaction), so a blocked or lagging follower never has a goal run
-  away from it and then jump when it frees itself.
+  away from it and then jump when it frees itself. The lead limit is applied last: when the two
+  disagree (a follower pushed away from its goal) the goal moves toward where the follower is,
+  never further than `lead` from it;
+- the first goal (at start, after a hold, at engagement) comes from the measured position: a
+  follower that starts a little outside its limits (up to `lead`) gets the nearest point inside
+  them, one further out is refused before anything moves (`outside_limits`).
 
 Grippers have no lead limit (their force is limited by the motor's current limit instead); their speed
 limit is `safety.gripper_speed` full strokes per second.
@@ -59,9 +64,10 @@ class LeaderFollowerMap:
     def max_step(self) -> np.ndarray:
         return self.step
 
-    def reset(self, current: np.ndarray) -> None:
-        """Start from where the followers are, so the first command is not a jump."""
-        self.last = np.clip(np.asarray(current, np.float64), self.low, self.high)
+    def reset(self, measured: np.ndarray) -> None:
+        """Start from where the followers are measured, so the first command is not a jump (a
+        follower just outside its limits starts from the nearest point inside them)."""
+        self.last = np.clip(np.asarray(measured, np.float64), self.low, self.high)
 
     def __call__(self, leader: np.ndarray, measured: np.ndarray | None = None) -> np.ndarray:
         """The follower goal for a leader reading; `measured`: the followers' last reading."""
@@ -71,15 +77,16 @@ class LeaderFollowerMap:
         return goal
 
     def guard(self, goal: np.ndarray, measured: np.ndarray | None) -> np.ndarray:
-        """`goal` limited to `lead` around the measured position, then to `step` from the last command.
+        """`goal` limited to `step` from the last command, then to `lead` around the measured position.
 
-        In that order, a command never moves more than `step` in a tick, and never further from a
-        follower that lags more than `lead` behind it (it comes back toward it at the speed limit)."""
+        In that order the lead limit always holds: a command moves at most `step` a tick, except
+        toward a follower that is more than `lead` away from its last command (pushed, or starting
+        outside its limits), where it comes to within `lead` of it, i.e. where the follower is."""
         goal = np.asarray(goal, np.float64)
-        if measured is not None:
-            goal = np.clip(goal, measured - self.lead, measured + self.lead)
         if self.last is not None:
             goal = np.clip(goal, self.last - self.step, self.last + self.step)
+        if measured is not None:
+            goal = np.clip(goal, measured - self.lead, measured + self.lead)
         self.last = goal
         return goal
 
@@ -89,12 +96,32 @@ class LeaderFollowerMap:
         self.clamped = False
 
 
-def ramp(start: np.ndarray, goal: np.ndarray, max_step: np.ndarray) -> list[np.ndarray]:
-    """Waypoints from `start` to `goal` that move no joint more than `max_step` per tick."""
-    start = np.asarray(start, np.float64)
-    goal = np.asarray(goal, np.float64)
-    n = int(np.ceil(np.max(np.abs(goal - start) / max_step))) if len(goal) else 0
-    return [start + (goal - start) * (k / n) for k in range(1, n + 1)] if n > 0 else [goal]
+GRIPPER_OUTSIDE = 0.5  # of the stroke: a gripper reading further outside 0..1 is a calibration problem
+
+
+def outside_limits(rig: Rig, measured: np.ndarray) -> tuple[int, float] | None:
+    """(joint index, distance) of the joint furthest outside its limits by more than the rig's
+    `max_lead` (grippers: `GRIPPER_OUTSIDE`), or None. Such a joint cannot be brought inside without
+    its first goal leading it by more than a goal may: the run is refused before anything moves."""
+    limits = np.asarray(rig.joint_limits, dtype=np.float64)
+    grippers = np.array([j.kind == "gripper" for a in rig.arms for j in a.joints])
+    tolerance = np.where(grippers, GRIPPER_OUTSIDE, rig.safety.max_lead)
+    q = np.asarray(measured, np.float64)
+    out = np.maximum(limits[:, 0] - q, q - limits[:, 1])  # (J,) > 0 outside
+    excess = out - tolerance
+    k = int(np.argmax(excess)) if len(q) else 0
+    return (k, float(out[k])) if len(q) and excess[k] > 0 else None
+
+
+def unwrap(previous: np.ndarray | None, reading: np.ndarray, revolute: np.ndarray) -> np.ndarray:
+    """Leader readings made continuous across ±π for revolute joints (`revolute`, (J,) bool): a waist
+    turned past π reads π + x, not -π + x, so its follower stops at its limit instead of sweeping a
+    full circle the other way. The first reading (no `previous`) is taken as it is."""
+    if previous is None:
+        return np.asarray(reading, np.float64)
+    jump = np.asarray(reading, np.float64) - previous
+    wrapped = previous + (jump + np.pi) % (2 * np.pi) - np.pi
+    return np.where(revolute, wrapped, reading)
 
 
 def disagreement(leader: np.ndarray, follower: np.ndarray, tolerance: float) -> tuple[int, float] | None:

@@ -25,6 +25,8 @@ from demoforge.policy.frames import resize_frame
 from demoforge.policy.threads import usable_cores
 from demoforge.schemas.rig import Rig
 
+LIMIT_TOLERANCE = 1e-4  # rad: limits that differ by less are the same (float32 in the episode files)
+
 
 class Policy:
     """A trained ACT policy: raw qpos and RGB frames in, a chunk of raw actions out.
@@ -41,6 +43,7 @@ class Policy:
     config: Config  # the checkpoint's settings (the [ensemble] table is what deploy starts from)
     meta: dict[str, Any]
     runtime: str  # what computes it, e.g. "torch cpu bf16", "onnxruntime CPUExecutionProvider fp32"
+    path: Path  # the file it was loaded from
 
     def predict_chunk(self, images: Mapping[str, np.ndarray], qpos: np.ndarray) -> np.ndarray:
         """camera -> (H, W, 3) uint8 RGB at any size, (J,) raw qpos -> (chunk_size, J) raw actions."""
@@ -76,12 +79,25 @@ class Policy:
         d["ensemble"].update(overrides or {})
         return make_config("paper", d, "ensemble settings").ensemble
 
-    def check_rig(self, rig: Rig) -> None:
-        """PolicyError unless the rig has the joints and cameras the policy was trained on."""
+    def check_rig(self, rig: Rig, *, accept_calibration: bool = False) -> list[str]:
+        """PolicyError unless the rig has the joints, joint limits, calibration and cameras the policy
+        was trained on (a policy from another rig or calibration would command other poses). Returns
+        notes on what could not be compared (checkpoints written before the rig was recorded in them)."""
+        from demoforge.collect.calibration import fingerprint  # the rig side only: no import cost otherwise
+
         if len(rig.joint_names) != self.n_joints:
             raise PolicyError(
                 f"the policy drives {self.n_joints} joints, rig {rig.name} has {len(rig.joint_names)}",
                 "deploy on the rig (or a rig like the one) the training episodes came from",
+            )
+        trained = [str(n) for n in self.meta.get("joint_names") or []]
+        unknown = [str(i) for i in range(self.n_joints)]  # what an export names joints nobody named
+        if trained and trained != unknown and trained != rig.joint_names:
+            k = next(i for i, (a, b) in enumerate(zip(trained, rig.joint_names, strict=True)) if a != b)
+            raise PolicyError(
+                f"joint {k} of rig {rig.name} is {rig.joint_names[k]}, the policy was trained with "
+                f"{trained[k]} there",
+                "deploy on the rig the training episodes came from (same arms, same joint order)",
             )
         missing = [c for c in self.cameras if c not in {c.name for c in rig.cameras}]
         if missing:
@@ -89,6 +105,38 @@ class Policy:
                 f"rig {rig.name} lacks camera(s) {', '.join(missing)} the policy needs",
                 "name the rig's cameras as in the training episodes",
             )
+        identity = self.meta.get("rig")
+        if not isinstance(identity, dict):
+            return [
+                f"policy {self.path} does not record the joint limits and calibration it was trained "
+                "with (written by an older demoforge): only joint names and cameras were compared"
+            ]
+        notes = []
+        limits = identity.get("joint_limits")
+        if limits is not None:
+            here = np.asarray(rig.joint_limits, float)
+            diff = np.abs(np.asarray(limits, float) - here).max(axis=1)
+            if np.any(diff > LIMIT_TOLERANCE):
+                k = int(np.argmax(diff))
+                raise PolicyError(
+                    f"joint {rig.joint_names[k]} has limits {list(rig.joint_limits[k])} on rig {rig.name}, "
+                    f"the policy was trained with {limits[k]}",
+                    "deploy with the rig file the episodes were recorded with",
+                )
+        recorded = identity.get("calibration")
+        if recorded is None:
+            notes.append(f"policy {self.path}: its dataset recorded no calibration to compare")
+        elif not accept_calibration:
+            here_cal = fingerprint(rig)
+            changed = sorted(a for a in set(recorded) | set(here_cal) if recorded.get(a) != here_cal.get(a))
+            if changed:
+                raise PolicyError(
+                    f"arm(s) {', '.join(changed)} of rig {rig.name} are calibrated differently from the "
+                    "episodes the policy was trained on: the same joint values would be other poses",
+                    "deploy with the calibration the episodes were recorded with; if the arm was "
+                    "recalibrated on purpose and its poses still match, pass --accept-calibration",
+                )
+        return notes
 
 
 def load_policy(

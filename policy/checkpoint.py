@@ -1,7 +1,11 @@
 """Checkpoints: plain tensors, dicts, lists and numbers, so `torch.load(weights_only=True)` reads them.
 
     {"format": 1, "model": state_dict, "config": {...}, "stats": {...}, "meta": {step, cameras, n_joints,
-     joint_names, val_loss, ...}, "optimizer": state_dict (last.pt only), "rng": tensor (last.pt only)}
+     joint_names, val_loss, rig: {joint_limits, calibration}, ...},
+     "optimizer": state_dict (last.pt only), "rng": tensor (last.pt only)}
+
+`meta.rig` (what the joint values meant: the limits and the calibration fingerprint per arm) is absent
+from checkpoints written before it existed; `deploy` then compares less and says so.
 
 Written to a temporary file and renamed, so a kill while saving leaves the previous checkpoint whole.
 """
@@ -68,6 +72,7 @@ class LoadedPolicy:
     config: Config
     stats: Stats
     meta: dict[str, Any]
+    path: str = ""
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> LoadedPolicy:
@@ -78,4 +83,4 @@ def load_policy(path: str | Path, device: str = "cpu") -> LoadedPolicy:
     model = ACT(cfg.model, int(meta["n_joints"]), len(meta["cameras"]))
     model.load_state_dict(state["model"])
     model.to(device).eval()
-    return LoadedPolicy(model, cfg, Stats.from_dict(state["stats"]), meta)
+    return LoadedPolicy(model, cfg, Stats.from_dict(state["stats"]), meta, str(path))

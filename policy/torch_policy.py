@@ -38,7 +38,7 @@ class TorchPolicy(Policy):
         if threads is not None:  # never above what is set already (threads.py: OMP_NUM_THREADS, affinity)
             use_cores(leave=max(0, usable_cores() - threads))
         self.model, self.config, self.stats = loaded.model, loaded.config, loaded.stats
-        self.meta = loaded.meta
+        self.meta, self.path = loaded.meta, Path(loaded.path)
         self.device = resolve_device(device)
         # bfloat16 autocast where native: GPUs, CPUs with AVX512-BF16/AMX (precision.py)
         self.bf16 = use_bf16(self.device, precision)

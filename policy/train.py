@@ -310,6 +310,7 @@ def _train(
         "n_joints": data.n_joints,
         "report_sha256": data.splits.report_sha256,
         "joint_names": _joint_names(data),
+        "rig": _rig_identity(dataset, data),  # compared by `deploy` with the rig it runs on
     }
     summary_base = {
         "dataset": str(dataset.resolve()),
@@ -436,6 +437,22 @@ def _train(
             "lower train.lr (x0.3) or train.grad_clip, then train again or --resume from last.pt",
         )
     return summary
+
+
+def _rig_identity(dataset: Path, data: TrainingData) -> dict[str, Any]:
+    """What the joint values meant when recorded: joint limits (from the episodes) and the calibration
+    fingerprint per arm (from the dataset manifest; absent for sources without one, e.g. LeRobot)."""
+    from demoforge.schemas.dataset import MANIFEST, Manifest
+
+    with data.train.episodes[0].open() as r:
+        limits = r.joint_limits
+    calibration = None
+    if (dataset / MANIFEST).exists():
+        calibration = Manifest.load(dataset).rig.get("calibration")
+    return {
+        "joint_limits": None if limits is None else [[float(v) for v in row] for row in limits],
+        "calibration": calibration,
+    }
 
 
 @torch.no_grad()

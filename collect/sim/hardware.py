@@ -161,7 +161,8 @@ class SimHardware:
             raise
         return self
 
-    def close(self) -> None:
+    def close(self, rest: bool | None = None) -> None:
+        """Release the leaders and the renderers (the simulated followers need no rest)."""
         for bus in self.leaders:
             with contextlib.suppress(Exception):
                 bus.close()

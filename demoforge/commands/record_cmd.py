@@ -18,6 +18,7 @@ EXAMPLES = """examples:
 
 keys (attended): SPACE or a gripper squeeze on the leader starts, SPACE stops early;
 then s = success, f = failure, u = unlabeled, d = discard, r = re-record; q quits.
+h (or Ctrl-C) stops: the followers hold where they are until c (continue) or r then y (rest and quit).
 """
 
 LABELS = {"success": 1, "failure": 0, "none": -1}

@@ -130,7 +130,7 @@ class Keys:
 def test_attended_discard_then_keep_reuses_the_index(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
     ds = tmp_path / "ds"
-    keys = Keys([("waiting", " "), ("keep?", "d"), ("waiting", " "), ("keep?", "s")])
+    keys = Keys([("waiting", " "), ("keep?", "d"), ("waiting", " "), ("keep?", "s"), ("ending", "y")])
     opts = RecordOptions(dataset=ds, episodes=1, episode_time=0.3, reset_time=0.0, unattended=False)
     rec = Recorder(rig, opts, operator=keys)
     keys.recorder = rec
@@ -148,7 +148,9 @@ def test_attended_discard_then_keep_reuses_the_index(tmp_path: Path) -> None:
 
 def test_gripper_squeeze_starts_an_episode(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
-    keys = Keys([("keep?", "f")])  # no key to start: the scripted operator squeezes every 4 s
+    keys = Keys(
+        [("keep?", "f"), ("ending", "y")]
+    )  # no key to start: the scripted operator squeezes every 4 s
     opts = RecordOptions(
         dataset=tmp_path / "ds", episodes=1, episode_time=0.2, reset_time=0.0, unattended=False
     )

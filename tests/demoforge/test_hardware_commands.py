@@ -54,7 +54,7 @@ def test_record_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_live_display_shows_loop_cameras_and_phase(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=2)
     out = io.StringIO()
-    keys = Keys([("waiting", " "), ("keep?", "s")])
+    keys = Keys([("waiting", " "), ("keep?", "s"), ("ending", "y")])
     opts = RecordOptions(
         dataset=tmp_path / "ds", episodes=1, episode_time=0.6, reset_time=0.0, unattended=False
     )
