@@ -63,11 +63,12 @@ def test_rollouts_start_from_their_scenes_reset_whatever_the_inference_speed(
         assert json.loads((out / "eval.json").read_text())["rollouts"][2]["scene_seed"] == seeds[2]
         runs[name] = starts(out)
     for i, ((q_fast, im_fast), (q_slow, im_slow)) in enumerate(zip(runs["fast"], runs["slow"], strict=True)):
-        np.testing.assert_array_equal(q_slow[0], q_fast[0], err_msg=f"rollout {i}: the start depends on the speed")
-        # and so does the whole rollout: synchronous inference on the same observations
-        np.testing.assert_array_equal(q_slow, q_fast, err_msg=f"rollout {i}: the rollout depends on the speed")
+        at = f"rollout {i}: depends on the inference speed"
+        np.testing.assert_array_equal(q_slow[0], q_fast[0], err_msg=f"{at} (start qpos)")
+        np.testing.assert_array_equal(im_slow, im_fast, err_msg=f"{at} (first image)")
+        # the whole rollout too: synchronous inference on the same observations
+        np.testing.assert_array_equal(q_slow, q_fast, err_msg=f"{at} (qpos)")
         assert np.abs(q_fast[-1] - q_fast[0]).max() > 1e-4  # the policy moved the arms: not a frozen scene
-        np.testing.assert_array_equal(im_slow, im_fast, err_msg=f"rollout {i}: the start depends on the speed")
     scene = SimScene(rig.simulation.task)
     for i, (q_fast, _) in enumerate(runs["fast"]):
         scene.reset(rig.simulation.seed + EVAL_SEED_OFFSET + i)
@@ -75,4 +76,3 @@ def test_rollouts_start_from_their_scenes_reset_whatever_the_inference_speed(
         np.testing.assert_array_equal(q_fast[0], fresh, err_msg=f"rollout {i}: not its scene's fresh reset")
     # the rollouts differ from each other: the cube moved (a different seed), not one scene replayed
     assert not np.array_equal(runs["fast"][0][1], runs["fast"][1][1])
-
