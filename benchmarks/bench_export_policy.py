@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from demoforge.cli import main as cli
-from demoforge.policy.evaluate import evaluate
+from demoforge.policy.evaluate import SUCCESS_KEYS, evaluate
 from demoforge.schemas.episode_reader import EpisodeReader
 
 
@@ -93,7 +93,7 @@ def main() -> None:
         )
     ck, ox = (evals[k]["rollouts"] for k in ("checkpoint", "onnx"))
     result: dict[str, Any] = {"episodes": min(len(ck), len(ox)), "rig": a.rig}
-    for key in ("success_lerobot", "success_strict"):
+    for key in SUCCESS_KEYS:
         pairs = [(r[key], s[key]) for r, s in zip(ck, ox, strict=False) if r[key] is not None]
         only_ck = sum(x and not y for x, y in pairs)
         only_ox = sum(y and not x for x, y in pairs)
@@ -114,9 +114,7 @@ def main() -> None:
     result["runtimes"] = {k: e.get("runtime") for k, e in evals.items()}
     result["scene_seeds"] = evals["onnx"]["scene_seeds"]
     result["equal_within_noise"] = all(
-        result[k]["mcnemar_p"] >= 0.05
-        for k in ("success_lerobot", "success_strict")
-        if result[k]["checkpoint"] is not None
+        result[k]["mcnemar_p"] >= 0.05 for k in SUCCESS_KEYS if result[k]["checkpoint"] is not None
     )
     print(json.dumps(result))
 

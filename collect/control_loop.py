@@ -269,6 +269,8 @@ class ControlLoop:
                 rec = self._recording  # taken at the tick's start: a tick is recorded whole or not at all
                 if rec is not None and rec.ticks >= rec.limit:
                     rec = None
+                if rec is not None and rec.ticks == 0:
+                    self._start_recording()
                 leader = unwrap(self.leader, hw.read_leaders(), self._revolute)
                 obs = Observation(
                     self.ticks,
@@ -326,6 +328,21 @@ class ControlLoop:
             self.engaged = False
         self.map.follow(self._held)
         return self._held
+
+    def _start_recording(self) -> None:
+        """The first tick of an episode. Hardware that starts its episodes here (a simulation: a fresh
+        reset of the episode's scene, `SimHardware.start_recording`) does; then the goal source and the
+        step clamp start afresh from the followers as they are, so what ran before the recording (a
+        policy acting while the recorder opened the file: more ticks the faster it infers) leaves no
+        trace in the episode. Real rigs have no such call: their recording starts where the arms are."""
+        start = getattr(self.hw, "start_recording", None)
+        if start is None:
+            return
+        start()
+        self.qpos, _, _ = self.hw.read_followers()
+        with self._lock:
+            self.map.reset(self.qpos)
+            self.source.start(self.qpos.copy())
 
     def _goal(self, wanted: np.ndarray, leader: np.ndarray) -> np.ndarray:
         """This tick's follower goal: toward the `move_to` pose, holding until `wanted` (the leaders'

@@ -2,7 +2,8 @@
 
     OUT/rollouts/        the rollouts as a dataset (check them with `demoforge check`)
     OUT/videos/*.mp4     the first few rollouts, every camera side by side
-    OUT/eval.json        success rates, per-stage rates, action jumps, inference latency
+    OUT/eval.json        success rates, per-stage rates, action jumps, inference latency, and per rollout
+                     its `scene_seed` (simulation rigs): rollout i starts from a fresh reset of it
 
 Success needs the per-tick task reward (`/reward`, written by simulation rigs); elsewhere it is null.
 Three counts, because published numbers use different ones (eval.json `schema_version` 2):
@@ -203,6 +204,9 @@ def evaluate(
         goals.close()
     files = episode_files(out / "rollouts")
     rows = [rollout_metrics(p, top_reward) for p in files]
+    for row in rows:  # a simulated rollout replays from its seed: SimScene.reset(scene_seed)
+        number = L.episode_number(row["file"])
+        row["scene_seed"] = rig.simulation.seed + number if rig.simulation and number is not None else None
     (out / "videos").mkdir(parents=True, exist_ok=True)
     made = [str(write_video(p, out / "videos" / f"{p.stem}.mp4")) for p in files[:videos]]
     summary = {

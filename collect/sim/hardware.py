@@ -12,10 +12,14 @@ that tick, like a real rig that reads its followers right after commanding them)
 cameras at that state, then steps the physics under the goal; the reward after that step is the
 tick's `/reward`.
 
-Episodes: `begin_episode` resets the scene (the objects at gym-aloha's poses for seed + index, the
-arms at the start pose) and gives the operator a new plan, on the control thread between two ticks;
-`end_episode` has the operator put the leaders back at the start pose, as a person does while the
-recorder drives the followers there.
+Episodes: `begin_episode` parks the scene on the episode's reset (the objects at gym-aloha's poses
+for seed + index, the arms at the start pose; reset again every tick, whatever the followers are sent);
+the episode itself starts at its first recorded tick (`start_recording`, called by the control loop on
+its thread): one more reset, and the operator's new plan from its time 0. So an episode starts from
+exactly the fresh reset of its seed, however many ticks passed between `begin_episode` and the
+recording (the recorder's file opening; a policy's inference speed) and whatever the goal source sent
+meanwhile. `end_episode` has the operator put the leaders back at the start pose, as a person does
+while the recorder drives the followers there.
 
 Any source of follower goals works the same way (the leader map for teleop, waypoints, a policy):
 `write_and_read_followers` takes joint goals, whoever made them; `begin_episode` places the objects
@@ -189,12 +193,21 @@ class SimHardware:
     # -- episodes ------------------------------------------------------------------------------------
 
     def begin_episode(self, index: int, ticks: int, faults: list[PlannedFault] | None = None) -> None:
-        """Reset the scene for episode `index` on the control thread, between two ticks; wait for it."""
+        """Park the scene on episode `index`'s reset from the next tick on (the control thread resets it
+        every tick) until its first recorded tick starts it (`start_recording`); wait for the first."""
         self._applied.clear()
         with self._lock:
             self._pending = (index, list(faults or []))
         if not self._applied.wait(timeout=60.0):
             raise HardwareError("the simulation did not reset within 60 s", "is the control loop running?")
+
+    def start_recording(self) -> None:
+        """The control loop's first recorded tick is starting (its thread, before `read_leaders`): the
+        episode `begin_episode` parked on starts now, from its fresh reset."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self.reset_now(*pending)
 
     def reset_now(self, index: int, faults: list[PlannedFault] | None = None) -> None:
         """Reset at once (no control loop: benchmarks and tests drive ticks themselves)."""
@@ -256,9 +269,11 @@ class SimHardware:
 
     def read_leaders(self) -> np.ndarray:
         with self._lock:
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            self.reset_now(*pending)
+            pending = self._pending
+        if pending is not None:  # parked on the next episode's reset until its recording starts
+            self._t_offset += self.scene.time
+            self.scene.reset(self.sim.seed + pending[0])
+            self.operator = None  # the leaders at the start pose until the episode starts
             self._applied.set()
         elif self._park:
             self._t_offset += self.scene.time

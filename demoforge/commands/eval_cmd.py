@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     )
     short = {k: s[k] for k in ("episodes", *SUCCESS_KEYS, "stage_rates", "jumps")}
     print(json.dumps(short))
+    if s.get("scene_seeds"):  # rollout i replays from a fresh reset of scene seed first + i
+        first, last = s["scene_seeds"]
+        print(f"rollout i started from scene seed {first} + i ({first}..{last}; per rollout in eval.json)")
     if s.get("success_note"):
         print(s["success_note"])
     if s.get("jump_advice"):
