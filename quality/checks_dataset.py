@@ -32,6 +32,7 @@ class EpisodeSummary:
     digest: str = ""  # hash of the joint data: equal only for identical recordings
 
 
+DUPLICATE_BLOCK = 512  # episodes compared at a time by the near-duplicate check (bounds its memory)
 TRACE_POINTS = 64  # per joint: enough to tell two demonstrations apart, small to ship between processes
 Placed = list[tuple[str | None, Finding]]  # (episode file, or None for the dataset as a whole; finding)
 DatasetCheck = Callable[[list[EpisodeSummary], Thresholds], Placed]
@@ -218,12 +219,18 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
     for group in by_joints.values():
         x = np.stack([np.asarray(s.trace, dtype=np.float64).ravel() for s in group])  # (E, P * J)
         sq = (x**2).sum(axis=1)
-        rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0) / x.shape[1])  # (E, E)
         lengths = np.array([s.length for s in group])
-        similar_len = np.abs(lengths[:, None] - lengths[None, :]) <= 0.05 * np.maximum.outer(lengths, lengths)
-        close = (rms < th.near_duplicate_rad) & similar_len
         for b in range(len(group)):
-            earlier = [int(a) for a in np.flatnonzero(close[b, :b]) if _same_scene(group[a], group[b])]
+            if b % DUPLICATE_BLOCK == 0:  # rows b.. against all earlier episodes: memory O(block x E),
+                rows = slice(b, min(b + DUPLICATE_BLOCK, len(group)))  # not O(E^2) (76k episodes: 46 GB)
+                end = rows.stop
+                gram = x[rows] @ x[:end].T
+                rms = np.sqrt(np.maximum(sq[rows, None] + sq[None, :end] - 2 * gram, 0) / x.shape[1])
+                ln = lengths[rows, None], lengths[None, :end]
+                similar_len = np.abs(ln[0] - ln[1]) <= 0.05 * np.maximum(ln[0], ln[1])
+                close = (rms < th.near_duplicate_rad) & similar_len
+            row = close[b - rows.start, :b]
+            earlier = [int(a) for a in np.flatnonzero(row) if _same_scene(group[a], group[b])]
             if not earlier:
                 continue
             a = earlier[0]
