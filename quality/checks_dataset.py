@@ -32,7 +32,7 @@ class EpisodeSummary:
     digest: str = ""  # hash of the joint data: equal only for identical recordings
 
 
-DUPLICATE_BLOCK = 512  # episodes compared at a time by the near-duplicate check (bounds its memory)
+DUPLICATE_BLOCK = 256  # episodes compared at a time by the near-duplicate check (bounds its memory)
 TRACE_POINTS = 64  # per joint: enough to tell two demonstrations apart, small to ship between processes
 Placed = list[tuple[str | None, Finding]]  # (episode file, or None for the dataset as a whole; finding)
 DatasetCheck = Callable[[list[EpisodeSummary], Thresholds], Placed]
@@ -234,6 +234,7 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
             if not earlier:
                 continue
             a = earlier[0]
+            dist = float(np.sqrt(np.mean((x[b] - x[a]) ** 2)))  # exact, whatever the block
             copy = bool(group[b].digest) and group[b].digest == group[a].digest
             what = (
                 "an exact copy (identical data): keep one of them"
@@ -248,9 +249,9 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
                         group[b],
                         "near_duplicate",
                         ERROR if copy else WARNING,
-                        f"near-duplicate of {group[a].file} (commands differ by {rms[b, a]:.4f} RMS), {what}",
+                        f"near-duplicate of {group[a].file} (commands differ by {dist:.4f} RMS), {what}",
                         duplicate_of=group[a].file,
-                        rms=float(rms[b, a]),
+                        rms=dist,
                         identical=copy,
                     ),
                 )

@@ -82,7 +82,9 @@ class RayRun:
         for i, value, err in self._run(self._check, ((fn_ref, ref, th_ref) for ref in files), workers):
             done(value if err is None else crashed_result(files[i], err))
 
-    def assets(self, items: list[tuple[EpisodeRef, list[Finding]]], th: Thresholds) -> list[EpisodeAssets | None]:
+    def assets(
+        self, items: list[tuple[EpisodeRef, list[Finding]]], th: Thresholds
+    ) -> list[EpisodeAssets | None]:
         """Plots and frames of the episodes that only the dataset checks flagged, read where they run."""
         out: list[EpisodeAssets | None] = [None] * len(items)
         th_ref = self.ray.put(th)
@@ -123,7 +125,8 @@ class RayRun:
                         cause = e.cause if getattr(e, "cause", None) is not None else e
                         yield i, None, crash_text(cause)
                     except ray.exceptions.RayError as e:  # the worker (or its node) died on every try
-                        yield i, None, f"the process checking it died {RETRIES + 1} times ({type(e).__name__})"
+                        tries = RETRIES + 1
+                        yield i, None, f"the process checking it died {tries} times ({type(e).__name__})"
                 if time.monotonic() - asked > CPU_REFRESH_S:
                     cpus, asked = self._cpus(), time.monotonic()
         except BaseException:  # Ctrl-C or a failing callback: nothing keeps running on the cluster

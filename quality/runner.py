@@ -288,7 +288,8 @@ def check_dataset(
             episodes = [results[f.name] for f in files]
             dataset_findings = run_dataset_checks(episodes, th)
             flagged = [e for e in episodes if e.findings and e.assets is None and e.summary.readable]
-            for e, assets in zip(flagged, ray_run.assets([(refs[e.file], e.findings) for e in flagged], th)):
+            gathered = ray_run.assets([(refs[e.file], e.findings) for e in flagged], th)
+            for e, assets in zip(flagged, gathered, strict=True):
                 e.assets = assets
     else:
         _check_locally(files, th, jobs or 1, check, done)

@@ -91,8 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--address",
-        help="with --engine ray: an existing Ray cluster (HEAD_IP:6379, or `auto`); the dataset must lie on a "
-        "path every node sees",
+        help="with --engine ray: an existing Ray cluster (HEAD_IP:6379, or `auto`); the dataset must lie "
+        "on a path every node sees",
     )
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")

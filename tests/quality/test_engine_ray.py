@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from demoforge.cli import main
-from demoforge.quality import Report, Thresholds, check_dataset
+from demoforge.quality import Report, check_dataset
 from tests import factories as F
 from tests import realistic_episodes as R
 from tests.quality import ray_faults
