@@ -156,3 +156,20 @@ def test_a_repo_id_resolves_to_the_local_hugging_face_cache(
     assert main(["check", "someone/planted", "--out", str(tmp_path / "q"), "--unattended"]) == 0
     report = json.loads((tmp_path / "q" / "quality" / "report.json").read_text())
     assert report["dataset"] == str(home / "lerobot" / "someone" / "planted")
+
+
+def test_accept_on_a_lerobot_episode_writes_beside_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "ds", tmp_path / "out"
+    shutil.copytree(SOURCE, data)
+    assert main(["check", str(data), "--out", str(out), "--unattended"]) == 0
+    args = ["accept", str(data), "5", "--check", "pause", "--reason", "a planned wait", "--out", str(out)]
+    assert main(args) == 0
+    assert json.loads((out / "overrides.json").read_text())["episode_5"]["accept"] == ["pause"]
+    assert main(["split", str(data), "--out", str(out)]) == 0
+    splits = Splits.load(out)
+    assert "episode_5" in splits.train + splits.val and "episode_5" in splits.overrides
+    assert main(["accept", str(data), "99", "--check", "pause", "--reason", "x", "--out", str(out)]) == 2
+    assert main(["label", str(data), "3", "success"]) == 2  # LeRobot data are not rewritten
+    assert "next.success" in capsys.readouterr().err

@@ -84,7 +84,7 @@ def test_info_json_with_a_missing_or_wrong_key_is_one_error(key: str, value: Any
             ep.qpos  # noqa: B018
 
 
-@FUZZ
+@settings(max_examples=15, deadline=None)  # each readable example runs a whole check (video decoding)
 @given(
     column=st.sampled_from(
         [
@@ -143,6 +143,18 @@ def test_an_mp4_shorter_than_its_table_fails_the_episodes_it_lost(tmp_path: Path
     assert last.verdict == "fail"
     assert {f.check for f in last.findings} & {"format", "integrity"}
     assert report.episodes[0].verdict == "pass"  # its frames are whole
+
+
+def test_a_video_with_fewer_frames_than_rows_is_a_format_error(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    rows = pq.read_table(root / EPISODES).to_pylist()
+    rows[2]["videos/observation.images.top/to_timestamp"] -= 0.5  # a re-encode that lost 15 frames
+    pq.write_table(pa.Table.from_pylist(rows), root / EPISODES)
+    report = check_dataset(root, Thresholds())
+    [f] = [f for f in report.episodes[2].findings if f.check == "format"]
+    assert f.severity == "error" and "holds 90 frames for this episode's 105 rows" in f.message
+    assert f.detail["ticks"] == [90, 105]
+    assert report.episodes[1].verdict == "pass"
 
 
 def test_cli_exits_2_on_a_broken_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
