@@ -21,6 +21,8 @@ best of --repeats (interleaved):
   check_ray        with --engine ray: the same on a local Ray instance of this machine's CPUs, started
                    before timing (as a cluster would be; `ray_init_s` is its start-up), and its ratio to
                    check_jobs_2, the local pool on the same CPUs (goal <= 1.25).
+With --driver-only N: the dataset-level checks alone over N made-up summaries (14 joints): the part
+that stays on the driver, whatever the cluster's size.
 With --synthetic N: N episodes without cameras (14 joints, --ticks each; a few templates written by the
 real writer, copied, and given their own joint data), checked once with --engine; prints the time and
 the driver's memory: RSS before the check, its peak, and the pickled size of what it keeps per episode
@@ -160,6 +162,34 @@ def bench_synthetic(a: argparse.Namespace) -> dict[str, object]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def bench_driver(n: int) -> dict[str, object]:
+    """The dataset checks alone (what stays on the driver) over `n` made-up episode summaries."""
+    from demoforge.quality.checks_dataset import TRACE_POINTS, EpisodeSummary
+    from demoforge.quality.runner import EpisodeResult
+
+    rng = np.random.default_rng(0)
+    eps = []
+    for i in range(n):
+        trace = rng.uniform(-1, 1, (TRACE_POINTS, 14)).astype(np.float32)
+        length = int(rng.integers(200, 600))
+        s = EpisodeSummary(
+            episode_name(i), True, length, length / 15, float(rng.uniform(0.2, 0.4)),
+            rng.normal(0, 0.05, 14).tolist(), [f"j{j}" for j in range(14)], {}, "task", trace, None, f"d{i}",
+        )  # fmt: skip
+        eps.append(EpisodeResult(s.file, {}, length, s.duration, 15.0, [], {}, {}, s))
+    rss0 = _rss_mb()
+    t = timed(run_dataset_checks, eps, Thresholds())
+    return {
+        "benchmark": "check_dataset_checks_on_driver",
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "episodes": n,
+        "s": round(t, 2),
+        "rss_before_mb": round(rss0, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def read_with_reader(files: list[Path]) -> None:
     for path in files:
         with EpisodeReader(path) as r:
@@ -273,7 +303,13 @@ def main() -> None:
     )
     ap.add_argument("--jobs", type=int, default=2, help="with --synthetic: processes or Ray CPUs")
     ap.add_argument("--synthetic", type=int, help="N episodes without cameras instead (e.g. 10000)")
+    ap.add_argument(
+        "--driver-only", type=int, help="time only the dataset checks, over N made-up episode summaries"
+    )
     a = ap.parse_args()
+    if a.driver_only:
+        print(json.dumps(bench_driver(a.driver_only), indent=1))
+        return
     if a.synthetic:
         print(json.dumps(bench_synthetic(a), indent=1))
         return
