@@ -206,13 +206,14 @@ def _same_scene(a: EpisodeSummary, b: EpisodeSummary) -> bool:
     return all(np.array_equal(a.scene[c], b.scene[c]) for c in common)
 
 
-def _close_earlier(x: np.ndarray, lengths: np.ndarray, rad: float) -> dict[int, np.ndarray]:
+def _close_earlier(traces: list[np.ndarray], lengths: np.ndarray, rad: float) -> dict[int, np.ndarray]:
     """For each episode b, the earlier ones (a < b, ascending) within `rad` RMS of its trace and 5 % of
     its length. Episodes sorted by length, DUPLICATE_BLOCK rows at a time, each block against only the
     episodes of similar length: memory O(block x E), not O(E^2) (46 GB at DROID's 76k episodes), and
     time ~E^2 x the fraction of episodes of similar length."""
     order = np.argsort(lengths, kind="stable")
-    ls, xs = lengths[order], x[order]
+    ls = lengths[order]
+    xs = np.stack([np.asarray(traces[i], dtype=np.float64).ravel() for i in order])  # (E, P * J) sorted
     sq = (xs**2).sum(axis=1)
     out: dict[int, np.ndarray] = {}
     for start in range(0, len(order), DUPLICATE_BLOCK):
@@ -221,7 +222,7 @@ def _close_earlier(x: np.ndarray, lengths: np.ndarray, rad: float) -> dict[int, 
         lo = int(np.searchsorted(ls, 0.94 * ls[rows.start], side="left"))
         hi = int(np.searchsorted(ls, ls[rows.stop - 1] / 0.94, side="right"))
         gram = xs[rows] @ xs[lo:hi].T
-        rms = np.sqrt(np.maximum(sq[rows, None] + sq[None, lo:hi] - 2 * gram, 0) / x.shape[1])
+        rms = np.sqrt(np.maximum(sq[rows, None] + sq[None, lo:hi] - 2 * gram, 0) / xs.shape[1])
         lr, lc = ls[rows, None], ls[None, lo:hi]
         similar_len = np.abs(lr - lc) <= 0.05 * np.maximum(lr, lc)
         r_idx, c_idx = order[rows], order[lo:hi]
@@ -242,14 +243,15 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
     for s in ok:
         by_joints.setdefault(s.trace.shape[1] if s.trace is not None else 0, []).append(s)
     for group in by_joints.values():
-        x = np.stack([np.asarray(s.trace, dtype=np.float64).ravel() for s in group])  # (E, P * J)
-        close = _close_earlier(x, np.array([s.length for s in group]), th.near_duplicate_rad)
+        traces = [np.asarray(s.trace) for s in group]  # as shipped (float32): no second copy of them all
+        close = _close_earlier(traces, np.array([s.length for s in group]), th.near_duplicate_rad)
         for b in sorted(close):
             earlier = [int(a) for a in close[b] if _same_scene(group[a], group[b])]
             if not earlier:
                 continue
             a = earlier[0]
-            dist = float(np.sqrt(np.mean((x[b] - x[a]) ** 2)))  # exact, whatever the block
+            diff = traces[b].astype(np.float64) - traces[a]
+            dist = float(np.sqrt(np.mean(diff**2)))  # exact, whatever the block
             copy = bool(group[b].digest) and group[b].digest == group[a].digest
             what = (
                 "an exact copy (identical data): keep one of them"

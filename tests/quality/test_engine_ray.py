@@ -113,3 +113,25 @@ def test_the_local_engine_does_not_import_ray(messy: Path, tmp_path: Path) -> No
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_ctrl_c_cancels_and_writes_nothing(
+    cluster: None, messy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demoforge.commands import check_cmd
+
+    def interrupted(*args: Any, **kw: Any) -> Report:
+        seen = []
+
+        def progress(r: Any) -> None:
+            seen.append(r)
+            if len(seen) == 3:  # Ctrl-C while most episodes are still queued or running
+                raise KeyboardInterrupt
+
+        return check_dataset(*args, **{**kw, "progress": progress})
+
+    monkeypatch.setattr(check_cmd, "check_dataset", interrupted)
+    assert main(["check", str(messy), "--engine", "ray", "--unattended", "--out", str(tmp_path)]) == 130
+    assert not (tmp_path / "quality").exists()
+    monkeypatch.undo()
+    assert len(check_dataset(messy, engine="ray").episodes) == 10  # the cluster is free for the next run

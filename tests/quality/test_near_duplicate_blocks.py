@@ -49,7 +49,7 @@ def test_blocks_find_what_all_pairs_find(monkeypatch: pytest.MonkeyPatch, block:
     rad = Thresholds().near_duplicate_rad
     expected = _all_pairs(x, lengths, rad)
     assert set(expected) >= {1, 2, 3, 7, 12, 13, 25, 30, 39} and 4 not in expected
-    found = D._close_earlier(x, lengths, rad)
+    found = D._close_earlier([e.trace for e in s], lengths, rad)
     assert {b: a.tolist() for b, a in found.items()} == expected
     flagged = [f for f, _ in D.check_near_duplicate(s, Thresholds())]
     assert flagged == [f"episode_{b}.hdf5" for b in sorted(expected)]
