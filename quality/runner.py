@@ -85,6 +85,9 @@ def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError, index: int | No
     )
 
 
+EpisodeCheckFn = Callable[[EpisodeRef, Thresholds], EpisodeResult]  # check_episode, or a test double
+
+
 def crashed_result(ref: EpisodeRef, what: str) -> EpisodeResult:
     """An episode whose check crashed (an unexpected exception, or the process checking it died every
     time it was tried): reported as its integrity finding, so no episode is ever lost from the report."""
@@ -94,9 +97,7 @@ def crashed_result(ref: EpisodeRef, what: str) -> EpisodeResult:
     return _unreadable(path, fp, e, ref.episode_index)
 
 
-def check_or_report(
-    ref: EpisodeRef, th: Thresholds, check: Callable[[EpisodeRef, Thresholds], EpisodeResult]
-) -> EpisodeResult:
+def check_or_report(ref: EpisodeRef, th: Thresholds, check: EpisodeCheckFn) -> EpisodeResult:
     """`check` for the local pool: a crash (a bug, an exotic file) becomes the episode's finding."""
     try:
         return check(ref, th)
@@ -247,7 +248,7 @@ def _camera_settings(reader: AnyEpisodeReader) -> dict[str, dict[str, Any]]:
 
 
 Progress = Callable[[EpisodeResult], None]
-EpisodeCheckFn = Callable[[EpisodeRef, Thresholds], EpisodeResult]
+ENGINES = ("local", "ray")
 
 
 def check_dataset(
@@ -269,6 +270,8 @@ def check_dataset(
     an exception it raises (after Ray's retries) or a worker that dies every time it runs becomes the
     episode's integrity finding.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
     th = thresholds or Thresholds()
     folder = Path(folder)
     files = list_episodes(folder)
