@@ -79,8 +79,12 @@ class RayRun:
     ) -> None:
         """Check every episode; each result (or its crash, as an integrity finding) goes to `done`."""
         th_ref, fn_ref = self.ray.put(th), self.ray.put(self.check_fn)
-        for i, value, err in self._run(self._check, ((fn_ref, ref, th_ref) for ref in files), workers):
-            done(value if err is None else crashed_result(files[i], err))
+        # closing(): an exception in `done` (Ctrl-C in a progress callback) closes the generator at once,
+        # which cancels what is still in flight, instead of whenever the generator is collected
+        run = self._run(self._check, ((fn_ref, ref, th_ref) for ref in files), workers)
+        with contextlib.closing(run):
+            for i, value, err in run:
+                done(value if err is None else crashed_result(files[i], err))
 
     def assets(
         self, items: list[tuple[EpisodeRef, list[Finding]]], th: Thresholds
@@ -88,8 +92,10 @@ class RayRun:
         """Plots and frames of the episodes that only the dataset checks flagged, read where they run."""
         out: list[EpisodeAssets | None] = [None] * len(items)
         th_ref = self.ray.put(th)
-        for i, value, err in self._run(self._assets, ((r, f, th_ref) for r, f in items), None):
-            out[i] = None if err is not None else value  # a report without those plots, not a failure
+        run = self._run(self._assets, ((r, f, th_ref) for r, f in items), None)
+        with contextlib.closing(run):
+            for i, value, err in run:
+                out[i] = None if err is not None else value  # a report without those plots, not a failure
         return out
 
     def _run(

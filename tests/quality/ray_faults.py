@@ -25,6 +25,13 @@ def killed_once(marker: Path, victim: str, ref: EpisodeRef, th: Thresholds) -> E
     return check_episode(ref, th)
 
 
+def hangs_once_interrupted(marker: Path, ref: EpisodeRef, th: Thresholds) -> EpisodeResult:
+    """Once `marker` exists (the driver was interrupted), every episode hangs its process until killed."""
+    if marker.exists():
+        signal.pause()
+    return check_episode(ref, th)
+
+
 def reader_raises(victim: str, ref: EpisodeRef, th: Thresholds) -> EpisodeResult:
     """Reading `victim` raises an exception nothing expects, every time."""
     if ref.name == victim:

@@ -115,23 +115,24 @@ def test_the_local_engine_does_not_import_ray(messy: Path, tmp_path: Path) -> No
     assert run.returncode == 0, run.stderr[-2000:]
 
 
+@pytest.mark.timeout(240, method="thread")  # tasks left hanging: a failure, not a hung suite
 def test_ctrl_c_cancels_and_writes_nothing(
     cluster: None, messy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from demoforge.commands import check_cmd
 
+    marker, out = tmp_path / "interrupted", tmp_path / "out"
+
     def interrupted(*args: Any, **kw: Any) -> Report:
-        seen = []
+        def progress(r: Any) -> None:  # Ctrl-C at the first result, most episodes queued or running:
+            marker.write_text("")  # from now on a task that runs hangs until it is killed
+            raise KeyboardInterrupt
 
-        def progress(r: Any) -> None:
-            seen.append(r)
-            if len(seen) == 3:  # Ctrl-C while most episodes are still queued or running
-                raise KeyboardInterrupt
-
-        return check_dataset(*args, **{**kw, "progress": progress})
+        check = functools.partial(ray_faults.hangs_once_interrupted, marker)
+        return check_dataset(*args, **{**kw, "progress": progress, "check": check})
 
     monkeypatch.setattr(check_cmd, "check_dataset", interrupted)
-    assert main(["check", str(messy), "--engine", "ray", "--unattended", "--out", str(tmp_path)]) == 130
-    assert not (tmp_path / "quality").exists()
-    monkeypatch.undo()
-    assert len(check_dataset(messy, engine="ray").episodes) == 10  # the cluster is free for the next run
+    assert main(["check", str(messy), "--engine", "ray", "--unattended", "--out", str(out)]) == 130
+    assert not out.exists()  # nothing written, not even the folder
+    # tasks left running would hang both CPUs and this run with them (until pytest's timeout)
+    assert len(check_dataset(messy, engine="ray").episodes) == 10
