@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from demoforge.quality.assets import EpisodeAssets
@@ -100,7 +100,7 @@ class RayRun:
 
     def _run(
         self, task: Any, args: Iterator[tuple[Any, ...]], workers: Callable[[int], None] | None
-    ) -> Iterator[tuple[int, Any, str | None]]:
+    ) -> Generator[tuple[int, Any, str | None], None, None]:
         """(index, value, None) or (index, None, why it failed) for each task, in completion order."""
         ray = self.ray
         pending: dict[Any, int] = {}
