@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/bench_check.py --episodes 60 --ticks 300 --keep /tmp/ds
     .venv/bin/python benchmarks/bench_check.py --realistic      # real rigs' timing and motion
     .venv/bin/python benchmarks/bench_check.py --lerobot DIR    # a LeRobot dataset (AV1 video)
+    .venv/bin/python benchmarks/bench_check.py --engine ray     # also on a local Ray instance
+    .venv/bin/python benchmarks/bench_check.py --synthetic 10000 --engine ray --keep /tmp/syn10k
 
 With --lerobot: a LeRobot v3.0/v2.1 dataset (make one with LeRobot's own writer, in the peer venv:
 `python tests/data/make_lerobot_fixtures.py --out DIR --episodes 200 --size 480x640`),
@@ -15,7 +17,16 @@ best of --repeats (interleaved):
   baseline_h5py    every episode's non-image data plus the cameras' frame times, counters, device
                    clocks and counters (when present) and JPEG lengths, read with bare h5py, one process;
   baseline_reader  the same through schemas.EpisodeReader (which validates the layout on open);
-  check_jobs_N     quality.check_dataset with N processes (pool start-up included).
+  check_jobs_N     quality.check_dataset with N processes (pool start-up included);
+  check_ray        with --engine ray: the same on a local Ray instance of this machine's CPUs, started
+                   before timing (as a cluster would be; `ray_init_s` is its start-up), and its ratio to
+                   check_jobs_2, the local pool on the same CPUs (goal <= 1.25).
+With --driver-only N: the dataset-level checks alone over N made-up summaries (14 joints): the part
+that stays on the driver, whatever the cluster's size.
+With --synthetic N: N episodes without cameras (14 joints, --ticks each; a few templates written by the
+real writer, copied, and given their own joint data), checked once with --engine; prints the time and
+the driver's memory: RSS before the check, its peak, and the pickled size of what it keeps per episode
+(run it at 1000 and 10000: the driver should grow by the results only).
 `ratio_vs_*` = that time / the baseline's; the target is <= 2 for 1 job. `mb_per_s` divides the
 whole files' size (images included) by the time, although only sampled frames are read.
 """
@@ -26,7 +37,9 @@ import argparse
 import json
 import math
 import os
+import pickle
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -41,8 +54,9 @@ from demoforge.schemas.episode_source import list_episodes, open_episode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demoforge.quality import Thresholds, check_dataset
+from demoforge.quality.runner import run_dataset_checks
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.dataset import episode_files
+from demoforge.schemas.dataset import episode_files, episode_name
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests import factories as F
 from tests import realistic_episodes as R
@@ -63,6 +77,117 @@ def build(folder: Path, episodes: int, ticks: int, size: tuple[int, int], realis
                 F.plant_pause(r, ticks // 3, ticks // 3 + 60)
         recs.append(r)
     F.write_dataset(folder, recs, pool=pool)
+
+
+SYNTHETIC_TEMPLATES = 8
+
+
+def _synthetic_part(folder: Path, ticks: int, indices: list[int]) -> None:
+    """Copies of the templates, each given its own joint data (as its own seed would record it)."""
+    for i in indices:
+        path = folder / episode_name(i)
+        shutil.copyfile(folder / episode_name(i % SYNTHETIC_TEMPLATES), path)
+        r = F.clean_recording(ticks, 14, seed=i, cams=())
+        with h5py.File(path, "r+") as f:
+            f[L.TIMESTAMPS][...] = r.ts
+            f[L.QPOS][...] = r.qpos
+            f[L.ACTION][...] = r.action
+            f[L.LEADER_QPOS][...] = r.leader
+
+
+def build_synthetic(folder: Path, episodes: int, ticks: int) -> None:
+    """`episodes` files without images, fast: the real writer writes a few, the rest are patched copies."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    recs = [F.clean_recording(ticks, 14, seed=i, cams=()) for i in range(min(SYNTHETIC_TEMPLATES, episodes))]
+    F.write_dataset(folder, recs)
+    rest = list(range(len(recs), episodes))
+    n = os.cpu_count() or 1
+    with ProcessPoolExecutor(n) as pool:
+        list(pool.map(_synthetic_part, [folder] * n, [ticks] * n, [rest[k::n] for k in range(n)]))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def bench_synthetic(a: argparse.Namespace) -> dict[str, object]:
+    folder = a.keep or Path(tempfile.mkdtemp(prefix="bench_check_syn_"))
+    try:
+        t_build = 0.0
+        if not (folder.is_dir() and len(episode_files(folder)) == a.synthetic):
+            t_build = timed(build_synthetic, folder, a.synthetic, a.ticks)
+        th = Thresholds()
+        if a.engine == "ray":
+            import ray
+
+            t0 = time.perf_counter()
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
+            init_s = time.perf_counter() - t0
+        rss0 = _rss_mb()
+        t0 = time.perf_counter()
+        report = check_dataset(folder, th, engine=a.engine, jobs=a.jobs)
+        t = time.perf_counter() - t0
+        kept = sum(len(pickle.dumps(e)) for e in report.episodes) / 1e6
+        n = len(report.episodes)
+        rss1, peak = _rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # the part that stays on the driver and grows with the dataset, timed again on its own (it adds
+        # its findings a second time to these results, which are not used after this)
+        t_driver = timed(run_dataset_checks, report.episodes, th)
+        return {
+            "benchmark": "check_synthetic",
+            "command": " ".join(["python", *sys.argv]),
+            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+            "engine": a.engine,
+            "episodes": n,
+            "ticks_per_episode": a.ticks,
+            "cameras": 0,
+            "build_s": round(t_build, 1),
+            **({"ray_init_s": round(init_s, 2)} if a.engine == "ray" else {}),
+            "check_s": round(t, 2),
+            "episodes_per_s": round(n / t, 1),
+            "failing_episodes": sum(e.verdict == "fail" for e in report.episodes),
+            "driver_rss_before_mb": round(rss0, 1),
+            "driver_rss_after_mb": round(rss1, 1),
+            "driver_peak_rss_mb": round(peak, 1),
+            "dataset_checks_on_driver_s": round(t_driver, 2),
+            "results_pickled_mb": round(kept, 2),
+            "results_pickled_kb_per_episode": round(kept * 1000 / n, 2),
+        }
+    finally:
+        if a.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def bench_driver(n: int) -> dict[str, object]:
+    """The dataset checks alone (what stays on the driver) over `n` made-up episode summaries."""
+    from demoforge.quality.checks_dataset import TRACE_POINTS, EpisodeSummary
+    from demoforge.quality.runner import EpisodeResult
+
+    rng = np.random.default_rng(0)
+    eps = []
+    for i in range(n):
+        trace = rng.uniform(-1, 1, (TRACE_POINTS, 14)).astype(np.float32)
+        length = int(rng.integers(200, 600))
+        s = EpisodeSummary(
+            episode_name(i), True, length, length / 15, float(rng.uniform(0.2, 0.4)),
+            rng.normal(0, 0.05, 14).tolist(), [f"j{j}" for j in range(14)], {}, "task", trace, None, f"d{i}",
+        )  # fmt: skip
+        eps.append(EpisodeResult(s.file, {}, length, s.duration, 15.0, [], {}, {}, s))
+    rss0 = _rss_mb()
+    t = timed(run_dataset_checks, eps, Thresholds())
+    return {
+        "benchmark": "check_dataset_checks_on_driver",
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "episodes": n,
+        "s": round(t, 2),
+        "rss_before_mb": round(rss0, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def read_with_reader(files: list[Path]) -> None:
@@ -169,7 +294,25 @@ def main() -> None:
         "--keep", type=Path, help="build (or reuse) the dataset here instead of a temporary folder"
     )
     ap.add_argument("--lerobot", type=Path, help="time `check` on this LeRobot dataset instead")
+    ap.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: also time check on a local Ray instance (against the local pool); with --synthetic: "
+        "the engine that checks it",
+    )
+    ap.add_argument("--jobs", type=int, default=2, help="with --synthetic: processes or Ray CPUs")
+    ap.add_argument("--synthetic", type=int, help="N episodes without cameras instead (e.g. 10000)")
+    ap.add_argument(
+        "--driver-only", type=int, help="time only the dataset checks, over N made-up episode summaries"
+    )
     a = ap.parse_args()
+    if a.driver_only:
+        print(json.dumps(bench_driver(a.driver_only), indent=1))
+        return
+    if a.synthetic:
+        print(json.dumps(bench_synthetic(a), indent=1))
+        return
     if a.lerobot:
         print(json.dumps(bench_lerobot(a.lerobot, a.repeats), indent=1))
         return
@@ -182,6 +325,14 @@ def main() -> None:
         total_mb = sum(p.stat().st_size for p in files) / 1e6
         read_with_h5py(files)  # warm the page cache
         th = Thresholds()
+        ray_s, init_s = float("inf"), None
+        if a.engine == "ray":  # started once, as a cluster would be; its start-up reported apart
+            import ray
+
+            t0 = time.perf_counter()
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+            init_s = time.perf_counter() - t0
+            check_dataset(folder, th, engine="ray")  # workers import demoforge once, as pool workers do
         # interleaved, best of each: on a shared machine the load drifts, and each figure should see
         # the same spread of it
         h5 = reader = check1 = check2 = float("inf")
@@ -194,6 +345,8 @@ def main() -> None:
             check1 = min(check1, timed(check_dataset, folder, th, jobs=1))
             cpu["check_jobs_1"] = min(cpu["check_jobs_1"], cpu_timed(check_dataset, folder, th, jobs=1))
             check2 = min(check2, timed(check_dataset, folder, th, jobs=2))
+            if init_s is not None:
+                ray_s = min(ray_s, timed(check_dataset, folder, th, engine="ray"))
         report = check_dataset(folder, th, jobs=1)
         n = len(files)
 
@@ -224,6 +377,15 @@ def main() -> None:
             "baseline_reader": rates(reader),
             "check_jobs_1": rates(check1),
             "check_jobs_2": rates(check2),
+            **(
+                {
+                    "ray_init_s": round(init_s, 2),
+                    "check_ray": rates(ray_s),
+                    "ray_vs_check_jobs_2": round(ray_s / check2, 2),
+                }
+                if init_s is not None
+                else {}
+            ),
             # CPU time of this process (one process: the baselines and 1 job): what other jobs on a
             # shared machine disturb least
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()},

@@ -1,4 +1,9 @@
-"""Run every check over a dataset folder: episodes in parallel processes, then the dataset checks."""
+"""Run every check over a dataset folder: episodes in parallel, then the dataset checks on the driver.
+
+One code path per check, two ways to schedule it: `check_episode(ref, thresholds) -> EpisodeResult` (the
+findings plus the small summary the dataset checks need) is what the local process pool and Ray's tasks
+(`engine_ray.py`) both call, so the findings are the same episode for episode whatever runs them.
+"""
 
 from __future__ import annotations
 
@@ -78,6 +83,30 @@ def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError, index: int | No
         EpisodeSummary(path.name, False),
         episode_index=index,
     )
+
+
+EpisodeCheckFn = Callable[[EpisodeRef, Thresholds], EpisodeResult]  # check_episode, or a test double
+
+
+def crashed_result(ref: EpisodeRef, what: str) -> EpisodeResult:
+    """An episode whose check crashed (an unexpected exception, or the process checking it died every
+    time it was tried): reported as its integrity finding, so no episode is ever lost from the report."""
+    path = ref.path / ref.name if ref.is_lerobot else ref.path
+    e = EpisodeError(f"checking {ref.name} crashed: {what}", "rerun `demoforge check` on it alone to see why")
+    fp = {} if ref.is_lerobot or not path.exists() else file_fingerprint(path)
+    return _unreadable(path, fp, e, ref.episode_index)
+
+
+def check_or_report(ref: EpisodeRef, th: Thresholds, check: EpisodeCheckFn) -> EpisodeResult:
+    """`check` for the local pool: a crash (a bug, an exotic file) becomes the episode's finding."""
+    try:
+        return check(ref, th)
+    except Exception as e:
+        return crashed_result(ref, crash_text(e))
+
+
+def crash_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}".splitlines()[0][:300]
 
 
 def _run_checks(
@@ -221,42 +250,82 @@ def _camera_settings(reader: AnyEpisodeReader) -> dict[str, dict[str, Any]]:
     return out
 
 
+Progress = Callable[[EpisodeResult], None]
+ENGINES = ("local", "ray")
+
+
 def check_dataset(
     folder: str | Path,
     thresholds: Thresholds | None = None,
     *,
-    jobs: int = 1,
-    progress: Callable[[EpisodeResult], None] | None = None,
+    jobs: int | None = 1,
+    progress: Progress | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: Callable[[int], None] | None = None,
+    check: EpisodeCheckFn = check_episode,
 ) -> Report:
-    """Check every episode of a dataset folder (`jobs` processes), then the dataset-level checks."""
+    """Check every episode of a dataset folder, then the dataset-level checks once, here.
+
+    engine "local": `jobs` processes on this machine (Ray is not imported). engine "ray": one Ray task per
+    episode on the cluster at `address` (None: a local Ray instance with `jobs` CPUs); `workers` hears how
+    many workers are busy. Either way `check` (`check_episode`; tests pass one that fails) does the work:
+    an exception it raises (after Ray's retries) or a worker that dies every time it runs becomes the
+    episode's integrity finding.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
     th = thresholds or Thresholds()
     folder = Path(folder)
     files = list_episodes(folder)
     results: dict[str, EpisodeResult] = {}
-    if jobs <= 1 or len(files) == 1:
-        for f in files:
-            results[f.name] = r = check_episode(f, th)
-            if progress:
-                progress(r)
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
-            futures = [pool.submit(check_episode, f, th) for f in files]
-            for fut in as_completed(futures):
-                r = fut.result()
-                results[r.file] = r
-                if progress:
-                    progress(r)
-    episodes = [results[f.name] for f in files]
-    dataset_findings = run_dataset_checks(episodes, th)
-    dataset_findings += source_findings(folder)
     refs = {f.name: f for f in files}
-    for e in episodes:
-        if e.findings and e.assets is None and e.summary.readable:
-            e.assets = _assets_for(refs[e.file], e.findings, th)
+
+    def done(r: EpisodeResult) -> None:
+        results[r.file] = r
+        if progress:
+            progress(r)
+
+    if engine == "ray":
+        from demoforge.quality import engine_ray  # optional: the `scale` extra
+
+        with engine_ray.session(address, jobs, check) as ray_run:
+            ray_run.check(files, th, done, workers)
+            episodes = [results[f.name] for f in files]
+            dataset_findings = run_dataset_checks(episodes, th)
+            flagged = [e for e in episodes if e.findings and e.assets is None and e.summary.readable]
+            gathered = ray_run.assets([(refs[e.file], e.findings) for e in flagged], th)
+            for e, assets in zip(flagged, gathered, strict=True):
+                e.assets = assets
+    else:
+        _check_locally(files, th, jobs or 1, check, done)
+        episodes = [results[f.name] for f in files]
+        dataset_findings = run_dataset_checks(episodes, th)
+        for e in episodes:
+            if e.findings and e.assets is None and e.summary.readable:
+                e.assets = assets_for(refs[e.file], e.findings, th)
+    dataset_findings += source_findings(folder)
     return Report(str(folder), th, episodes, dataset_findings)
 
 
-def _assets_for(ref: EpisodeRef, findings: list[Finding], th: Thresholds) -> EpisodeAssets | None:
+def _check_locally(
+    files: list[EpisodeRef], th: Thresholds, jobs: int, check: EpisodeCheckFn, done: Progress
+) -> None:
+    if jobs <= 1 or len(files) == 1:
+        for f in files:
+            done(check_or_report(f, th, check))
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(check_or_report, f, th, check) for f in files]
+        try:
+            for fut in as_completed(futures):
+                done(fut.result())
+        except BaseException:  # Ctrl-C: drop the queued episodes instead of checking them first
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def assets_for(ref: EpisodeRef, findings: list[Finding], th: Thresholds) -> EpisodeAssets | None:
     """Reopen an episode flagged only by a dataset check to gather its plots and thumbnails."""
     try:
         with open_episode(ref) as reader:

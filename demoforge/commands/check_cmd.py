@@ -8,11 +8,21 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Task as ProgressTask
 from rich.table import Table
+from rich.text import Text
 
 from demoforge.quality import (
     CHECKS,
@@ -41,6 +51,7 @@ EXAMPLES = """examples:
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
   demoforge check data/sim_insertion --allow-unlabelled --json > report.json
   demoforge check data/pick_cube --fail-on error      # in CI: exit 1 when an episode fails
+  demoforge check /shared/droid --engine ray --address auto   # on an existing Ray cluster (docs/scale.md)
   demoforge check ~/lerobot/aloha_sim_insertion_human --out checked/insertion   # a LeRobot dataset
   demoforge check ~/lerobot/koch_pick --limits koch_limits.toml   # joint limits in the dataset's units
 exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
@@ -80,7 +91,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="joint limits TOML, `joint = [low, high]` per line in the dataset's units (docs/lerobot.md)",
     )
-    p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help="episodes checked in parallel processes (default 1; with --engine ray and no --address: "
+        "the local Ray instance's CPUs, default all of this machine's)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: processes on this machine (default); ray: one Ray task per episode, on this machine or "
+        "the cluster at --address (needs the `scale` extra; see docs/scale.md)",
+    )
+    p.add_argument(
+        "--address",
+        help="with --engine ray: an existing Ray cluster (HEAD_IP:6379, or `auto`); the dataset must lie "
+        "on a path every node sees",
+    )
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")
     p.add_argument(
@@ -96,8 +124,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     folder: Path = resolve_dataset(args.dir)
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} must be at least 1", "use e.g. --jobs 4")
+    if args.address and args.engine != "ray":
+        raise ConfigError(f"--address {args.address} needs --engine ray", "add --engine ray")
     th = load_thresholds(args.config)
     if args.allow_unlabelled:
         th = dataclasses.replace(th, allow_unlabelled=True)
@@ -173,16 +203,37 @@ def _run_with_progress(
             done += 1
             print(f"checked {done}/{total} {r.file}: {r.verdict}", file=sys.stderr, flush=True)
 
-        return check_dataset(folder, th, jobs=args.jobs, progress=line)
-    cols = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        return check_dataset(folder, th, progress=line, **_engine(args))
+    cols = (
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TextColumn("{task.fields[workers]}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*cols, console=console, transient=True) as bar:
-        task = bar.add_task("check", total=total)
+        task = bar.add_task("check", total=total, workers="")
         return check_dataset(
             folder,
             th,
-            jobs=args.jobs,
             progress=lambda r: bar.advance(task),
+            workers=lambda n: bar.update(task, workers=f"{n} worker{'s' * (n != 1)} busy"),
+            **_engine(args),
         )
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any]:
+    if args.engine == "ray":  # no --jobs: the local Ray instance gets every CPU here
+        return {"engine": "ray", "address": args.address, "jobs": args.jobs}
+    return {"engine": "local", "jobs": args.jobs or 1}
+
+
+class _Rate(ProgressColumn):
+    """Episodes per second so far (rich's own speed columns count bytes)."""
+
+    def render(self, task: ProgressTask) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:.1f} episodes/s")
 
 
 def _findings_cell(e: EpisodeResult) -> str:
