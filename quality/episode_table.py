@@ -106,8 +106,11 @@ def _start_pose_dev(df: pd.DataFrame) -> pd.Series:
     return out
 
 
-def write_episodes_csv(folder: str | Path, report: Report, overrides: dict[str, dict[str, Any]]) -> Path:
-    path = Path(folder) / EPISODES_CSV
+def write_episodes_csv(
+    folder: str | Path, report: Report, overrides: dict[str, dict[str, Any]], *, to: Path | None = None
+) -> Path:
+    """DIR/quality/episodes.csv, or the file `to` (`check --out`: the dataset is only read)."""
+    path = to or Path(folder) / EPISODES_CSV
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     episode_table(report, overrides).to_csv(tmp, index=False)

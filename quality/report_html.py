@@ -443,8 +443,9 @@ def render_html(report: Report) -> str:
     )
 
 
-def write_report_html(folder: str | Path, report: Report) -> Path:
-    path = Path(folder) / REPORT_HTML
+def write_report_html(folder: str | Path, report: Report, *, to: Path | None = None) -> Path:
+    """DIR/quality/report.html, or the file `to` (`check --out`: the dataset is only read)."""
+    path = to or Path(folder) / REPORT_HTML
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(render_html(report), encoding="utf-8")

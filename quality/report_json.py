@@ -50,7 +50,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
     }
 
 
-def write_report_json(folder: str | Path, report: Report) -> Path:
-    path = Path(folder) / REPORT_JSON
+def write_report_json(folder: str | Path, report: Report, *, to: Path | None = None) -> Path:
+    """DIR/quality/report.json, or the file `to` (`check --out`: the dataset is only read)."""
+    path = to or Path(folder) / REPORT_JSON
     write_json_atomic(path, report_to_json(report))
     return path

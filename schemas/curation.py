@@ -16,6 +16,7 @@ import h5py
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import MANIFEST, Manifest, read_json, write_json_atomic
 from demoforge.schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.writable import require_writable
 
 OVERRIDES = "overrides.json"
 LABELS = {"success": 1, "failure": 0, "unlabeled": L.SUCCESS_UNLABELED}
@@ -41,6 +42,12 @@ def set_label(folder: str | Path, episode: str, label: str) -> Path:
     if label not in LABELS:
         raise ConfigError(f"unknown label {label!r}", f"use one of: {', '.join(LABELS)}")
     path = episode_path(folder, episode)
+    require_writable(
+        Path(folder),
+        "the dataset folder",
+        "labels are written into the episode and dataset.json: copy "
+        "the dataset somewhere you may write, or ask for write access",
+    )
     try:
         with h5py.File(path, "r+") as f:
             f.attrs["success"] = LABELS[label]

@@ -31,6 +31,7 @@ from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import summarize
 from demoforge.schemas.dataset import dataset_episodes
 from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.writable import require_writable
 
 NAME = "check"
 HELP = "check every episode of a dataset; write quality/report.json, report.html and episodes.csv"
@@ -39,6 +40,7 @@ EXAMPLES = """examples:
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
   demoforge check data/sim_insertion --allow-unlabelled --json > report.json
   demoforge check data/pick_cube --fail-on error      # in CI: exit 1 when an episode fails
+  demoforge check /mnt/shared/pick_cube --out reports/pick_cube   # a dataset you may not write to
 exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
 when an episode has a finding at that level (the report is still written), 2 bad input (path, config).
 the checks and their thresholds: docs/quality-checks.md.
@@ -53,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
     p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="write report.json, report.html and episodes.csv into this folder instead of DIR/quality "
+        "(the dataset is then only read: for a shared or read-only dataset)",
+    )
     p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")
     p.add_argument(
         "--unattended", action="store_true", help="plain progress lines, no bar (implied without a TTY)"
@@ -73,11 +81,22 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_unlabelled:
         th = dataclasses.replace(th, allow_unlabelled=True)
     files = dataset_episodes(folder)  # raises for a missing or empty folder
+    out: Path | None = args.out
+    require_writable(
+        out if out is not None else folder / "quality",
+        "the report folder",
+        f"check it with `--out DIR` (report.json, report.html and episodes.csv go there; {folder} is "
+        "only read)"
+        if out is None
+        else "choose another --out folder",
+    )
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)
-    json_path = write_report_json(folder, report)
-    html_path = write_report_html(folder, report)
-    csv_path = write_episodes_csv(folder, report, summarize(report).overrides)
+    json_path = write_report_json(folder, report, to=out and out / "report.json")
+    html_path = write_report_html(folder, report, to=out and out / "report.html")
+    csv_path = write_episodes_csv(
+        folder, report, summarize(report).overrides, to=out and out / "episodes.csv"
+    )
     if args.json:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+from demoforge.schemas.dataset import MANIFEST
 
 NAME = "record"
 HELP = "record leader-follower demonstrations (joints + cameras at the rig's rate) into a dataset"
@@ -21,6 +26,22 @@ then s = success, f = failure, u = unlabeled, d = discard, r = re-record; q quit
 """
 
 LABELS = {"success": 1, "failure": 0, "none": -1}
+
+
+@contextlib.contextmanager
+def no_folder_left_on_refusal(dataset: Path) -> Iterator[None]:
+    """A session refused before its first episode (no hardware, a fault at open) leaves no new folder.
+
+    Only a folder this session created, holding nothing but the manifest it wrote, is removed: a later
+    `--rig NAME` could otherwise find a stray folder of that name where it looks for rig files.
+    """
+    existed = dataset.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and dataset.is_dir() and {p.name for p in dataset.iterdir()} <= {MANIFEST}:
+            shutil.rmtree(dataset, ignore_errors=True)
+        raise
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -80,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.collect.rigs import resolve_rig
     from demoforge.collect.virtual_faults import parse_fault
     from demoforge.schemas.errors import ConfigError
+    from demoforge.schemas.writable import require_writable
 
     rig = resolve_rig(args.rig)
     if args.no_render:
@@ -92,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--{name.replace('_', '-')} must be positive, got {v}", "pass a positive number"
             )
+    require_writable(args.dataset, "the dataset folder", "record into a folder you may write: --dataset DIR")
     unattended = args.unattended or not sys.stdin.isatty()
     opts = RecordOptions(
         dataset=args.dataset,
@@ -106,13 +129,14 @@ def run(args: argparse.Namespace) -> int:
         line=args.line,
         faults=tuple(parse_fault(s) for s in args.inject),
     )
-    if unattended:
-        with PlainDisplay() as display:
-            print(f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True)
-            results = Recorder(rig, opts, display=display).run()
-    else:
-        with TerminalKeys() as keys, LiveDisplay() as display:
-            results = Recorder(rig, opts, operator=keys, display=display).run()
+    with no_folder_left_on_refusal(args.dataset):
+        if unattended:
+            with PlainDisplay() as display:
+                print(f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True)
+                results = Recorder(rig, opts, display=display).run()
+        else:
+            with TerminalKeys() as keys, LiveDisplay() as display:
+                results = Recorder(rig, opts, operator=keys, display=display).run()
     kept = [r for r in results if r.path is not None]
     print(f"{len(kept)} episode(s) kept in {args.dataset}")
     return 0
