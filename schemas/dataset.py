@@ -200,6 +200,9 @@ class Manifest:
     episodes: list[EpisodeEntry] = field(default_factory=list)
     created: str = field(default_factory=utc_now)
     schema_version: int = SCHEMA_VERSION
+    # simulated rigs, one row per `record` session: {"started_at", "seed", "first_episode"}; the scene of
+    # episode_<i> is the one gym-aloha samples for seed + i (`record --seed S` recreates a session)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, folder: str | Path) -> Manifest:
@@ -233,8 +236,16 @@ class Manifest:
         if not isinstance(rows, list):
             raise bad("episodes", "a list", rows)
         eps = [_entry(Path(folder), i, row, bad) for i, row in enumerate(rows)]
+        sessions = data.get("sessions", [])
+        if not isinstance(sessions, list) or not all(isinstance(x, dict) for x in sessions):
+            raise bad("sessions", "a list of objects", sessions)
         return cls(
-            name=name, rig=rig, episodes=eps, created=str(data.get("created", "")), schema_version=version
+            name=name,
+            rig=rig,
+            episodes=eps,
+            created=str(data.get("created", "")),
+            schema_version=version,
+            sessions=sessions,
         )
 
     @classmethod

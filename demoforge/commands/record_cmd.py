@@ -9,6 +9,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from demoforge.schemas.dataset import MANIFEST
 
@@ -26,6 +27,30 @@ then s = success, f = failure, u = unlabeled, d = discard, r = re-record; q quit
 """
 
 LABELS = {"success": 1, "failure": 0, "none": -1}
+
+
+# gym-aloha seeds numpy's RandomState (< 2**32) with seed + file number. Fresh seeds start at 10**6:
+# evaluation rollouts use the rig's seed + 100000 + i (policy/evaluate.py EVAL_SEED_OFFSET), and a
+# policy is never scored on scenes a recording used.
+FRESH_SEEDS = (10**6, 2**31)
+MAX_SEED = 2**32 - 1 - 10**6  # room for a million episodes after it
+
+
+def fresh_seed() -> int:
+    import secrets
+
+    return FRESH_SEEDS[0] + secrets.randbelow(FRESH_SEEDS[1] - FRESH_SEEDS[0])
+
+
+def note_session(dataset: Path, rig: Any, seed: int) -> None:
+    """Write this session's scene seed into dataset.json before the first episode (a crash keeps it)."""
+    from demoforge.schemas.dataset import Manifest, next_episode_index, utc_now
+
+    dataset.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.load_or_create(dataset, dataset.name, rig.snapshot())
+    first = next_episode_index(dataset)
+    manifest.sessions.append({"started_at": utc_now(), "seed": seed, "first_episode": first})
+    manifest.save(dataset)
 
 
 @contextlib.contextmanager
@@ -79,6 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="simulated rigs: physics only, no cameras (measures the scripted operator fast)",
     )
     p.add_argument(
+        "--seed",
+        type=int,
+        help="simulated rigs: scene seed of this session, episode_<i> places its objects with SEED + i "
+        "(default: a fresh one per session, so sessions record different scenes; it is written to "
+        "dataset.json, and --seed with it records the same scenes again)",
+    )
+    p.add_argument(
         "--inject",
         action="append",
         default=[],
@@ -108,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
         if rig.simulation is None:
             raise ConfigError(f"--no-render: rig {rig.name} is not simulated", "use it with a sim-* rig")
         rig = dataclasses.replace(rig, cameras=())
+    seed = None
+    if rig.simulation is not None:
+        seed = fresh_seed() if args.seed is None else args.seed
+        if not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"--seed {seed} is out of range", f"use 0 .. {MAX_SEED}")
+        rig = dataclasses.replace(rig, simulation=dataclasses.replace(rig.simulation, seed=seed))
+    elif args.seed is not None:
+        raise ConfigError(f"--seed: rig {rig.name} is not simulated", "use it with a sim-* rig")
     for name in ("episodes", "episode_time", "reset_time"):
         v = getattr(args, name)
         if v is not None and v <= 0 and not (name == "reset_time" and v == 0):
@@ -130,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         faults=tuple(parse_fault(s) for s in args.inject),
     )
     with no_folder_left_on_refusal(args.dataset):
+        if seed is not None:
+            note_session(args.dataset, rig, seed)
+            print(f"scene seed {seed} (record these scenes again with --seed {seed})", flush=True)
         if unattended:
             with PlainDisplay() as display:
                 print(f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True)
