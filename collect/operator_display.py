@@ -107,7 +107,7 @@ class LiveDisplay:
         head = Table.grid(padding=(0, 2))
         head.add_row(
             "[bold]episode[/]",
-            f"{rec.episode_index}  ({len(rec.results)} kept of {rec.opt.episodes})",
+            f"{rec.episode_index}  ({rec.tally.line()})",
             "[bold]phase[/]",
             escape(rec.phase),
             "[bold]left[/]",

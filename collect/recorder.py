@@ -32,6 +32,7 @@ from demoforge.collect.episode_sink import EpisodeSink
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
+from demoforge.collect.session_tally import SessionTally
 from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import (
@@ -115,6 +116,7 @@ class Recorder:
         self.episode_index = 0
         self.quit = False
         self.injector = FaultInjector(list(options.faults))
+        self.tally = SessionTally(options.episodes)  # kept / discarded / re-recorded, for the display
         slowest = min((c.fps for c in rig.cameras), default=rig.fps)
         self._settle_ticks = math.ceil(rig.fps / slowest) + 2  # one camera period, then two ticks
 
@@ -277,6 +279,8 @@ class Recorder:
             saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog
         )
         self.results.append(result)
+        if kept:
+            self.tally.add("kept")
         if self.display is not None:
             self.display.episode_done(self, result)
         return result
@@ -376,6 +380,7 @@ class Recorder:
                 return True, label
             if key in ("d", "r"):
                 discard_episode(path)
+                self.tally.add("discarded" if key == "d" else "re-recorded")
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:

@@ -169,17 +169,30 @@ def run(args: argparse.Namespace) -> int:
         line=args.line,
         faults=tuple(parse_fault(s) for s in args.inject),
     )
-    with no_folder_left_on_refusal(args.dataset):
-        if seed is not None:
-            note_session(args.dataset, rig, seed)
-            print(f"scene seed {seed} (record these scenes again with --seed {seed})", flush=True)
-        if unattended:
-            with PlainDisplay() as display:
-                print(f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True)
-                results = Recorder(rig, opts, display=display).run()
-        else:
-            with TerminalKeys() as keys, LiveDisplay() as display:
-                results = Recorder(rig, opts, operator=keys, display=display).run()
+    recorder = None
+    try:
+        with no_folder_left_on_refusal(args.dataset):
+            if seed is not None:
+                note_session(args.dataset, rig, seed)
+                print(f"scene seed {seed} (record these scenes again with --seed {seed})", flush=True)
+            if unattended:
+                with PlainDisplay() as display:
+                    print(
+                        f"recording {args.episodes} episode(s) of {rig.name} into {args.dataset}", flush=True
+                    )
+                    recorder = Recorder(rig, opts, display=display)
+                    results = recorder.run()
+            else:
+                with TerminalKeys() as keys, LiveDisplay() as display:
+                    recorder = Recorder(rig, opts, operator=keys, display=display)
+                    results = recorder.run()
+    except KeyboardInterrupt:
+        if recorder is not None and args.dataset.is_dir():
+            from demoforge.collect.session_interrupted import interrupted_summary
+
+            for line in interrupted_summary(recorder, args.rig, args.dataset):
+                print(line, flush=True)
+        raise
     kept = [r for r in results if r.path is not None]
     print(f"{len(kept)} episode(s) kept in {args.dataset}")
     return 0
