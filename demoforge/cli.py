@@ -32,6 +32,7 @@ from demoforge.commands import (
     split_cmd,
     teleop_cmd,
     train_cmd,
+    view_cmd,
 )
 from demoforge.schemas.errors import UserError
 from demoforge.schemas.writable import environment_error
@@ -47,6 +48,7 @@ COMMANDS: list[ModuleType] = [
     accept_cmd,
     export_cmd,
     inspect_cmd,
+    view_cmd,
     restore_cmd,
     calibrate_cmd,
     devices_cmd,

@@ -1,0 +1,65 @@
+"""What the Rerun viewer shows, one place for the live view (collect/live_view.py) and the recorded one
+(quality/episode_view.py): entity paths and how one tick is logged.
+
+    cameras/<cam>                  the RGB frame used at the tick
+    joints/<joint>/{follower,command,leader}   three lines per joint on one plot
+    loop/rate_hz, loop/inference_ms           live: the loop's rate; a policy's inference latency
+    findings/<check>               quality findings as text events at their start, with their span
+    trims                          spans `split` leaves out of training
+
+Timelines: `tick` (the episode's tick), `time` (seconds: episode time, or for a dataset the episodes
+one after another) and `episode` (the file number). rerun-sdk is the optional `view` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from demoforge.schemas.errors import ConfigError
+
+APP_ID = "demoforge"
+
+
+def import_rerun() -> Any:
+    """`rerun`, or one message saying how to get it."""
+    try:
+        import rerun
+    except ImportError:
+        raise ConfigError(
+            "the viewer needs rerun-sdk", "pip install 'demoforge[view]' (about 170 MB)"
+        ) from None
+    return rerun
+
+
+def joint_paths(joint: str) -> dict[str, str]:
+    return {role: f"joints/{joint}/{role}" for role in ("follower", "command", "leader")}
+
+
+def log_tick(
+    rec: Any,
+    rr: Any,
+    *,
+    episode: int,
+    tick: int,
+    time_s: float,
+    joint_names: Sequence[str],
+    follower: np.ndarray,
+    command: np.ndarray,
+    leader: np.ndarray | None,
+    images: Mapping[str, np.ndarray],
+) -> None:
+    """One tick: the frames of every camera and the three joint values of every joint."""
+    rec.set_time("episode", sequence=episode)
+    rec.set_time("tick", sequence=tick)
+    rec.set_time("time", duration=time_s)
+    for cam, img in images.items():
+        rec.log(f"cameras/{cam}", rr.Image(img))
+    for j, name in enumerate(joint_names):
+        paths = joint_paths(name)
+        rec.log(paths["follower"], rr.Scalars(float(follower[j])))
+        rec.log(paths["command"], rr.Scalars(float(command[j])))
+        if leader is not None:
+            rec.log(paths["leader"], rr.Scalars(float(leader[j])))
