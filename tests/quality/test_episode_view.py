@@ -10,7 +10,7 @@ from demoforge.cli import main
 from tests import factories as F
 
 pytest.importorskip("rerun", reason="the viewer needs the `view` extra (rerun-sdk)")
-from rerun.chunk import RrdReader  # noqa: E402
+from rerun.chunk import RrdReader
 
 
 def read_rrd(path: Path) -> tuple[dict[str, int], list[str]]:
