@@ -63,6 +63,7 @@ class RecordOptions:
     compress: bool | None = None
     line: str = "ideal"  # emulated bus timing for virtual rigs
     faults: tuple[PlannedFault, ...] = ()  # virtual rigs: defects planted at known times
+    view: Any = None  # a collect.live_view.LiveView (`--view`): fed from the writer thread, never the loop
 
 
 class Operator(Protocol):
@@ -230,7 +231,8 @@ class Recorder:
             ],
             flush_interval=self.rig.recording.flush_interval,
         )
-        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
+        observer = None if self.opt.view is None else self.opt.view.for_episode(self.episode_index)
+        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality, observer=observer)
         rec = EpisodeInProgress(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.in_progress = rec
         # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then

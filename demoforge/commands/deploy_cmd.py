@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from demoforge.commands.record_cmd import add_common
+from demoforge.commands.record_cmd import add_common, add_view, open_view
 
 NAME = "deploy"
 HELP = "run a trained ACT policy on a rig (virtual, simulation or real); --record keeps the rollouts"
@@ -24,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt from `demoforge train`")
     p.add_argument("--record", type=Path, metavar="DIR", help="record the rollouts as episodes into DIR")
+    add_view(p)
     p.add_argument("--episodes", type=int, default=1, help="with --record: rollouts to record (default 1)")
     p.add_argument(
         "--episode-time", type=float, help="with --record: seconds per rollout (default: the rig's)"
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     policy = Policy.load(args.checkpoint, args.device, args.precision)
     policy.check_rig(rig)
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
+    view = open_view(args, rig)
     try:
         if args.record is not None:
             opts = RecordOptions(
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 unattended=True,
                 label=-1,
                 line=args.line,
+                view=view,
             )
             with PlainDisplay() as display:
                 results = Recorder(rig, opts, display=display, goal_source=goals).run()
@@ -102,9 +105,13 @@ def run(args: argparse.Namespace) -> int:
                     end = time.monotonic() + loop.move_to(rig.start_pose) + 10.0
                     while (loop.moving or not loop.engaged) and loop.running and time.monotonic() < end:
                         loop.wait_ticks(5)
-                    end = time.monotonic() + args.seconds
+                    end, t0, ticks = time.monotonic() + args.seconds, time.monotonic(), 0
+                    step = int(rig.fps) if view is None else view.every
                     while time.monotonic() < end and loop.running:
-                        loop.wait_ticks(int(rig.fps))
+                        loop.wait_ticks(step)
+                        ticks += step
+                        if view is not None:  # sampled from this thread, never the control thread
+                            view.sample_loop(loop, ticks, time.monotonic() - t0)
                 finally:
                     loop.stop()
             finally:
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             raise goals.error
     finally:
         goals.close()
+        if view is not None:
+            view.close()
     lat = latency_summary(goals.latencies_all)
     if lat["count"]:
         print(f"{lat['count']} inferences: median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")

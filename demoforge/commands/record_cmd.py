@@ -83,6 +83,26 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_view(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--view",
+        nargs="?",
+        const="",
+        metavar="FILE.rrd",
+        help="show the cameras and joints live in a Rerun viewer (10 samples/s, off the control thread); "
+        "with FILE.rrd write them there instead (no display). Needs the `view` extra",
+    )
+
+
+def open_view(args: argparse.Namespace, rig: Any) -> Any:
+    """The LiveView `--view` asks for, or None."""
+    if args.view is None:
+        return None
+    from demoforge.collect.live_view import LiveView
+
+    return LiveView(rig, save=Path(args.view) if args.view else None)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--dataset", required=True, type=Path, help="the dataset folder (created if missing)")
@@ -119,6 +139,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "pause@1:1.5+1.2 or drop.cam_high@2:2+0.3 (kinds: pause, drop, freeze, black, stall, gone, "
         "short, long; sim rigs also slow, hesitant, limit, miss); the truth goes to DATASET/faults.json",
     )
+    add_view(p)
     p.add_argument(
         "--unattended",
         action="store_true",
@@ -169,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
         line=args.line,
         faults=tuple(parse_fault(s) for s in args.inject),
     )
+    view = open_view(args, rig)
+    opts = dataclasses.replace(opts, view=view)
     recorder = None
     try:
         with no_folder_left_on_refusal(args.dataset):
@@ -193,6 +216,9 @@ def run(args: argparse.Namespace) -> int:
             for line in interrupted_summary(recorder, args.rig, args.dataset):
                 print(line, flush=True)
         raise
+    finally:
+        if view is not None:
+            view.close()
     kept = [r for r in results if r.path is not None]
     print(f"{len(kept)} episode(s) kept in {args.dataset}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from demoforge.commands.record_cmd import add_common
+from demoforge.commands.record_cmd import add_common, add_view, open_view
 
 NAME = "teleop"
 HELP = "teleoperate: followers follow the leaders at the rig's rate, nothing is recorded"
@@ -20,6 +20,7 @@ EXAMPLES = """examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--seconds", type=float, help="stop after this long (default: until q / Ctrl-C)")
+    add_view(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     rig = resolve_rig(args.rig)
     attended = sys.stdin.isatty() and args.seconds is None
+    view = open_view(args, rig)
     hw = open_hardware(rig, line=args.line)
     hw.open()
     try:
@@ -44,8 +46,16 @@ def run(args: argparse.Namespace) -> int:
             if keys is not None:
                 keys.__enter__()
                 print("teleop running: q to quit", flush=True)
+            t0, ticks, next_print = time.monotonic(), 0, 0
+            step = int(rig.fps) if view is None else view.every
             while time.monotonic() < end and loop.running:
-                loop.wait_ticks(int(rig.fps))
+                loop.wait_ticks(step)
+                ticks += step
+                if view is not None:  # sampled from this thread, never the control thread
+                    view.sample_loop(loop, ticks, time.monotonic() - t0)
+                if ticks < next_print:
+                    continue
+                next_print = ticks + int(rig.fps)
                 rate, p99 = loop.recent.recent(int(rig.fps))
                 print(f"{rate:6.2f} Hz  p99 jitter {p99:.2f} ms  overruns {loop.clock.overruns}", flush=True)
                 if keys is not None and keys.poll() == "q":
@@ -58,4 +68,6 @@ def run(args: argparse.Namespace) -> int:
             raise loop.fault
     finally:
         hw.close()
+        if view is not None:
+            view.close()
     return 0
