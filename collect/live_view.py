@@ -21,7 +21,7 @@ import numpy as np
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_writer import Tick
 from demoforge.schemas.rig import Rig
-from demoforge.schemas.view_layout import APP_ID, import_rerun, log_tick
+from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick
 
 RATE_HZ = 10.0  # samples per second sent to the viewer: enough to see a camera go dark or a joint lag
 MAX_WIDTH = 320  # frames shrunk to this width in the viewer thread (OpenCV releases the GIL meanwhile)
@@ -65,6 +65,7 @@ class LiveView:
             self.rec.save(str(save))
         else:
             self.rec.spawn()
+        self.rec.send_blueprint(blueprint(self.rr, [c.name for c in rig.cameras], rig.joint_names))
         self.every = max(1, round(rig.fps / rate_hz))
         self.joint_names = rig.joint_names
         self.sent = 0

@@ -15,9 +15,10 @@ from demoforge.schemas.dataset import REPORT_JSON, SPLITS, dataset_episodes
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError, UserError
-from demoforge.schemas.view_layout import APP_ID, import_rerun, log_tick
+from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick
 
 IMAGE_REDUCE = 2  # frames shown at half size: scrubbing stays light, and what a person checks shows
+JPEG_QUALITY = 80
 
 
 def episodes_of(path: Path) -> tuple[Path, list[Path]]:
@@ -52,6 +53,7 @@ def write_view(path: Path, rec: Any) -> dict[str, int]:
     findings, trims = _annotations(folder)
     offset = 0.0
     logged: dict[str, int] = {}
+    laid_out = False
     for f in files:
         try:
             ep = EpisodeReader(f)
@@ -67,6 +69,9 @@ def write_view(path: Path, rec: Any) -> dict[str, int]:
             fps = ep.fps or 50.0
             times = ts if ts is not None and len(ts) == ep.length else [t / fps for t in range(ep.length)]
             cams = list(ep.image_shapes)
+            if not laid_out:
+                rec.send_blueprint(blueprint(rr, cams, names))
+                laid_out = True
             for t in range(ep.length):
                 log_tick(
                     rec,
@@ -79,6 +84,7 @@ def write_view(path: Path, rec: Any) -> dict[str, int]:
                     command=a[t],
                     leader=None if lead is None else lead[t],
                     images={c: ep.image(c, t, reduce=IMAGE_REDUCE) for c in cams},
+                    jpeg_quality=JPEG_QUALITY,
                 )
             for x in findings.get(f.name, []):
                 level = rr.TextLogLevel.ERROR if x.get("severity") == "error" else rr.TextLogLevel.WARN

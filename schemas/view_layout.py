@@ -34,6 +34,24 @@ def import_rerun() -> Any:
     return rerun
 
 
+def blueprint(rr: Any, cameras: Sequence[str], joint_names: Sequence[str]) -> Any:
+    """The layout a person reads: the cameras in a row, then one plot per joint with its follower,
+    command and leader lines together, and the findings and trims as a log."""
+    rrb = rr.blueprint
+    return rrb.Blueprint(
+        rrb.Vertical(
+            rrb.Horizontal(*(rrb.Spatial2DView(origin=f"cameras/{c}", name=c) for c in cameras)),
+            rrb.Grid(*(rrb.TimeSeriesView(origin=f"joints/{j}", name=j) for j in joint_names)),
+            rrb.Horizontal(
+                rrb.TextLogView(origin="/", contents=["findings/**", "trims"], name="findings and trims"),
+                rrb.TimeSeriesView(origin="loop", name="loop rate / inference"),
+            ),
+            row_shares=[2, 4, 1],
+        ),
+        collapse_panels=True,
+    )
+
+
 def joint_paths(joint: str) -> dict[str, str]:
     return {role: f"joints/{joint}/{role}" for role in ("follower", "command", "leader")}
 
@@ -50,13 +68,17 @@ def log_tick(
     command: np.ndarray,
     leader: np.ndarray | None,
     images: Mapping[str, np.ndarray],
+    jpeg_quality: int | None = None,
 ) -> None:
     """One tick: the frames of every camera and the three joint values of every joint."""
     rec.set_time("episode", sequence=episode)
     rec.set_time("tick", sequence=tick)
     rec.set_time("time", duration=time_s)
-    for cam, img in images.items():
-        rec.log(f"cameras/{cam}", rr.Image(img))
+    for cam, img in images.items():  # JPEG: a recorded dataset's .rrd stays a fraction of raw frames
+        image = rr.Image(img)
+        rec.log(
+            f"cameras/{cam}", image if jpeg_quality is None else image.compress(jpeg_quality=jpeg_quality)
+        )
     for j, name in enumerate(joint_names):
         paths = joint_paths(name)
         rec.log(paths["follower"], rr.Scalars(float(follower[j])))
