@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ def test_dataset_with_findings_and_trims(tmp_path: Path, capsys: pytest.CaptureF
     F.write_dataset(ds, recs)
     assert main(["check", str(ds), "--unattended"]) == 0
     assert main(["split", str(ds), "--val", "0.5"]) == 0
+    splits = json.loads((ds / "splits.json").read_text())
+    splits["trim"] = {"episode_0.hdf5": [[0.0, 0.5]]}  # as split writes an idle start
+    (ds / "splits.json").write_text(json.dumps(splits))
     out = tmp_path / "ds.rrd"
     assert main(["view", str(ds), "--save", str(out)]) == 0
     assert "3 episode(s), 360 ticks" in capsys.readouterr().out
@@ -40,6 +44,16 @@ def test_dataset_with_findings_and_trims(tmp_path: Path, capsys: pytest.CaptureF
     assert rows["/joints/joint_0/command"] == rows["/joints/joint_0/leader"] == 360
     assert any(t.startswith("episode_1.hdf5") and "frozen" in t.lower() for t in texts), texts
     assert rows["/findings/frozen_frame"] >= 1
+    assert "episode_0.hdf5 0.00-0.50 s left out of training" in texts
+
+
+def test_an_eval_folder_shows_its_rollouts(tmp_path: Path) -> None:
+    F.write_dataset(tmp_path / "eval" / "rollouts", [F.clean_recording(30, seed=i) for i in range(2)])
+    (tmp_path / "eval" / "eval.json").write_text("{}")
+    out = tmp_path / "eval.rrd"
+    assert main(["view", str(tmp_path / "eval"), "--save", str(out)]) == 0
+    rows, _ = read_rrd(out)
+    assert rows["/cameras/cam_high"] == 60
 
 
 def test_one_episode_and_a_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
