@@ -9,6 +9,7 @@ Entity layout: schemas/view_layout.py.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -20,8 +21,9 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_writer import Tick
+from demoforge.schemas.errors import UserError
 from demoforge.schemas.rig import Rig
-from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick
+from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick, spawn_viewer
 
 RATE_HZ = 10.0  # samples per second sent to the viewer: enough to see a camera go dark or a joint lag
 MAX_WIDTH = 320  # frames shrunk to this width in the viewer thread (OpenCV releases the GIL meanwhile)
@@ -64,7 +66,10 @@ class LiveView:
         if save is not None:
             self.rec.save(str(save))
         else:
-            self.rec.spawn()
+            try:
+                spawn_viewer(self.rec)
+            except UserError as e:
+                raise UserError(e.message, "write the live view to a file: --view FILE.rrd") from None
         self.rec.send_blueprint(blueprint(self.rr, [c.name for c in rig.cameras], rig.joint_names))
         self.every = max(1, round(rig.fps / rate_hz))
         self.joint_names = rig.joint_names
@@ -141,5 +146,6 @@ class LiveView:
     def close(self) -> None:
         self._q.put(None)  # after the last sample (the slot frees as soon as the thread takes it)
         self._thread.join(timeout=30)
-        self.rec.flush()
+        with contextlib.suppress(RuntimeError):  # a viewer closed by the operator: nothing left to send
+            self.rec.flush()
         self.rec.disconnect()

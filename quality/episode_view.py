@@ -15,7 +15,7 @@ from demoforge.schemas.dataset import REPORT_JSON, SPLITS, dataset_episodes
 from demoforge.schemas.episode_layout import episode_number
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import EpisodeError, UserError
-from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick
+from demoforge.schemas.view_layout import APP_ID, blueprint, import_rerun, log_tick, spawn_viewer
 
 IMAGE_REDUCE = 2  # frames shown at half size: scrubbing stays light, and what a person checks shows
 JPEG_QUALITY = 80
@@ -111,13 +111,16 @@ def view(path: Path, save: Path | None = None) -> dict[str, int]:
         rec.save(str(save))
     else:
         try:
-            rec.spawn()
-        except Exception as e:  # no display, no viewer binary: the .rrd route always works
-            raise UserError(
-                f"cannot start the Rerun viewer ({e})", "write a file instead: --save FILE.rrd"
-            ) from None
+            spawn_viewer(rec)
+        except UserError as e:  # no display, no viewer binary: the .rrd route always works
+            raise UserError(e.message, "write a file instead: --save FILE.rrd") from None
     try:
-        return write_view(path, rec)
-    finally:
+        logged = write_view(path, rec)
         rec.flush()
+    except RuntimeError as e:  # the viewer went away (closed, or it could not open a window)
+        raise UserError(
+            f"the Rerun viewer stopped taking data ({e})", "write a file instead: --save FILE.rrd"
+        ) from None
+    finally:
         rec.disconnect()
+    return logged

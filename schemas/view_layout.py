@@ -34,6 +34,31 @@ def import_rerun() -> Any:
     return rerun
 
 
+def spawn_viewer(rec: Any) -> None:
+    """Start a Rerun viewer and stream to it; one message when there is none to start."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from demoforge.schemas.errors import UserError
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise UserError("cannot start the Rerun viewer: no display here (DISPLAY is not set)", "FILE.rrd")
+    here = str(Path(sys.executable).parent)  # the `rerun` binary rerun-sdk installs beside python
+    if shutil.which("rerun") is None and (Path(here) / "rerun").exists():
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")  # an unactivated venv
+    try:
+        rec.spawn()
+    except Exception as e:  # no viewer binary, no display: a file always works
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"cannot start the Rerun viewer ({first})", "write a file instead: FILE.rrd"
+        ) from None
+
+
 def blueprint(rr: Any, cameras: Sequence[str], joint_names: Sequence[str]) -> Any:
     """The layout a person reads: the cameras in a row, then one plot per joint with its follower,
     command and leader lines together, and the findings and trims as a log."""

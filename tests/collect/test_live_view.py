@@ -22,11 +22,11 @@ def test_record_view_writes_cameras_joints_and_rate(tmp_path: Path) -> None:
     rrd = tmp_path / "live.rrd"
     assert main(record_args(tmp_path, tmp_path / "ds", "--view", str(rrd), episode_time=1.0)) == 0
     rows, _ = read_rrd(rrd)
-    n = rows["/cameras/cam_high"]
-    assert 1 <= n <= 11  # every 5th of the 50 ticks at most (10 samples/s), fewer when the viewer lagged
-    assert rows["/cameras/cam_wrist"] == n
-    assert rows["/joints/left_shoulder/follower"] == rows["/joints/left_shoulder/command"] == n
-    assert rows["/joints/left_shoulder/leader"] == n
+    n = rows["/joints/left_shoulder/follower"]  # one row per sample
+    assert 1 <= n <= 10  # every 5th of the 50 ticks at most (10 samples/s), fewer when the viewer lagged
+    assert rows["/joints/left_shoulder/command"] == rows["/joints/left_shoulder/leader"] == n
+    for cam in ("cam_high", "cam_wrist"):  # a tick without a new frame of a camera carries none
+        assert 1 <= rows[f"/cameras/{cam}"] <= n
 
 
 def test_teleop_view_writes_samples(tmp_path: Path) -> None:

@@ -64,3 +64,14 @@ def test_one_episode_and_a_bad_path(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert rows["/cameras/cam_high"] == 40
     assert main(["view", str(tmp_path / "nope"), "--save", str(out)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_no_display_is_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    F.write_dataset(tmp_path / "ds", [F.clean_recording(20, seed=0)])
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["view", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert "no display here" in err and "--save FILE.rrd" in err and "Traceback" not in err
