@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/bench_check.py                  # 50 episodes x 400 ticks, 480x640
     .venv/bin/python benchmarks/bench_check.py --episodes 60 --ticks 300 --keep /tmp/ds
     .venv/bin/python benchmarks/bench_check.py --realistic      # real rigs' timing and motion
+    .venv/bin/python benchmarks/bench_check.py --lerobot DIR    # a LeRobot dataset (AV1 video)
+
+With --lerobot: a LeRobot v3.0/v2.1 dataset (make one with LeRobot's own writer, in the peer venv:
+`python tests/data/make_lerobot_fixtures.py --out DIR --episodes 200 --size 480x640`),
+timed against decoding the same videos alone (every frame of every episode span, with PyAV, at the
+scale the checks decode at): `ratio_vs_decode`, goal <= 1.5.
 
 Measures, on a warm page cache (the dataset was just written and is read once before timing),
 best of --repeats (interleaved):
@@ -29,6 +35,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from demoforge.schemas.episode_source import list_episodes, open_episode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -97,6 +105,54 @@ def timed(fn: object, *args: object, **kw: object) -> float:
     return time.perf_counter() - t0
 
 
+def decode_lerobot(folder: Path) -> int:
+    """Every episode's frames of every camera, decoded as the checks decode them; returns frames."""
+    from demoforge.quality.episode import Episode
+
+    th, n = Thresholds(), 0
+    for ref in list_episodes(folder):
+        with open_episode(ref) as r:
+            ep = Episode(r, th)
+            for cam in r.cameras:
+                n += len(r.frames(cam, ep.reduce(cam)))  # type: ignore[union-attr]
+    return n
+
+
+def bench_lerobot(folder: Path, repeats: int) -> dict[str, object]:
+    th = Thresholds()
+    frames = decode_lerobot(folder)  # warm the page cache
+    n = len(list_episodes(folder))
+    decode = check1 = check2 = float("inf")
+    for _ in range(repeats):
+        decode = min(decode, timed(decode_lerobot, folder))
+        check1 = min(check1, timed(check_dataset, folder, th, jobs=1))
+        check2 = min(check2, timed(check_dataset, folder, th, jobs=2))
+    info = json.loads((folder / "meta" / "info.json").read_text())
+    videos = {k: v.get("info", {}) for k, v in info["features"].items() if v.get("dtype") == "video"}
+    return {
+        "benchmark": "check_lerobot",
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "episodes": n,
+        "frames_decoded": frames,
+        "cameras": {
+            k: f"{v.get('video.height')}x{v.get('video.width')} {v.get('video.codec')}"
+            for k, v in videos.items()
+        },
+        "decode_alone_s": round(decode, 3),
+        "check_jobs_1": {
+            "s": round(check1, 3),
+            "episodes_per_s": round(n / check1, 1),
+            "ratio_vs_decode": round(check1 / decode, 2),
+        },
+        "check_jobs_2": {
+            "s": round(check2, 3),
+            "episodes_per_s": round(n / check2, 1),
+            "ratio_vs_decode": round(check2 / decode, 2),
+        },
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=50)
@@ -112,7 +168,11 @@ def main() -> None:
     ap.add_argument(
         "--keep", type=Path, help="build (or reuse) the dataset here instead of a temporary folder"
     )
+    ap.add_argument("--lerobot", type=Path, help="time `check` on this LeRobot dataset instead")
     a = ap.parse_args()
+    if a.lerobot:
+        print(json.dumps(bench_lerobot(a.lerobot, a.repeats), indent=1))
+        return
     folder = a.keep or Path(tempfile.mkdtemp(prefix="bench_check_"))
     try:
         t_build = 0.0

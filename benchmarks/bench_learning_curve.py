@@ -17,7 +17,14 @@ Stages (each skipped when its output exists, so a killed run goes on where it st
 3. all DIR/all: the same training on every episode (a copy of the dataset whose split keeps all of
    them: the comparison only), for --compare-minutes.
 4. eval: every snapshot on the same --eval-episodes seeds of sim-transfer-cube, 400 ticks each.
-Prints one JSON line with the success rates (strict: held at 400 ticks; LeRobot: reached by 300).
+Prints one JSON line with the three success rates of eval.json (reached: the top reward at any tick,
+the ACT paper's count; lerobot: reached by tick 300; held: at the last tick).
+`--seed N` trains with train.seed = N into DIR/curated_seedN and DIR/all_seedN (seed 0: DIR/curated,
+DIR/all), so a second training seed per arm reuses the same recorded dataset and evaluation scenes.
+
+LeRobot's side is not run here: its trainer reads video through torchvision/torchcodec, which the
+shared peer venv lacks (/work/shared/peers/README.md), and its policy would have to drive our
+recorder's rollouts from another interpreter; bench_act.py --peer compares the two on speed.
 """
 
 from __future__ import annotations
@@ -98,7 +105,13 @@ def keep_all(src: Path, dst: Path) -> None:
 
 
 def train_until(
-    dataset: Path, run: Path, preset: str, minutes: list[float], image_size: str, cameras: list[str]
+    dataset: Path,
+    run: Path,
+    preset: str,
+    minutes: list[float],
+    image_size: str,
+    cameras: list[str],
+    seed: int = 0,
 ) -> list[Path]:
     import dataclasses
 
@@ -108,7 +121,7 @@ def train_until(
     h, w = (int(x) for x in image_size.split("x"))
     cfg = make_config(preset)
     model = dataclasses.replace(cfg.model, image_height=h, image_width=w, cameras=tuple(cameras))
-    cfg = dataclasses.replace(cfg, model=model)
+    cfg = dataclasses.replace(cfg, model=model, train=dataclasses.replace(cfg.train, seed=seed))
     snaps = []
     for m in minutes:
         snap = run / f"best_{m:g}min.pt"
@@ -123,7 +136,7 @@ def train_until(
 def evaluate_all(
     snaps: list[Path], rig: Path, episodes: int, only_read: bool
 ) -> dict[str, dict[str, object]]:
-    from demoforge.policy.evaluate import evaluate
+    from demoforge.policy.evaluate import evaluate, success_counts
 
     out = {}
     for snap in snaps:
@@ -135,7 +148,8 @@ def evaluate_all(
         else:
             s = evaluate(snap, str(rig), ev_dir, episodes=episodes, episode_time=8.0, videos=2, device="cpu")
         out[str(snap.relative_to(snap.parent.parent))] = {
-            k: s.get(k) for k in ("success_strict", "success_lerobot", "stage_rates", "episodes")
+            **success_counts(s),  # eval.json of either version (1 had success_strict = held)
+            **{k: s.get(k) for k in ("stage_rates", "episodes")},
         }
     return out
 
@@ -162,7 +176,8 @@ def main() -> None:
         help="run one stage only (e.g. the two trainings side by side, one core each); default: all",
     )
     p.add_argument("--snap", type=Path, help="with --stage eval: the one snapshot to evaluate")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's, = cores)")
+    p.add_argument("--threads", type=int, help="torch threads (default: the usable cores)")
+    p.add_argument("--seed", type=int, default=0, help="train.seed of both arms (default 0)")
     a = p.parse_args()
     if a.threads:
         import torch
@@ -180,13 +195,14 @@ def main() -> None:
             print(f"== {name}: {fn()} ({time.monotonic() - t:.0f} s)", flush=True)
     minutes = [float(x) for x in a.minutes.split(",")]
     cams = [c for c in a.train_cameras.split(",") if c]
-    curated = a.out / "curated"
-    every = a.out / "all"
+    tail = f"_seed{a.seed}" if a.seed else ""
+    curated = a.out / f"curated{tail}"
+    every = a.out / f"all{tail}"
     if a.stage in (None, "curated"):
-        train_until(st.dataset, curated, a.preset, minutes, a.image_size, cams)
+        train_until(st.dataset, curated, a.preset, minutes, a.image_size, cams, a.seed)
     if a.compare_minutes and a.stage in (None, "all"):
         keep_all(st.dataset, a.out / "dataset_all")
-        train_until(a.out / "dataset_all", every, a.preset, [a.compare_minutes], a.image_size, cams)
+        train_until(a.out / "dataset_all", every, a.preset, [a.compare_minutes], a.image_size, cams, a.seed)
     snaps = [curated / f"best_{m:g}min.pt" for m in minutes]
     if a.compare_minutes:
         snaps.append(every / f"best_{a.compare_minutes:g}min.pt")

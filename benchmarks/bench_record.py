@@ -4,7 +4,8 @@ Prints one JSON object. Usage: python benchmarks/bench_record.py [--seconds 60] 
 `--view` also feeds a live Rerun view (`record --view`) written to an .rrd in the temporary folder: the
 period error and overruns then show what the viewer costs the control loop (it should cost it nothing).
 Figures per camera rate: achieved rate, |period error| p50 / p99 / max, overruns, writer backlog
-(max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time.
+(max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time,
+and the motor checks that ran (temperature/voltage readings, effort checks: on by default).
 The emulated buses run on an ideal line (no wire delay) in their own process, as `record --rig virtual`.
 """
 
@@ -22,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from demoforge.collect.dynamixel.motor_health import HEALTH_EVERY_S
+from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.rigs import RIGS_DIR
 from demoforge.schemas.rig import load_rig
@@ -38,6 +41,16 @@ def four_arm_rig(folder: Path, camera_fps: int) -> Path:
     path = folder / f"virtual4_{camera_fps}.toml"
     path.write_text(head + arms_text + extra + cams)
     return path
+
+
+class CountingHardware(RigHardware):
+    """The virtual rig's hardware, counting the followers' temperature/voltage readings before close."""
+
+    health_readings = 0
+
+    def close(self) -> None:
+        self.health_readings = sum(f.health.readings for f in self.followers)
+        super().close()
 
 
 def cpu_seconds(who: int) -> float:
@@ -65,7 +78,8 @@ def run(camera_fps: int, seconds: float, folder: Path, view: bool = False) -> di
         cpu_seconds(resource.RUSAGE_CHILDREN),
         time.monotonic(),
     )
-    [result] = Recorder(rig, opts).run()
+    hw = CountingHardware(rig)
+    [result] = Recorder(rig, opts, hardware=hw).run()
     wall = time.monotonic() - t0
     if live is not None:
         live.close()
@@ -86,6 +100,11 @@ def run(camera_fps: int, seconds: float, folder: Path, view: bool = False) -> di
         "recorder_cpu_cores": round(cpu / wall, 3),
         "emulator_cpu_cores": round(kids / wall, 3),
         "file_MB": round(result.path.stat().st_size / 1e6, 1),
+        "motor_checks": {
+            "effort_hold_ticks": rig.safety.effort_hold_ticks,
+            "health_every_s": HEALTH_EVERY_S,
+            "health_readings": hw.health_readings,  # all followers, the whole run (teleop included)
+        },
         **({} if live is None else {"view_samples_sent": live.sent, "view_samples_skipped": live.skipped}),
     }
 

@@ -25,7 +25,7 @@ recorded as `follows` and never sent a goal of its own.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ SIDES = ("leader", "follower")
 IDENTITY_GRIPPER_SPAN = 1024  # ticks from closed to open in the identity calibration (90°)
 TICKS_PER_S_PER_UNIT = ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV
 HALF_TURN = ct.TICKS_PER_REV // 2
+WRAP_SLACK_TICKS = 2  # how far past 0..4095 a one-turn joint's limits may reach (see `crosses_wrap`)
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,24 @@ def save(calibration: ArmCalibration, path: Path) -> None:
 
 
 def load(path: Path, arm: Arm) -> ArmCalibration:
-    """Read a calibration file and check it covers every motor of `arm`."""
+    """Read a calibration file and check it: its schema version, every motor of `arm` covered, values
+    in range, and each shadow's recorded partner (Secondary ID) the first motor of its own joint."""
     fix = f"run `demoforge calibrate` for arm {arm.name!r} again"
     try:
         doc = json.loads(path.read_text())
+        version = doc.get("schema_version") if isinstance(doc, dict) else None
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"calibration file {path} has schema version {version!r}; this demoforge reads "
+                f"version {SCHEMA_VERSION}",
+                fix + " (older files lack the motor settings checked at every open)",
+            )
         sides: dict[str, SideCalibration] = {}
         for side in SIDES:
             sides[side] = {
                 int(i): MotorCalibration(
                     zero=int(m["zero"]),
-                    direction=1 if int(m.get("direction", 1)) >= 0 else -1,
+                    direction=int(m.get("direction", 1)),
                     open=int(m["open"]) if m.get("open") is not None else None,
                     range=(int(m.get("range", (0, 4095))[0]), int(m.get("range", (0, 4095))[1])),
                     settings=MotorSettings.from_json(m["motor"]) if "motor" in m else None,
@@ -134,15 +143,88 @@ def load(path: Path, arm: Arm) -> ArmCalibration:
                 )
                 for i, m in doc[side].items()
             }
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         raise ConfigError(f"calibration file {path} cannot be read: {e}", fix) from None
     for side in SIDES:
         for j, i, _ in motor_ids(arm, side):
             if i not in sides[side]:
                 raise ConfigError(f"{path}: no calibration for {side} motor {i} (joint {j.name!r})", fix)
-            if j.kind == "gripper" and (sides[side][i].open in (None, sides[side][i].zero)):
-                raise ConfigError(f"{path}: gripper motor {i} ({side}) has no open position", fix)
+            problem = _value_problem(sides[side][i], j, getattr(j, f"{side}_ids"))
+            if problem:
+                raise ConfigError(f"{path}: {side} motor {i} (joint {j.name!r}): {problem}", fix)
     return ArmCalibration(arm.name, sides["leader"], sides["follower"])
+
+
+def _value_problem(m: MotorCalibration, j: Joint, joint_ids: tuple[int, ...]) -> str | None:
+    """What is wrong with one motor's recorded values, in words (None: nothing)."""
+    top = ct.TICKS_PER_REV - 1
+    if not 0 <= m.zero <= top:
+        return f"zero {m.zero} is outside 0..{top}"
+    if m.direction not in (1, -1):
+        return f"direction {m.direction} is not 1 or -1"
+    if m.range[0] > m.range[1]:
+        return f"range {list(m.range)} runs backwards"
+    if j.kind == "gripper" and (m.open is None or m.open == m.zero):
+        return "gripper has no open position"
+    if m.open is not None and abs(m.open - m.zero) >= ct.TICKS_PER_REV:
+        return f"gripper travel {m.zero}..{m.open} is more than a turn"
+    s = m.settings
+    if s is not None and not (0 <= s.min_position <= s.max_position <= top):
+        return f"recorded position limits {s.min_position}..{s.max_position} are not inside 0..{top}"
+    if (
+        s is not None
+        and abs(s.homing_offset) > ct.HOMING_OFFSET_LIMIT_POSITION
+        and s.operating_mode == ct.MODE_POSITION
+    ):
+        return f"recorded Homing Offset {s.homing_offset} is beyond the ±1024 Position Control Mode applies"
+    if m.follows is not None and (m.follows != joint_ids[0] or len(joint_ids) < 2):
+        return f"recorded as following motor {m.follows}, which is not the first motor of its joint"
+    return None
+
+
+# --- the encoder's wrap: goals must stay inside one continuous turn --------------------------------
+
+
+def tick_span(m: MotorCalibration, joint: Joint) -> tuple[float, float]:
+    """The ticks a motor is sent for the joint's whole limit interval (low, high)."""
+    a, b = (m.zero + v * m.ticks_per_unit() for v in joint.limits)
+    return (a, b) if a <= b else (b, a)
+
+
+def crosses_wrap(m: MotorCalibration, joint: Joint) -> bool:
+    """The joint's limits reach past tick 0 or 4095: in Position Control Mode (one turn, 0..4095) a
+    goal there cannot be sent without wrapping, and a wrapped goal turns the motor the long way round."""
+    lo, hi = tick_span(m, joint)
+    # A joint limited at +-pi around tick 2048 reaches 0 and 4096, the same point: goals there are
+    # clamped by a tick or two into 0..4095, no wrong-way turn, so that much is allowed.
+    return lo < -WRAP_SLACK_TICKS or hi > ct.TICKS_PER_REV - 1 + WRAP_SLACK_TICKS
+
+
+def recentring_shift(m: MotorCalibration, joint: Joint) -> int | None:
+    """Ticks to add to the motor's Homing Offset so the joint's limits sit inside 0..4095, centred as
+    far as the firmware allows (Position Control Mode applies a Homing Offset only within +-1024), or
+    None when no allowed offset fits them. Present Position = actual position + Homing Offset
+    (LeRobot: src/lerobot/motors/dynamixel/dynamixel.py, `_get_half_turn_homings`)."""
+    lo, hi = tick_span(m, joint)
+    now = m.settings.homing_offset if m.settings is not None else 0
+    limit = ct.HOMING_OFFSET_LIMIT_POSITION
+    shift = round(ct.CENTER_TICK - (lo + hi) / 2)
+    shift = max(-limit - now, min(limit - now, shift))
+    if lo + shift < -WRAP_SLACK_TICKS or hi + shift > ct.TICKS_PER_REV - 1 + WRAP_SLACK_TICKS:
+        return None
+    return shift
+
+
+def shifted(m: MotorCalibration, shift: int) -> MotorCalibration:
+    """The calibration of a motor after `shift` was added to its Homing Offset (every reading moves)."""
+    settings = m.settings or MotorSettings()
+    return replace(
+        m,
+        zero=m.zero + shift,
+        open=m.open + shift if m.open is not None else None,
+        range=(m.range[0] + shift, m.range[1] + shift),
+        settings=replace(settings, homing_offset=settings.homing_offset + shift),
+    )
 
 
 def for_arm(rig: Rig, arm: Arm) -> ArmCalibration:

@@ -26,6 +26,7 @@ import numpy as np
 from demoforge.collect import calibration as cal
 from demoforge.collect.calibration_location import calibration_file
 from demoforge.collect.dynamixel import control_table as ct
+from demoforge.collect.dynamixel.bus import MotorBus
 from demoforge.collect.dynamixel.motor_settings import MotorSettings
 from demoforge.collect.errors import HardwareError
 from demoforge.schemas.rig import Arm, Joint, Rig
@@ -73,11 +74,12 @@ def calibrate_arm(
     range_s: float = 8.0,
     say: Callable[[str], None] = print,
     resolver: Mapping[str, str] | None = None,
+    recentre: bool = False,
 ) -> cal.ArmCalibration:
     """Calibrate both sides of `arm` with a person (`ask` shows a prompt and waits for Enter); on an
-    emulated arm `poser` places the motors in each pose (and `ask` may be None: unattended)."""
-    from demoforge.collect.dynamixel.bus import MotorBus
-
+    emulated arm `poser` places the motors in each pose (and `ask` may be None: unattended).
+    `recentre`: write the Homing Offset that brings a joint whose limits cross the encoder's wrap
+    back inside one turn (otherwise such a motor is refused, naming that offset)."""
     if ask is None and not (cal.is_virtual(arm) and poser is not None):
         raise HardwareError(
             f"calibrating arm {arm.name!r} needs a person: its arms are real and an unattended run would "
@@ -96,17 +98,19 @@ def calibrate_arm(
         )
     try:
         settings: dict[str, dict[int, MotorSettings]] = {}
-        for side, bus in buses.items():
+        for bus in buses.values():
             bus.open()
             bus.check_models()
-            settings[side] = {i: bus.read_settings(i) for i in bus.ids}
         if ask:
             ask(
                 f"Hold the {arm.name!r} follower arm (and the leader): torque goes off on both when you "
                 "press Enter, and a follower under torque drops when released"
             )
-        for bus in buses.values():
+        for side, bus in buses.items():
             bus.torque(False)  # the person moves the arms by hand
+            # Return Delay Time 0 is recorded, so a motor found at the factory 500 µs later was replaced.
+            bus.set_return_delay(0)
+            settings[side] = {i: bus.read_settings(i) for i in bus.ids}
         zero_pose = {j.name: 0.0 for j in arm.joints}
         _pose(arm, zero_pose, "zero pose", ask, poser)
         zero = {side: bus.sync_read_state()[2] for side, bus in buses.items()}
@@ -125,27 +129,83 @@ def calibrate_arm(
             while time.monotonic() < deadline:  # each sample is a bus round trip: no sleep needed
                 for side, bus in buses.items():
                     samples[side].append(bus.sync_read_state()[2])
+        sides = {
+            side: _fit(
+                arm,
+                side,
+                getattr(arm, side).port,
+                zero[side],
+                moved[side],
+                np.array(samples[side]),
+                settings[side],
+            )
+            for side in cal.SIDES
+        }
+        for side in cal.SIDES:
+            sides[side] = _recentre(arm, side, buses[side], sides[side], recentre=recentre, rig=rig, say=say)
     finally:
         for bus in buses.values():
             bus.close()
-    sides = {
-        side: _fit(
-            arm,
-            side,
-            getattr(arm, side).port,
-            zero[side],
-            moved[side],
-            np.array(samples[side]),
-            settings[side],
-        )
-        for side in cal.SIDES
-    }
     result = cal.ArmCalibration(arm.name, sides["leader"], sides["follower"])
     path = calibration_file(rig, arm)
     path.parent.mkdir(parents=True, exist_ok=True)  # the user's config folder may not exist yet
     cal.save(result, path)
     say(f"wrote {path}")
     return result
+
+
+def _recentre(
+    arm: Arm,
+    side: str,
+    bus: MotorBus,
+    motors: cal.SideCalibration,
+    *,
+    recentre: bool,
+    rig: Rig,
+    say: Callable[[str], None],
+) -> cal.SideCalibration:
+    """Motors in Position Control Mode (one turn) whose joint limits cross the 0/4095 wrap: with
+    `recentre`, write the Homing Offset that re-centres them (torque is off) and shift their
+    calibration by it; otherwise refuse, naming the offset. LeRobot sidesteps the wrap the same way,
+    with half-turn homing offsets (src/lerobot/motors/motors_bus.py, `set_half_turn_homings`)."""
+    out = dict(motors)
+    refused = []
+    for j, i, _ in cal.motor_ids(arm, side):
+        m = motors[i]
+        one_turn = (
+            j.follower_mode == "position"
+            if side == "follower"
+            else m.settings is not None and m.settings.operating_mode == ct.MODE_POSITION
+        )
+        if not one_turn or not cal.crosses_wrap(m, j):
+            continue
+        shift = cal.recentring_shift(m, j)
+        lo, hi = cal.tick_span(m, j)
+        where = f"{side} motor {i} on {bus.port} (joint {j.name!r})"
+        if shift is None:
+            raise HardwareError(
+                f"{where}: its limits span ticks {lo:.0f}..{hi:.0f}, across the encoder's 0/4095 wrap, "
+                "and no Homing Offset within ±1024 brings them inside one turn",
+                "move the horn by a quarter turn on its spline, or narrow the joint's limits in the rig",
+            )
+        offset = (m.settings.homing_offset if m.settings is not None else 0) + shift
+        if not recentre:
+            refused.append(
+                f"{where}: limits span ticks {lo:.0f}..{hi:.0f}, across the encoder's 0/4095 wrap "
+                f"(Homing Offset {offset} fixes it)"
+            )
+            continue
+        bus.write(i, "homing_offset", offset)
+        out[i] = cal.shifted(m, shift)
+        say(f"{where}: wrote Homing Offset {offset} (its limits crossed the encoder's 0/4095 wrap)")
+    if refused:
+        rig_arg = rig.source or rig.name
+        raise HardwareError(
+            "; ".join(refused)
+            + ": a goal past the wrap would turn the motor almost a full turn the wrong way",
+            f"run `demoforge calibrate --rig {rig_arg} --arm {arm.name} --recentre` to write those offsets",
+        )
+    return out
 
 
 def _pose(

@@ -219,6 +219,9 @@ class ControlLoop:
                     goal = self._goal(self.source.goal(obs))
                     scalars = self.source.scalars()
                 qpos, qvel, effort = hw.write_and_read_followers(goal)
+                take_events = getattr(hw, "take_events", None)  # a rig's motors' holds and warnings
+                if take_events is not None:
+                    self.warnings.extend(take_events())
                 frames = hw.latest_frames()
                 if self.ticks % CAMERA_CHECK_EVERY == 0:
                     hw.check_cameras()

@@ -8,10 +8,18 @@ one `write_and_read_followers()` and one `latest_frames()` per tick, joint vecto
 
 RigHardware: every check of the motors happens in `open` (see `arm.ArmBus.open`), never per tick.
 
+Holding where the followers are (goal = present position, torque on, no further goals) is one API for
+every reason: a follower's own checks (effort above a joint's limit, a motor near its temperature
+limit) hold it from the control thread; a stop key or a watchdog on another thread calls
+`request_hold(reason)` and the next tick holds them; `request_resume()` lets them take goals again.
+Each tick records whether they held (`/observations/held`), and the reasons reach the operator through
+`take_events` (the control loop's warnings).
+
 Closing is a safe shutdown: followers whose bus still works go to the rest pose at the speed limit
 and then turn torque off; leaders turn torque off. A follower whose own bus failed is left holding
-(torque off would drop it, and nothing can be sent to it). While open, SIGTERM (`kill`, a service
-manager stopping the program) is turned into KeyboardInterrupt, so the shutdown runs then too.
+(torque off would drop it, and nothing can be sent to it); so is a follower holding (see above).
+While open, SIGTERM (`kill`, a service manager stopping the program) is turned into
+KeyboardInterrupt, so the shutdown runs then too.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from demoforge.collect.arm import ArmBus
 from demoforge.collect.cameras import Camera, Frame, open_camera
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.loop_timing import Clock, DeadlineClock
-from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp
+from demoforge.collect.teleop import LeaderFollowerMap, disagreement, ramp, speed_limits
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_layout import CameraInfo
@@ -103,11 +111,14 @@ class RigHardware:
         self.shutdown_problems: list[str] = []  # what `rest` could not do at close
         self._sigterm: Any = None  # the SIGTERM handler to restore at close
         self._slices: list[slice] = []
+        # ("hold", reason) or ("resume", ""), set from any thread, applied by the next tick (`request_hold`)
+        self._hold_request: tuple[str, str] | None = None
         k = 0
         for arm in rig.arms:
             self._slices.append(slice(k, k + len(arm.joints)))
             k += len(arm.joints)
         self.n_joints = k
+        self._speeds = speed_limits(rig)  # (J,) rad/s (grippers: strokes/s): Profile Velocity at open
         # One worker per arm: serial lines wait in parallel (bench_bus: 4 arms at 1 Mbit/s take 19 ms a
         # tick one after another, 6 ms side by side). A single arm gains nothing from a thread hop.
         if parallel_buses is None:
@@ -124,7 +135,12 @@ class RigHardware:
                 calibration = cal.for_arm(self.rig, arm)
                 self.leaders.append(ArmBus(arm, "leader", calibration).open())
                 follower = ArmBus(
-                    arm, "follower", calibration, gripper_current_ma=self.rig.safety.gripper_current_ma
+                    arm,
+                    "follower",
+                    calibration,
+                    gripper_current_ma=self.rig.safety.gripper_current_ma,
+                    speed_limits=self._speeds[self._slices[len(self.followers)]],
+                    effort_hold_ticks=self.rig.safety.effort_hold_ticks,
                 ).open()
                 self.followers.append(follower)
                 follower.set_modes()
@@ -154,7 +170,47 @@ class RigHardware:
     # -- per tick ----------------------------------------------------------------------------------
 
     def tick_extras(self) -> dict[str, float]:
-        return {}
+        """Per tick: whether any follower was holding where it was (`hold_here`) instead of taking goals."""
+        return {L.HELD: float(any(f.held_here is not None for f in self.followers))}
+
+    # -- holding where the arm is (a stop key, an effort limit, a hot motor) ---------------------------
+
+    def request_hold(self, reason: str) -> None:
+        """From any thread (a stop key, a policy watchdog): the next control tick, instead of sending its
+        goal, holds every follower where it is (`hold_here`), within one period. The buses are used
+        only from the control thread, so this is the way to hold while the control loop runs."""
+        self._hold_request = ("hold", reason)
+
+    def request_resume(self) -> None:
+        """From any thread: the next control tick lets the followers take goals again (`resume_followers`);
+        the goal source should restart from the measured position."""
+        self._hold_request = ("resume", "")
+
+    def hold_here(self, reason: str) -> None:
+        """Every follower holds where it is now (goal = present position, torque on) and takes no goals
+        until `resume_followers`; a follower that already holds keeps its first reason. Bus I/O on the
+        calling thread: only while the control loop is not running (else `request_hold`)."""
+        for follower in self.followers:
+            if follower.fault is None and follower.held_here is None:
+                follower.hold_here(reason)
+
+    def holding(self) -> list[str]:
+        """Why each holding follower holds (empty: none holds)."""
+        return [f.held_here for f in self.followers if f.held_here is not None]
+
+    def resume_followers(self) -> None:
+        """Followers take goals again; the goal source must restart from their measured position."""
+        for follower in self.followers:
+            follower.resume()
+
+    def take_events(self) -> list[str]:
+        """Holds and motor warnings since the last call (effort, temperature, voltage), for the operator."""
+        return [e for f in self.followers for e in f.take_events()]
+
+    def motor_health(self) -> str:
+        """One line: the hottest follower motor and the input voltage range, per arm ('' before a reading)."""
+        parts = [f"{f.name} {line}" for f in self.followers if (line := f.health.summary(f.bus.ids))]
+        return "; ".join(parts)
 
     def _each_arm(self, fn: Callable[[int], Any]) -> list[Any]:
         if self._pool is None:
@@ -172,9 +228,17 @@ class RigHardware:
     def write_and_read_followers(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Send the goals, then read the followers' state: one worker per arm does both."""
 
+        request, self._hold_request = self._hold_request, None  # taken once: a request is one event
+
         def arm(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            self.followers[i].write(goal[self._slices[i]])
-            return self.followers[i].read()
+            follower = self.followers[i]
+            if request is not None and request[0] == "hold":
+                if follower.held_here is None:
+                    follower.hold_here(request[1])  # instead of this tick's goal
+            elif request is not None:
+                follower.resume()
+            follower.write(goal[self._slices[i]])
+            return follower.read()
 
         qpos, qvel, effort = (np.empty(self.n_joints) for _ in range(3))
         for sl, (q, v, e) in zip(self._slices, self._each_arm(arm), strict=True):
@@ -260,6 +324,9 @@ class RigHardware:
         for i, follower in enumerate(self.followers):
             if follower.fault is not None:
                 problems.append(f"{follower.name}: left holding its pose ({follower.fault.message})")
+                continue
+            if follower.held_here is not None:  # a safety hold: torque off would drop it where it stopped
+                problems.append(f"{follower.name}: left holding where it stopped ({follower.held_here})")
                 continue
             sl = self._slices[i]
             try:

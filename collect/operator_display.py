@@ -124,6 +124,10 @@ class LiveDisplay:
             "[bold]overruns[/]",
             f"[{'red' if overruns else 'green'}]{overruns}[/]",
         )
+        health = getattr(getattr(rec, "hw", None), "motor_health", None)  # rigs with motors: heat, voltage
+        motors = health() if health is not None else ""
+        if motors:
+            head.add_row("[bold]motors[/]", escape(motors), "", "", "", "")
         cams = Table("camera", "fps", "dropped", "backlog", box=None, padding=(0, 2))
         recording = rec.in_progress if rec.phase.startswith("recording") else None
         elapsed = max(1e-6, (recording.ticks / target)) if recording is not None else 0.0

@@ -11,7 +11,8 @@ the mapping is the identity per joint; what this adds is safety:
   took last tick: no extra bus transaction), so a blocked or lagging follower never has a goal run
   away from it and then jump when it frees itself.
 
-Grippers have no speed or lead limit: their force is limited by the motor's current limit instead.
+Grippers have no lead limit (their force is limited by the motor's current limit instead); their speed
+limit is `safety.gripper_speed` full strokes per second.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ SPEED_FRACTION = 0.7  # of the no-load speed: a loaded motor is slower, and the 
 
 
 def speed_limits(rig: Rig) -> np.ndarray:
-    """Per joint, rad/s a follower goal may move (grippers: inf), (J,)."""
+    """Per joint, rad/s a follower goal may move (grippers: full strokes/s), (J,)."""
     out = []
     for arm in rig.arms:
         for j in arm.joints:
             if j.kind == "gripper":
-                out.append(np.inf)
+                out.append(rig.safety.gripper_speed)
                 continue
             motor = SPEED_FRACTION * ct.model(j.follower_model).no_load_rad_s
             out.append(min(motor, rig.safety.max_speed) if rig.safety.max_speed > 0 else motor)
@@ -47,7 +48,8 @@ class LeaderFollowerMap:
         self.low = limits[:, 0] + margin
         self.high = limits[:, 1] - margin
         # (J,) most a goal moves per tick: the speed limit, never more than the rig's max_step
-        self.step = np.where(grippers, 1.0, np.minimum(speed_limits(rig) / rig.fps, rig.safety.max_step))
+        speeds = speed_limits(rig)
+        self.step = np.where(grippers, speeds / rig.fps, np.minimum(speeds / rig.fps, rig.safety.max_step))
         self.lead = np.where(grippers, np.inf, rig.safety.max_lead)  # (J,) most a goal leads the follower
         self.last: np.ndarray | None = None
         self.clamped = False  # the last command was changed by a clamp (recorded per tick)

@@ -117,6 +117,7 @@ def _motors(arm: Arm, side: str, calibration: cal.ArmCalibration, pose: list[flo
                     drive_mode=settings.drive_mode,
                     secondary_id=settings.secondary_id,
                     homing_offset=settings.homing_offset,
+                    return_delay=settings.return_delay,
                     couple_to=ids[0] if i != ids[0] else None,
                     couple_sign=1 if (m.ticks_per_unit() > 0) == (first.ticks_per_unit() > 0) else -1,
                 )

@@ -24,6 +24,7 @@ from demoforge.commands import (
     devices_cmd,
     eval_cmd,
     export_cmd,
+    export_policy_cmd,
     inspect_cmd,
     label_cmd,
     record_cmd,
@@ -55,6 +56,7 @@ COMMANDS: list[ModuleType] = [
     train_cmd,
     deploy_cmd,
     eval_cmd,
+    export_policy_cmd,
 ]
 
 EPILOG = """examples:

@@ -153,11 +153,18 @@ class ACT(nn.Module):
         self.register_buffer("img_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("img_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
         self._pos_cache: dict[tuple[int, int, str], Tensor] = {}
-        for name, p in self.named_parameters():
-            if not name.startswith("backbone.") and p.dim() > 1:
-                nn.init.xavier_uniform_(p)
-            elif name in ("cls", "token_pos", "queries"):
-                nn.init.normal_(p, std=0.02)
+        # Initialisation as the original. Its CLS token, [z, qpos] positions and query positions are
+        # nn.Embedding tables, so they start at N(0, 1) (act: detr/models/detr_vae.py:54,68,76; LeRobot
+        # 0.4.4: policies/act/modeling_act.py:299,359,365). Only the transformer's own weights get Xavier
+        # (act: detr/models/transformer.py:44-47; LeRobot: modeling_act.py:372-376); projections keep
+        # PyTorch's default init. The CVAE encoder's layers get Xavier too: this project's choice (the
+        # originals leave their CVAE encoder at PyTorch's per-module defaults).
+        for stack in (self.vae_layers, self.enc_layers, self.dec_layers):
+            for p in stack.parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_uniform_(p)
+        for p in (self.cls, self.token_pos, self.queries):
+            nn.init.normal_(p)  # std 1: the decoder's input is zeros, these tell its k slots apart
 
     def encode_actions(self, qpos: Tensor, actions: Tensor, is_pad: Tensor) -> tuple[Tensor, Tensor]:
         """CVAE encoder: (B, J), (B, k, J), (B, k) -> mu, logvar (B, latent)."""

@@ -3,7 +3,10 @@
 Ours because torchvision is not a dependency (and its CPU build fails to import against this torch).
 The keys match torchvision's (`conv1.weight`, `layer1.0.bn1.running_mean`, `layer2.0.downsample.0.weight`,
 ...), so `load_imagenet(model, FILE)` takes a local torchvision ImageNet checkpoint unchanged. Batch norm
-is frozen (fixed statistics and affine, as in DETR/ACT): batches of 8 give noisy statistics.
+is frozen (fixed statistics and affine), as in ACT (act: detr/models/backbone.py:94,
+`norm_layer=FrozenBatchNorm2d`) and LeRobot (policies/act/modeling_act.py:327): batches of 8 give
+noisy statistics. The whole network trains, as in both originals; `freeze_stem_and_layer1` is an
+option of ours.
 Without ImageNet weights the backbone starts random: it trains, but needs more data and steps to see
 as well (the paper fine-tuned ImageNet weights; expect lower success from scratch on small datasets).
 """
@@ -134,10 +137,13 @@ def load_imagenet(model: ResNet, path: str | Path) -> None:
 
 
 def freeze_stem_and_layer1(model: ResNet) -> None:
-    """Keep conv1 and layer1 as loaded; layer2-4 train. What the original ACT did (DETR's backbone code).
+    """Keep conv1 and layer1 as loaded; layer2-4 train. This project's option (`train.freeze_stem`).
 
-    Pretrained edge and colour filters need no tuning, and no gradient has to flow through the two
-    largest feature maps: ~10 % of a training step at 240x320. Not for a random init: its stem must learn.
+    Not what the original does: ACT's loop that would freeze them is commented out ("TODO do we want
+    this?", act: detr/models/backbone.py:64-66), and ACT and LeRobot train the whole backbone at its own
+    learning rate (act: detr/main.py:80-88; LeRobot 0.4.4: policies/act/modeling_act.py:71-90). Frozen,
+    no gradient flows through the two largest feature maps (benchmarks/RESULTS.md, "ACT speed", gives the
+    measured saving); pretrained edge and colour filters then stay ImageNet's.
     """
     for p in (*model.conv1.parameters(), *model.layer1.parameters()):
         p.requires_grad_(False)

@@ -27,7 +27,12 @@ from demoforge.schemas.toml_config import from_table, one_of, read_toml
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The ACT network. Defaults are the paper's, except where a reason says otherwise."""
+    """The ACT network. Defaults are the original's, except where a reason says otherwise.
+
+    The original's settings: act README.md:76-77 (kl_weight 10, chunk_size 100, hidden_dim 512, batch 8,
+    dim_feedforward 3200, lr 1e-5), imitate_episodes.py:51-56 (lr_backbone 1e-5, resnet18, 4 encoder
+    layers, 8 heads), detr/main.py:17,43 (weight decay 1e-4, dropout 0.1).
+    """
 
     # ResNet depth per camera: "resnet18" as in the paper; "resnet34" for more visual capacity.
     backbone: str = field(default="resnet18", metadata=one_of("resnet18", "resnet34"))
@@ -44,8 +49,10 @@ class ModelConfig:
     ff: int = 3200
     # Observation encoder layers: the paper's 4.
     enc_layers: int = 4
-    # Decoder layers. The original code built 7 but returned the first layer's output, so layers 2-7
-    # never influenced an action (nor got a gradient): the published results come from 1 layer. 1 gives
+    # Decoder layers. The original code built 7 (act: imitate_episodes.py:55) but used the first layer's
+    # output (detr_vae.py:131 takes `[0]` of the decoder's stacked intermediate outputs), so layers 2-7
+    # never influenced an action (nor got a gradient); LeRobot defaults to 1 for this reason
+    # (configuration_act.py:109-112). 1 gives
     # the same network at a seventh of the decoder's cost; more is an experiment, not a reproduction.
     dec_layers: int = 1
     # Layers of the CVAE encoder over [CLS, qpos, actions]: the paper's 4.
@@ -72,13 +79,19 @@ class TrainConfig:
     batch_size: int = 8
     # AdamW learning rate for everything but the backbone: the paper's 1e-5.
     lr: float = 1e-5
-    # Backbone learning rate: the paper's 1e-5. Separate because pretrained features want a smaller one.
+    # Backbone learning rate, its own AdamW parameter group as in the original (act: detr/main.py:80-88,
+    # imitate_episodes.py:51 lr_backbone = 1e-5) and LeRobot (configuration_act.py:129
+    # optimizer_lr_backbone = 1e-5). Separate so pretrained features can get a smaller one.
     backbone_lr: float = 1e-5
     # AdamW weight decay: the paper's 1e-4.
     weight_decay: float = 1e-4
     # Weight of the KL term, beta: the paper's 10. Too low and z carries the actions (z = 0 at inference
     # then misleads the decoder); too high and z is ignored (the policy averages demonstrations).
     beta: float = 10.0
+    # Optimizer steps below which a run's success rate says nothing about the method. Training under a
+    # time budget that will end below it says so while it trains; `demo` then reports "too few steps
+    # for a result". The paper preset: a tenth of the paper's ~100k steps (no measurement of fewer).
+    min_steps: int = 10_000
     # Gradient norm clip: 10 keeps an occasional bad batch from undoing training; rarely active.
     grad_clip: float = 10.0
     # Validation every this many steps (and at the end): checkpoint selection needs a few dozen points.
@@ -94,15 +107,18 @@ class TrainConfig:
     # Seed of the model's initialization and of the sampling order.
     seed: int = 0
     # Number format: "auto" = bfloat16 autocast on GPUs and on CPUs that compute it natively
-    # (AVX512-BF16, AMX: ~0.6x the step time), fp32 elsewhere (emulated bf16 is slower than fp32);
+    # (AVX512-BF16, AMX: 0.60x the fp32 step time, benchmarks/RESULTS.md "ACT speed"), fp32 elsewhere
+    # (emulated bf16 is slower than fp32);
     # "bf16" / "fp32" force it. Weights and optimizer state stay fp32 either way (policy/precision.py).
     precision: str = field(default="auto", metadata=one_of("auto", "bf16", "fp32"))
     # A local ImageNet ResNet checkpoint (torchvision's keys); empty = random init. Random init trains,
     # but needs more data and steps to see well; the paper started from ImageNet weights.
     backbone_weights: str = ""
-    # With backbone_weights: keep conv1 and layer1 as loaded and train layer2-4, as the original ACT
-    # did (DETR's backbone code); saves their backward pass. Ignored for a random init, which must learn.
-    freeze_stem: bool = True
+    # With backbone_weights: keep conv1 and layer1 as loaded and train layer2-4. This project's option,
+    # off by default: the original trains the whole backbone (its freezing loop is commented out, act:
+    # detr/models/backbone.py:64-66), and so does LeRobot (policies/act/modeling_act.py:71-90). Saves
+    # their backward pass (benchmarks/RESULTS.md, "ACT speed"); ignored for a random init, which must learn.
+    freeze_stem: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             log_every=5,
             save_every=10,
             workers=0,
+            min_steps=1_000_000,  # never learns the task: no tiny run is a result
         ),
         "ensemble": dict(execute_every=10),
     },
@@ -174,6 +191,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             val_batches=10,
             log_every=50,
             save_every=250,
+            # below the fewest steps measured to give a result (benchmarks/RESULTS.md): the demo's 2,846
+            # steps held the transfer in 3 of 5 rollouts, the learning curve's 3,000 in 80 % of 50
+            min_steps=2_000,
         ),
         "ensemble": dict(execute_every=50),
     },
@@ -237,7 +257,7 @@ def validate(cfg: Config, source: str) -> None:
         raise bad("model.image_height/width", "below 16 pixels", "the backbone downsamples 32x; use >= 32")
     if not 0 <= m.dropout < 1:
         raise bad("model.dropout", f"= {m.dropout} is not in [0, 1)", "use e.g. 0.1")
-    for key in ("steps", "batch_size", "val_every", "val_batches", "log_every", "save_every"):
+    for key in ("steps", "batch_size", "val_every", "val_batches", "log_every", "save_every", "min_steps"):
         if getattr(t, key) < 1:
             raise bad(f"train.{key}", "must be at least 1", "give a positive integer")
     if t.workers < 0:

@@ -10,6 +10,12 @@ observation stored at t was taken after action[t] went out; the policy, given th
 predict action[t + 1 :]. Plain ALOHA/ACT files (no `schema_version` attribute) observe before acting:
 there the chunk starts at action[t].
 
+LeRobot datasets (v3.0, v2.1) train the same way through their split (`check --out` / `split --out`
+give `reports`). lerobot-record reads the observation, then sends the action it stores in the same
+frame (lerobot/scripts/lerobot_record.py:348-412, `record_loop`): observed before acting, so the
+chunk starts at action[t] as for plain ALOHA files. Their frames are decoded with PyAV, each sample
+seeking to its frame (LeRobot writes a keyframe every 2 frames: lerobot/datasets/video_utils.py:396).
+
 Images are decoded in the DataLoader workers, at the smallest reduced JPEG scale (1/2, 1/4, 1/8) that
 is still at least the model's image size, then resized: a 1/4-scale decode costs ~1/6 of a full one.
 Nothing but joint arrays is held in memory unless `cache=True`.
@@ -22,19 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from demoforge.policy.config import Config
+from demoforge.policy.frames import resize_frame
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_source import AnyEpisodeReader, open_named
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import Splits, verify_split
 
 STD_FLOOR = 1e-2  # a joint that never moved would otherwise be divided by ~0
-NOMINAL_FPS = 50.0  # plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz
+NOMINAL_FPS = L.ALOHA_FPS  # plain ALOHA files carry no fps attribute
 
 
 class CacheTooLarge(ConfigError):
@@ -68,15 +74,23 @@ class Stats:
 
 @dataclass(frozen=True)
 class Episode:
-    """One episode of the split: its file, kept tick ranges [t0, t1), and where its chunks start."""
+    """One episode of the split: where it is, kept tick ranges [t0, t1), and where its chunks start."""
 
-    path: Path
+    folder: Path  # the dataset
+    name: str  # as the split names it: episode_3.hdf5, or episode_3 of a LeRobot dataset
     kept: tuple[tuple[int, int], ...]
-    action_offset: int  # 1 for our files (observed after acting), 0 for plain ALOHA files
+    action_offset: int  # 1 for our files (observed after acting), 0 for plain ALOHA and LeRobot files
     image_sizes: dict[str, tuple[int, int]]  # camera -> source (height, width)
 
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
 
-def kept_ranges(reader: EpisodeReader, splits: Splits, name: str) -> tuple[tuple[int, int], ...]:
+    def open(self) -> AnyEpisodeReader:
+        return open_named(self.folder, self.name)
+
+
+def kept_ranges(reader: AnyEpisodeReader, splits: Splits, name: str) -> tuple[tuple[int, int], ...]:
     """Tick ranges inside the split's kept spans of this episode (the whole episode without a trim).
 
     Times as the quality report measures spans (`tick_times`); files without `fps` count as 50 Hz.
@@ -92,7 +106,7 @@ def kept_ranges(reader: EpisodeReader, splits: Splits, name: str) -> tuple[tuple
     return tuple(out)
 
 
-def _image_size(reader: EpisodeReader, cam: str) -> tuple[int, int]:
+def _image_size(reader: AnyEpisodeReader, cam: str) -> tuple[int, int]:
     shape = reader.image_shapes[cam]
     if len(shape) == 3:
         return int(shape[0]), int(shape[1])
@@ -110,7 +124,7 @@ def open_episodes(
     episodes: list[Episode] = []
     n_joints = -1
     for name in names:
-        with EpisodeReader(folder / name) as r:
+        with open_named(folder, name) as r:
             if not cameras:
                 cameras = tuple(r.cameras)
                 if not cameras:
@@ -130,7 +144,7 @@ def open_episodes(
             offset = 1 if "schema_version" in r.attrs else 0
             kept = tuple((a, b) for a, b in kept_ranges(r, splits, name) if b - a > offset)
             sizes = {c: _image_size(r, c) for c in cameras}
-            episodes.append(Episode(r.path, kept, offset, sizes))
+            episodes.append(Episode(folder, name, kept, offset, sizes))
     return episodes, cameras, n_joints
 
 
@@ -138,7 +152,7 @@ def compute_stats(episodes: list[Episode]) -> Stats:
     """Mean and std of qpos and action over the kept ticks of these (the train) episodes."""
     qs, acts = [], []
     for ep in episodes:
-        with EpisodeReader(ep.path) as r:
+        with ep.open() as r:
             qpos, action = r.qpos, r.action
             for a, b in ep.kept:
                 qs.append(qpos[a:b])
@@ -161,12 +175,10 @@ def reduce_for(src: tuple[int, int], dst: tuple[int, int]) -> int:
 
 
 def load_frame(
-    reader: EpisodeReader, cam: str, t: int, src: tuple[int, int], dst: tuple[int, int]
+    reader: AnyEpisodeReader, cam: str, t: int, src: tuple[int, int], dst: tuple[int, int]
 ) -> np.ndarray:
     """(3, H, W) uint8 RGB frame at the model's size."""
-    img = reader.image(cam, t, reduce=reduce_for(src, dst))
-    if img.shape[:2] != dst:
-        img = cv2.resize(img, (dst[1], dst[0]), interpolation=cv2.INTER_AREA)
+    img = resize_frame(reader.image(cam, t, reduce=reduce_for(src, dst)), dst)
     return np.ascontiguousarray(img.transpose(2, 0, 1))
 
 
@@ -184,7 +196,7 @@ class ChunkDataset(Dataset):
             for t in range(a, b - ep.action_offset)
         ]
         self.index = np.asarray(rows, np.int64).reshape(-1, 3)  # (episode, t, end of its kept range)
-        self._readers: dict[int, EpisodeReader] = {}
+        self._readers: dict[int, AnyEpisodeReader] = {}
         self._pid = -1
         self._cache: dict[int, np.ndarray] | None = None  # episode -> (T, N, 3, H, W) uint8
 
@@ -196,11 +208,11 @@ class ChunkDataset(Dataset):
         state["_readers"], state["_pid"] = {}, -1  # h5py handles do not cross process boundaries
         return state
 
-    def _reader(self, e: int) -> EpisodeReader:
+    def _reader(self, e: int) -> AnyEpisodeReader:
         if self._pid != os.getpid():  # a fresh worker process: open files anew
             self._readers, self._pid = {}, os.getpid()
         if e not in self._readers:
-            self._readers[e] = EpisodeReader(self.episodes[e].path)
+            self._readers[e] = self.episodes[e].open()
         return self._readers[e]
 
     def images(self, e: int, t: int) -> np.ndarray:
@@ -255,10 +267,14 @@ class TrainingData:
     n_joints: int
 
 
-def load_training_data(folder: str | Path, cfg: Config, *, cache: bool = False) -> TrainingData:
-    """Verify the split, index its train and val episodes, compute stats on train only."""
+def load_training_data(
+    folder: str | Path, cfg: Config, *, cache: bool = False, reports: str | Path | None = None
+) -> TrainingData:
+    """Verify the split, index its train and val episodes, compute stats on train only.
+
+    `reports`: where `check --out` / `split --out` wrote the report and splits.json."""
     folder = Path(folder)
-    splits = verify_split(folder)
+    splits = verify_split(folder, reports)
     if not splits.train:
         raise ConfigError(
             f"{folder / 'splits.json'} has no training episodes",

@@ -5,10 +5,16 @@
     OUT/eval.json        success rates, per-stage rates, action jumps, inference latency
 
 Success needs the per-tick task reward (`/reward`, written by simulation rigs); elsewhere it is null.
-Two definitions, because published numbers use both:
-    lerobot: the top reward reached within the first 300 ticks (gym-aloha's episode length; LeRobot's
-             87.6 % on transfer-cube counts this way)
-    strict:  the top reward held at the last tick of a 400-tick episode (the ACT paper's 86 %)
+Three counts, because published numbers use different ones (eval.json `schema_version` 2):
+    success_reached: the top reward reached at any tick of the (400-tick) episode. The ACT paper's
+                     count (act: imitate_episodes.py:288-295, `np.max(rewards) == env_max_reward`).
+    success_lerobot: the top reward reached within the first 300 ticks: gym-aloha registers 300 steps
+                     (gym_aloha/__init__.py, max_episode_steps) and ends an episode at reward 4
+                     (env.py:180); LeRobot 0.4.4 counts a rollout successful if any step was
+                     (scripts/lerobot_eval.py:154,365). Its ACT model card's 87.6 % (500 rollouts,
+                     trained on the human transfer-cube data) counts this way.
+    success_held:    the top reward still held at the last tick: stricter than either (a cube dropped
+                     after the transfer fails). Version 1 called it `success_strict` (held at tick 400).
 Per stage s = 1 .. top reward: the share of rollouts whose reward reached s (the paper's stage rates:
 transfer-cube's stages are touched, lifted, transferred, and both grippers on the cube at 4).
 
@@ -35,11 +41,24 @@ from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.errors import ConfigError
 
 LEROBOT_TICKS = 300  # gym-aloha's registered episode length
-STRICT_TICKS = 400  # the ACT paper's episode length
+STRICT_TICKS = 400  # the ACT paper's episode length (act: constants.py:9,16,23, episode_len)
+EVAL_SCHEMA_VERSION = 2  # 2: success_reached / success_held replace version 1's success_strict
 TOP_REWARD = 4  # gym-aloha transfer-cube and insertion both top out at 4
 # Rollout scenes start this far past the rig's seed; recordings use seed + file number, so a policy is
 # never scored on the cube positions it was trained on (until a dataset holds 100000 episodes).
 EVAL_SEED_OFFSET = 100_000
+SUCCESS_KEYS = ("success_reached", "success_lerobot", "success_held")
+
+
+def success_of(reward: np.ndarray, top_reward: int = TOP_REWARD) -> dict[str, bool]:
+    """The three success counts of one rollout's per-tick reward (see the module's docstring)."""
+    if not len(reward):
+        return dict.fromkeys(SUCCESS_KEYS, False)
+    return {
+        "success_reached": bool(np.max(reward) >= top_reward),
+        "success_lerobot": bool(np.max(reward[:LEROBOT_TICKS]) >= top_reward),
+        "success_held": bool(reward[-1] >= top_reward),
+    }
 
 
 def rollout_metrics(path: Path, top_reward: int = TOP_REWARD) -> dict[str, Any]:
@@ -52,10 +71,10 @@ def rollout_metrics(path: Path, top_reward: int = TOP_REWARD) -> dict[str, Any]:
     out: dict[str, Any] = {"file": path.name, "ticks": length}
     if reward is not None:
         out["max_reward"] = float(np.max(reward)) if len(reward) else 0.0
-        out["success_lerobot"] = bool(len(reward) and np.max(reward[:LEROBOT_TICKS]) >= top_reward)
-        out["success_strict"] = bool(length >= STRICT_TICKS and reward[STRICT_TICKS - 1] >= top_reward)
+        out.update(success_of(reward, top_reward))
     else:
-        out["max_reward"] = out["success_lerobot"] = out["success_strict"] = None
+        out["max_reward"] = None
+        out.update(dict.fromkeys(SUCCESS_KEYS))
     step = np.abs(np.diff(action, axis=0)).max(axis=1) if length > 1 else np.zeros(0)  # step into tick t+1
     boundary = np.zeros(len(step), bool)
     if latency is not None:
@@ -69,6 +88,8 @@ def rollout_metrics(path: Path, top_reward: int = TOP_REWARD) -> dict[str, Any]:
 
 
 def summarize(rows: list[dict[str, Any]], top_reward: int = TOP_REWARD) -> dict[str, Any]:
+    """Rates over rollouts (`rollout_metrics` rows); what eval.json holds besides its provenance."""
+
     def rate(key: str) -> float | None:
         vals = [r[key] for r in rows if r[key] is not None]
         return float(np.mean(vals)) if vals else None
@@ -89,13 +110,21 @@ def summarize(rows: list[dict[str, Any]], top_reward: int = TOP_REWARD) -> dict[
             "inside chunks: use temporal ensembling (--ensemble temporal), or a smaller m if it is on"
         )
     return {
+        "schema_version": EVAL_SCHEMA_VERSION,
         "episodes": len(rows),
-        "success_lerobot": rate("success_lerobot"),
-        "success_strict": rate("success_strict"),
+        **{k: rate(k) for k in SUCCESS_KEYS},
         "stage_rates": stages,
         "jumps": jumps,
         "jump_advice": advice,
     }
+
+
+def success_counts(ev: dict[str, Any]) -> dict[str, float | None]:
+    """The three success rates of an eval.json of any version (version 1 had only lerobot and held)."""
+    if ev.get("schema_version", 1) >= 2:
+        return {k: ev.get(k) for k in SUCCESS_KEYS}
+    held = ev.get("success_strict")  # version 1: the top reward held at tick 400
+    return {"success_reached": None, "success_lerobot": ev.get("success_lerobot"), "success_held": held}
 
 
 def write_video(path: Path, out: Path, fps: float = 50.0) -> Path:
@@ -127,7 +156,7 @@ def evaluate(
     episode_time: float | None = None,
     videos: int = 3,
     top_reward: int = TOP_REWARD,
-    device: str = "cpu",
+    device: str = "auto",
     precision: str = "auto",
     ensemble: dict[str, Any] | None = None,
     seed_offset: int = EVAL_SEED_OFFSET,
@@ -140,13 +169,13 @@ def evaluate(
     from demoforge.collect.operator_display import PlainDisplay
     from demoforge.collect.recorder import Recorder, RecordOptions
     from demoforge.collect.rigs import resolve_rig
-    from demoforge.policy.runner import Policy
+    from demoforge.policy.api import load_policy, threads_beside_control_loop
 
     out = Path(out)
     if episode_files(out / "rollouts") if (out / "rollouts").is_dir() else []:
         raise ConfigError(f"{out / 'rollouts'} already holds rollouts", "evaluate into a new --out folder")
     rig = resolve_rig(rig_name)
-    policy = Policy.load(checkpoint, device, precision)
+    policy = load_policy(checkpoint, device, precision, threads=threads_beside_control_loop())
     policy.check_rig(rig)
     # Rendering is most of a simulated rollout's cost: cameras the policy does not see are left out
     # (of the rendering and of the rollouts' files).
@@ -178,6 +207,7 @@ def evaluate(
     made = [str(write_video(p, out / "videos" / f"{p.stem}.mp4")) for p in files[:videos]]
     summary = {
         "checkpoint": str(checkpoint),
+        "runtime": policy.runtime,
         "rig": rig.name,
         "scene_seeds": [rig.simulation.seed, rig.simulation.seed + episodes - 1] if rig.simulation else None,
         "ensemble": dataclasses.asdict(goals.ensemble),
@@ -186,7 +216,7 @@ def evaluate(
         "videos": made,
         "rollouts": rows,
     }
-    if summary["success_lerobot"] is None:
+    if summary["success_reached"] is None:
         summary["success_note"] = f"rig {rig.name} records no /reward: success is unknown"
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(summary, indent=2, default=_nan_none) + "\n")

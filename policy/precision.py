@@ -1,10 +1,11 @@
 """Which number format the network computes in: bfloat16 autocast where the hardware has it, else fp32.
 
 bf16 pays only where it is computed natively: every recent GPU, and CPUs with AVX512-BF16 or AMX
-(on the dev VM's AVX512-BF16 cores: ~0.6x the fp32 time for a training step or an inference).
-Elsewhere a CPU emulates it, slower than fp32. Weights, optimizer state, layer norms, softmax and the
-loss stay fp32 under autocast; the actions out of a bf16 inference differ from fp32's by well under
-1 % of a joint's standard deviation (tests/policy/test_runner.py).
+(on the dev VM's AVX512-BF16 cores: 0.57x the fp32 time for an inference, 0.60x for a training step;
+bench_act.py, benchmarks/RESULTS.md "ACT speed"). Elsewhere a CPU emulates it, slower than fp32.
+Weights, optimizer state, layer norms, softmax and the loss stay fp32 under autocast; the actions out
+of a bf16 inference differ from fp32's by less than 3 % of a joint's standard deviation (the bound
+tests/policy/test_runner.py and test_model.py assert; measured 0.7-1.3 %).
 """
 
 from __future__ import annotations

@@ -9,87 +9,23 @@ In simulation the clock is stepped (time stands still between ticks), so a backg
 be "late" by however many ticks the host ran meanwhile, and results would depend on the host's speed:
 there the policy runs synchronously (`synchronous=True`), as ACT's own simulated evaluation does.
 Each inference's latency is recorded with the tick its chunk began to be used
-(`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere).
+(`/policy/inference_latency` through `Tick.scalars`, NaN elsewhere). The policy is anything
+`load_policy` returns (api.py): a checkpoint in PyTorch or an ONNX export in onnxruntime, the same path.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-import torch
 
 from demoforge.collect.control_loop import Observation
-from demoforge.policy.backbone import fold_frozen_batchnorm
-from demoforge.policy.checkpoint import LoadedPolicy, load_policy
+from demoforge.policy.api import Policy
 from demoforge.policy.config import EnsembleConfig
 from demoforge.policy.ensemble import ActionSchedule, make_schedule
-from demoforge.policy.errors import PolicyError
-from demoforge.policy.precision import autocast, use_bf16
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.rig import Rig
-
-
-class Policy:
-    """A checkpoint ready to act: raw qpos and RGB frames in, a chunk of raw actions out."""
-
-    def __init__(self, loaded: LoadedPolicy, device: str = "cpu", precision: str = "auto") -> None:
-        self.model, self.cfg, self.stats, self.meta = loaded.model, loaded.config, loaded.stats, loaded.meta
-        self.device = torch.device(device)
-        # bfloat16 autocast where native: GPUs, CPUs with AVX512-BF16/AMX (precision.py)
-        self.bf16 = use_bf16(self.device, precision)
-        self.cameras: list[str] = list(self.meta["cameras"])
-        self.n_joints = int(self.meta["n_joints"])
-        self.size = (self.cfg.model.image_height, self.cfg.model.image_width)
-        fold_frozen_batchnorm(self.model.backbone)  # one conv instead of conv + scale/shift pass
-        self.model.to(self.device).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", precision: str = "auto") -> Policy:
-        return cls(load_policy(path, device), device, precision)
-
-    def ensemble_config(self, overrides: dict[str, Any] | None = None) -> EnsembleConfig:
-        """The checkpoint's [ensemble] settings with `overrides` applied (validated like a config file)."""
-        from demoforge.policy.config import config_to_dict, make_config
-
-        d = config_to_dict(self.cfg)
-        d["ensemble"].update(overrides or {})
-        return make_config("paper", d, "ensemble settings").ensemble
-
-    def check_rig(self, rig: Rig) -> None:
-        """PolicyError unless the rig has the joints and cameras the policy was trained on."""
-        if len(rig.joint_names) != self.n_joints:
-            raise PolicyError(
-                f"the policy drives {self.n_joints} joints, rig {rig.name} has {len(rig.joint_names)}",
-                "deploy on the rig (or a rig like the one) the training episodes came from",
-            )
-        missing = [c for c in self.cameras if c not in {c.name for c in rig.cameras}]
-        if missing:
-            raise PolicyError(
-                f"rig {rig.name} lacks camera(s) {', '.join(missing)} the policy needs",
-                "name the rig's cameras as in the training episodes",
-            )
-
-    def __call__(self, qpos: np.ndarray, frames: dict[str, np.ndarray]) -> np.ndarray:
-        """(J,) raw qpos, camera -> (H, W, 3) uint8 RGB -> (k, J) raw actions."""
-        h, w = self.size
-        imgs = []
-        for cam in self.cameras:
-            img = frames[cam]
-            if img.shape[:2] != (h, w):
-                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-            imgs.append(img.transpose(2, 0, 1))
-        images = torch.from_numpy(np.stack(imgs)[None]).to(self.device)  # (1, N, 3, H, W) uint8
-        s = self.stats
-        q = torch.from_numpy(((qpos - s.qpos_mean) / s.qpos_std).astype(np.float32))[None].to(self.device)
-        with autocast(self.device, self.bf16):
-            chunk = self.model.predict(images, q)[0].float().cpu().numpy()  # (k, J) normalized
-        return chunk * s.action_std + s.action_mean
 
 
 class PolicyGoals:
@@ -100,13 +36,9 @@ class PolicyGoals:
     def __init__(
         self, policy: Policy, ensemble: EnsembleConfig | None = None, *, synchronous: bool = False
     ) -> None:
-        # Leave a core to the control loop: torch's worker threads spin while they wait for work, and on
-        # a 2-core machine two of them starve the control thread (and, measured in bench_act.py on a loaded
-        # machine, made inference itself 10-20x slower than one thread).
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         self.policy = policy
         self.synchronous = synchronous
-        self.ensemble = ensemble or policy.cfg.ensemble
+        self.ensemble = ensemble or policy.config.ensemble
         self.schedule: ActionSchedule = make_schedule(self.ensemble)
         self.hold: np.ndarray | None = None
         self.latency: dict[int, float] = {}  # loop tick -> s, for the ticks where a new chunk began
@@ -150,7 +82,7 @@ class PolicyGoals:
             ready = all(c in frames for c in self.policy.cameras)
             if ready and self.synchronous and self.schedule.wants_inference(obs.tick):
                 start = time.perf_counter()
-                self.schedule.add(obs.tick, self.policy(obs.qpos, frames))
+                self.schedule.add(obs.tick, self.policy.predict_chunk(frames, obs.qpos))
                 self.latency[obs.tick] = self._new_latency = time.perf_counter() - start
                 self.latencies_all.append(self._new_latency)
             elif (
@@ -182,7 +114,7 @@ class PolicyGoals:
                 self._request = None
             try:
                 start = time.perf_counter()
-                chunk = self.policy(qpos, frames)
+                chunk = self.policy.predict_chunk(frames, qpos)
                 latency = time.perf_counter() - start
             except BaseException as e:  # surfaced on the control thread at its next tick
                 self.error = e

@@ -42,6 +42,7 @@ from demoforge.policy.errors import PolicyError
 from demoforge.policy.health import advise
 from demoforge.policy.loss_plot import plot_losses
 from demoforge.policy.precision import autocast, use_bf16
+from demoforge.policy.threads import usable_cores, use_cores
 from demoforge.schemas.errors import ConfigError
 
 
@@ -134,6 +135,7 @@ def machine(d: Dist) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpus": os.cpu_count(),
+        "usable_cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),
         "device": str(d.device),
         "gpu": gpu,
@@ -193,8 +195,11 @@ def train(
     live: bool | None = None,
     steps: int | None = None,
     budget_s: float | None = None,
+    reports: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ACT on the dataset's split; returns the run summary (what run.json holds).
+
+    reports: where `check --out` / `split --out` wrote the report and splits.json (default: dataset).
 
     budget_s: stop (validate, save, summarize) once the run's wall time reaches it, even before
     `train.steps`; a resumed run counts the time already spent. Single process only (DDP ranks
@@ -212,6 +217,7 @@ def train(
             live=sys.stdout.isatty() if live is None else live,
             steps=steps,
             budget_s=budget_s,
+            reports=reports,
         )
     finally:
         if d.world > 1:
@@ -229,6 +235,7 @@ def _train(
     live: bool,
     steps: int | None,
     budget_s: float | None = None,
+    reports: str | Path | None = None,
 ) -> dict[str, Any]:
     if budget_s is not None and d.world > 1:
         raise ConfigError("a time budget needs a single training process", "drop torchrun or the budget")
@@ -249,12 +256,14 @@ def _train(
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
         validate_config(cfg, "--steps")
     t = cfg.train
-    data: TrainingData = load_training_data(dataset, cfg, cache=cache)
+    data: TrainingData = load_training_data(dataset, cfg, cache=cache, reports=reports)
     if state is not None and state["meta"].get("report_sha256") != data.splits.report_sha256:
         raise ConfigError(
             f"the split of {dataset} changed since {run} started",
             "start a new run (another --out) on the new split",
         )
+    if d.device.type == "cpu":  # the cores this process may use, shared among the ranks on this host
+        use_cores(share=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     torch.manual_seed(t.seed + d.rank)
     model = (
         ACT(cfg.model, data.n_joints, len(data.cameras)).to(d.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -320,6 +329,11 @@ def _train(
     if d.main and state is not None:
         console.say(f"resuming {run} at step {step}")
     t0, window = time.monotonic(), torch.zeros(3, device=d.device)
+    busy = 0.0  # seconds spent in training steps (batch + forward + backward + update) since the last log
+
+    def budget_left() -> float | None:
+        return None if budget_s is None else budget_s - (wall0 + time.monotonic() - t0)
+
     n_window, shown, status, val = 0, set[str](), "done", {"loss": math.nan}
 
     def checkpoint(path: Path, with_optimizer: bool) -> None:
@@ -341,6 +355,7 @@ def _train(
     net.train()
     try:
         while step < t.steps:
+            t_step = time.monotonic()
             b = _to(next(batches), d.device)
             with amp():
                 pred, mu, logvar = net(b["images"], b["qpos"], b["actions"], b["is_pad"])
@@ -353,6 +368,7 @@ def _train(
                 break
             opt.step()
             step += 1
+            busy += time.monotonic() - t_step
             out_of_time = budget_s is not None and wall0 + time.monotonic() - t0 >= budget_s
             final = step == t.steps or out_of_time
             window += torch.stack([losses["loss"].detach(), losses["l1"].detach(), losses["kl"].detach()])
@@ -360,6 +376,7 @@ def _train(
             if step % t.log_every == 0 or final:
                 mean = _reduce(window / n_window, d).tolist()
                 elapsed = time.monotonic() - t0
+                step_s, busy = busy / n_window, 0.0  # validation and checkpoints excluded
                 rows.append(
                     {
                         "split": "train",
@@ -369,18 +386,19 @@ def _train(
                         "kl": mean[2],
                         "lr": t.lr,
                         "elapsed_s": round(wall0 + elapsed, 3),
+                        "step_s": round(step_s, 6),
                     }
                 )
                 window.zero_()
                 n_window = 0
-                shown = _show(console, step, rows, t.steps, shown)
+                shown = _show(console, step, rows, cfg, shown, budget_left())
             if step % t.val_every == 0 or final:
                 val = validate(net, val_loader, cfg, d, amp)
                 rows.append({"split": "val", "step": step, **val})
                 if d.main and val["loss"] < best_val:
                     best_val = val["loss"]
                     checkpoint(best_path, False)
-                shown = _show(console, step, rows, t.steps, shown)
+                shown = _show(console, step, rows, cfg, shown, budget_left())
             if d.main and (step % t.save_every == 0 or final):
                 checkpoint(last_path, True)
                 _write_metrics(run / "metrics.jsonl", rows)
@@ -388,6 +406,7 @@ def _train(
                 break
     finally:
         console.close()
+    drift = _rank_weight_drift(model, d) if d.world > 1 else None
     summary: dict[str, Any] = {}
     if d.main:
         _write_metrics(run / "metrics.jsonl", rows)
@@ -400,9 +419,13 @@ def _train(
             "config": config_to_dict(cfg),
             "best": {"step": best["step"], "val_loss": best["loss"]} if best else None,
             "machine": machine(d),
+            **({"ranks_max_weight_diff": drift} if drift is not None else {}),
             "bf16": bf16,
             "wall_s": round(wall0 + time.monotonic() - t0, 3),
-            "health": list(advise(rows, t.steps).values()),
+            "step_s": _median_step_s(rows),
+            "min_steps": t.min_steps,
+            "too_few_steps": step < t.min_steps,
+            "health": list(advise(rows, t.steps, min_steps=t.min_steps, budget_left_s=0.0).values()),
         }
         (run / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
         for line in summary["health"]:
@@ -415,14 +438,31 @@ def _train(
     return summary
 
 
-def _joint_names(data: TrainingData) -> list[str]:
-    from demoforge.schemas.episode_reader import EpisodeReader
+@torch.no_grad()
+def _rank_weight_drift(model: torch.nn.Module, d: Dist) -> float:
+    """Largest |weight - rank 0's weight| over every parameter and rank: 0 when DDP kept them equal."""
+    worst = torch.zeros((), device=d.device)
+    for p in model.parameters():
+        ref = p.detach().clone()
+        dist.broadcast(ref, 0)
+        worst = torch.maximum(worst, (p.detach() - ref).abs().max().float())
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst)
 
-    with EpisodeReader(data.train.episodes[0].path) as r:
+
+def _joint_names(data: TrainingData) -> list[str]:
+    with data.train.episodes[0].open() as r:
         return r.joint_names
 
 
-def _show(console: Console, step: int, rows: list[dict[str, Any]], total: int, shown: set[str]) -> set[str]:
+def _median_step_s(rows: list[dict[str, Any]]) -> float | None:
+    times = sorted(r["step_s"] for r in rows if r.get("split") == "train" and r.get("step_s"))
+    return times[len(times) // 2] if times else None
+
+
+def _show(
+    console: Console, step: int, rows: list[dict[str, Any]], cfg: Config, shown: set[str], left: float | None
+) -> set[str]:
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
     parts = []
@@ -431,7 +471,7 @@ def _show(console: Console, step: int, rows: list[dict[str, Any]], total: int, s
     if val:
         parts.append(f"val {val[-1]['loss']:.4f}")
     console.update(step, "  ".join(parts))
-    advice = advise(rows, total)
+    advice = advise(rows, cfg.train.steps, min_steps=cfg.train.min_steps, budget_left_s=left)
     for kind, line in advice.items():
         if kind not in shown:  # each kind of advice once while training; all of it again at the end
             console.say(f"advice: {line}")

@@ -28,6 +28,7 @@ from demoforge.quality.checks_dataset import (
     check_speed_outlier,
     check_start_pose,
 )
+from demoforge.quality.checks_format import check_format
 from demoforge.quality.checks_integrity import check_integrity, check_short_episode, check_success_label
 from demoforge.quality.checks_motion import (
     check_dead_joint,
@@ -69,6 +70,11 @@ CHECKS: list[Check] = [
        "The file is whole: opens, has the ALOHA datasets with one row per tick, no NaN/Inf, every JPEG "
        "decodes, the recorder closed it. Restore or recover (`demoforge recover`) or re-record.",
        "merge_gap_s"),
+    _e("format", ERROR, check_format,
+       "A LeRobot dataset's files agree: timestamps are frame_index / fps within LeRobot's 1e-4 s, each "
+       "video holds one frame per table row, frame_index / index / episode_index / task_index match "
+       "the episodes and tasks tables, info.json's totals and meta/stats.json match the data. "
+       "Re-convert or repair the dataset."),
     _e("control_rate", ERROR, check_control_rate,
        "Tick timestamps: monotonic, the rate over sliding windows above the floor, no stall longer "
        "than `max_stall_s` (errors); shorter stalls, jitter and overruns are warnings.",
@@ -141,8 +147,10 @@ CHECKS: list[Check] = [
        "An episode much shorter or longer than the median of its task's episodes: aborted or padded.",
        "length_outlier_factor", "min_episodes_for_outliers"),
     _d("near_duplicate", ERROR, check_near_duplicate,
-       "An episode whose trajectory repeats an earlier one's: a copied file or replayed recording "
-       "(the later copy is excluded, so it cannot sit in both train and val).",
+       "An episode repeating an earlier one's commands from the same scene (first frames pixel-for-pixel "
+       "equal; different scenes are never duplicates): an error for identical data, a copied file (the "
+       "later copy is excluded, so it cannot sit in both train and val); a warning otherwise (a replay, "
+       "a scripted operator repeating itself).",
        "near_duplicate_rad"),
     _d("speed_outlier", WARNING, check_speed_outlier,
        "Mean joint speed far from the median of its task's episodes: a rushed or hesitant operator.",

@@ -50,6 +50,8 @@ class _Frames:
 
 def check_frozen_frame(ep: Episode, th: Thresholds) -> list[Finding]:
     """Identical image content over `frozen_min_frames` counter advances: the driver repeats a buffer."""
+    if ep.reader.cameras and ep.video_frames(ep.reader.cameras[0]) is not None:
+        return _frozen_video(ep, th)
     cams = [
         c
         for c in ep.reader.cameras
@@ -87,6 +89,53 @@ def check_frozen_frame(ep: Episode, th: Thresholds) -> list[Finding]:
                     f"({ticks_text(i0, i1)}); restart the camera driver, then re-record",
                     camera=cam,
                     frames=k1 - k0,
+                )
+            )
+    return out
+
+
+FROZEN_VIDEO_DIFF = 0.5  # mean |difference| in grey levels at the checks' scale: codec noise, not motion
+FROZEN_VIDEO_MIN_S = 0.5  # lossy video (AV1 at crf 30, as LeRobot writes) repeated frames of a slowly
+#   changing 64 px scene for up to 0.4 s in tests/data/lerobot_v30; a frozen camera stays frozen longer
+FROZEN_VIDEO_MOTION = 0.1  # rad (or gripper units) the follower must move for a live camera to see a change
+
+
+def _frozen_video(ep: Episode, th: Thresholds) -> list[Finding]:
+    """Video sources (one frame per tick, no camera counter): an unchanging image while the arm moves.
+
+    Without a counter a still scene and a frozen camera look alike, so a run of (near-)identical
+    frames counts only while the follower moves: the moving arm, or the scene it moves through,
+    must change the image of a live camera.
+    """
+    q = ep.raw(L.QPOS)
+    if q is None or L.QPOS in ep.nonfinite:
+        raise CheckSkipped("no finite follower positions to tell a frozen camera from a still scene")
+    min_run = max(th.frozen_min_frames, round(FROZEN_VIDEO_MIN_S * ep.fps))
+    out: list[Finding] = []
+    for cam in ep.reader.cameras:
+        frames = ep.video_frames(cam)
+        if frames is None or len(frames) < 2:
+            continue
+        f = frames[: ep.length].astype(np.int16)  # more frames than rows: `format` reports it
+        diff = np.abs(np.diff(f, axis=0)).reshape(len(f) - 1, -1).mean(axis=1)
+        mean = f.reshape(len(f), -1).mean(axis=1)[1:]
+        same = np.zeros(len(f), dtype=bool)  # same[k]: frame k shows frame k-1's content
+        same[1:] = (diff <= FROZEN_VIDEO_DIFF) & (mean > th.dark_max_mean) & (mean < th.saturated_min_mean)
+        for i0, i1 in runs(same):
+            i0 -= 1  # the first frame of the run is the one repeated
+            moved = float(np.ptp(q[i0:i1], axis=0).max()) if i1 > i0 else 0.0
+            if i1 - i0 < min_run or moved <= FROZEN_VIDEO_MOTION:
+                continue
+            out.append(
+                ep.finding(
+                    "frozen_frame",
+                    ERROR,
+                    i0,
+                    i1,
+                    f"{cam} image unchanged for {i1 - i0} frames ({ticks_text(i0, i1)}) while the follower "
+                    f"moved {moved:.2f}; the camera froze: restart its driver, then re-record",
+                    camera=cam,
+                    frames=i1 - i0,
                 )
             )
     return out
@@ -158,6 +207,12 @@ def check_dark_frame(ep: Episode, th: Thresholds) -> list[Finding]:
         frames = _Brightness(ep, cam, th)
         lens = ep.jpeg_lengths(cam)
         suspects = _samples(ep.length, lens, th.image_samples)
+        video = ep.video_frames(cam)
+        if video is not None and len(video):  # decoded whole anyway: every frame is a suspect
+            video = video[: ep.length]
+            m = video.reshape(len(video), -1).mean(axis=1)
+            off = (m <= th.dark_max_mean) | (m >= th.saturated_min_mean)
+            suspects |= {s for s, _ in runs(off)[:MAX_SMALL_JPEG_SUSPECTS]}
         if lens is not None and len(lens):
             small = lens < SMALL_JPEG_FRACTION * np.median(lens)
             suspects |= {s for s, _ in runs(small)[:MAX_SMALL_JPEG_SUSPECTS]}

@@ -28,6 +28,8 @@ class EpisodeSummary:
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)  # cam -> settings (type, serial, ...)
     task: str = ""
     trace: np.ndarray | None = None  # (TRACE_POINTS, J) the operator's trajectory, resampled
+    scene: dict[str, np.ndarray] | None = None  # cam -> first frame, small: what the episode started from
+    digest: str = ""  # hash of the joint data: equal only for identical recordings
 
 
 TRACE_POINTS = 64  # per joint: enough to tell two demonstrations apart, small to ship between processes
@@ -191,8 +193,21 @@ def check_start_pose(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
     return out
 
 
+def _same_scene(a: EpisodeSummary, b: EpisodeSummary) -> bool:
+    """Whether two episodes started from the same scene: their first frames are pixel-for-pixel equal.
+
+    A scene that differs at all (an object placed 1.6 mm elsewhere moves its edges by a pixel) makes
+    the same commands a different demonstration. Without cameras the scene is unknown: assumed same.
+    """
+    if not a.scene or not b.scene:
+        return True
+    common = set(a.scene) & set(b.scene)
+    return all(np.array_equal(a.scene[c], b.scene[c]) for c in common)
+
+
 def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Placed:
-    """An episode whose trajectory repeats an earlier one's (error on the later copy): copied or replayed."""
+    """An episode repeating an earlier one from the same scene: an error for identical data (a copied
+    file), a warning otherwise (a replay or a scripted operator repeating itself)."""
     ok = [s for s in summaries if s.readable and s.trace is not None and s.length > 1]
     if len(ok) < 2:
         raise CheckSkipped("fewer than 2 episodes with trajectories")
@@ -208,24 +223,31 @@ def check_near_duplicate(summaries: list[EpisodeSummary], th: Thresholds) -> Pla
         similar_len = np.abs(lengths[:, None] - lengths[None, :]) <= 0.05 * np.maximum.outer(lengths, lengths)
         close = (rms < th.near_duplicate_rad) & similar_len
         for b in range(len(group)):
-            earlier = np.flatnonzero(close[b, :b])
-            if earlier.size:
-                a = int(earlier[0])
-                out.append(
-                    (
-                        group[b].file,
-                        _whole(
-                            group[b],
-                            "near_duplicate",
-                            ERROR,
-                            f"near-duplicate of {group[a].file} (commands differ by {rms[b, a]:.4f} RMS): "
-                            "a copied file, a replayed recording or a scripted operator repeating itself; "
-                            "keep one of them",
-                            duplicate_of=group[a].file,
-                            rms=float(rms[b, a]),
-                        ),
-                    )
+            earlier = [int(a) for a in np.flatnonzero(close[b, :b]) if _same_scene(group[a], group[b])]
+            if not earlier:
+                continue
+            a = earlier[0]
+            copy = bool(group[b].digest) and group[b].digest == group[a].digest
+            what = (
+                "an exact copy (identical data): keep one of them"
+                if copy
+                else "the same scene and the same commands: a replayed recording or a scripted operator "
+                "repeating itself; it adds little to train on"
+            )
+            out.append(
+                (
+                    group[b].file,
+                    _whole(
+                        group[b],
+                        "near_duplicate",
+                        ERROR if copy else WARNING,
+                        f"near-duplicate of {group[a].file} (commands differ by {rms[b, a]:.4f} RMS), {what}",
+                        duplicate_of=group[a].file,
+                        rms=float(rms[b, a]),
+                        identical=copy,
+                    ),
                 )
+            )
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from demoforge.quality.assets import CONTACT_WIDTH, encode_b64
 from demoforge.quality.runner import EpisodeResult
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 
 COLUMNS = 16
 QUALITY = 70
@@ -50,7 +50,7 @@ def contact_sheet_html(episodes: list[EpisodeResult], anchors: dict[str, str]) -
         links = []
         for k, e in enumerate(episodes):
             r, c = divmod(k, cols)
-            n = episode_number(e.file)
+            n = episode_index_of(e.file)
             sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = _cell(e.first_frames.get(cam), w, h, str(n))
             href = f' href="#{anchors[e.file]}"' if e.file in anchors else ""
             links.append(

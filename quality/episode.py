@@ -10,7 +10,7 @@ import numpy as np
 from demoforge.quality.findings import ERROR, CheckSkipped, Finding, Severity
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_source import AnyEpisodeReader
 from demoforge.schemas.errors import EpisodeError
 
 THUMB_WIDTH = 80  # px: a 640-wide JPEG decodes at 1/8 scale to exactly this; thumbnails stay ~2 KB
@@ -24,8 +24,10 @@ def ticks_text(i0: int, i1: int) -> str:
 class Episode:
     """An open `EpisodeReader` plus the timing every check needs; arrays are read once and shared."""
 
-    def __init__(self, reader: EpisodeReader, th: Thresholds) -> None:
+    def __init__(self, reader: AnyEpisodeReader, th: Thresholds) -> None:
         self.reader = reader
+        # check id -> why this source cannot feed it (LeRobot: no loop or camera timing)
+        self.not_recorded: dict[str, str] = getattr(reader, "not_recorded", {})
         self.name = reader.path.name
         self.length = reader.length
         self.fps = reader.fps or th.nominal_fps
@@ -135,9 +137,17 @@ class Episode:
         which is what keeps sampled image checks near the cost of reading the non-image data. The mean
         brightness is unchanged by scaling.
         """
+        return self.reader.image(cam, t, reduce=self.reduce(cam))
+
+    def reduce(self, cam: str) -> int:
+        """The scale image checks decode `cam` at: 1/2, 1/4 or 1/8 while at least THUMB_WIDTH wide."""
         width = int(self.camera_info.get(cam, {}).get("width") or 0)
-        factor = next((f for f in (8, 4, 2) if width // f >= THUMB_WIDTH), 1)
-        return self.reader.image(cam, t, reduce=factor)
+        return next((f for f in (8, 4, 2) if width // f >= THUMB_WIDTH), 1)
+
+    def video_frames(self, cam: str) -> np.ndarray | None:
+        """A video source's frames of `cam` at the checks' scale (decoded once), None for HDF5 files."""
+        frames = getattr(self.reader, "frames", None)
+        return frames(cam, self.reduce(cam)) if frames is not None else None
 
     def jpeg_lengths(self, cam: str) -> np.ndarray | None:
         """JPEG byte lengths per tick for a JPEG camera (read once), None for raw frames."""

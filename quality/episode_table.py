@@ -20,7 +20,7 @@ from demoforge.quality.findings import ERROR
 from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import kept_by_split, trimmed_s
 from demoforge.quality.runner import Report
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 
 EPISODES_CSV = "quality/episodes.csv"
 _FIXED = (
@@ -57,7 +57,7 @@ def episode_table(report: Report, overrides: dict[str, dict[str, Any]] | None = 
         warns = [f.check for f in e.findings if f.severity != ERROR]
         kept = kept_by_split(e, overrides)
         row: dict[str, Any] = {
-            "episode": episode_number(e.file),
+            "episode": episode_index_of(e.file),
             "file": e.file,
             "verdict": e.verdict,
             "kept": kept,
@@ -106,11 +106,8 @@ def _start_pose_dev(df: pd.DataFrame) -> pd.Series:
     return out
 
 
-def write_episodes_csv(
-    folder: str | Path, report: Report, overrides: dict[str, dict[str, Any]], *, to: Path | None = None
-) -> Path:
-    """DIR/quality/episodes.csv, or the file `to` (`check --out`: the dataset is only read)."""
-    path = to or Path(folder) / EPISODES_CSV
+def write_episodes_csv(folder: str | Path, report: Report, overrides: dict[str, dict[str, Any]]) -> Path:
+    path = Path(folder) / EPISODES_CSV
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     episode_table(report, overrides).to_csv(tmp, index=False)

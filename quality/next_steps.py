@@ -25,7 +25,7 @@ from demoforge.quality.incidents import (
 from demoforge.quality.runner import EpisodeResult, Report
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas.curation import load_overrides
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 from demoforge.schemas.errors import ConfigError
 
 # Root causes a person may judge harmless for one episode: `demoforge accept` keeps it in training.
@@ -87,7 +87,7 @@ def subject_of(findings: list[Finding], inc: Incident) -> str:
 
 
 def episodes_text(files: list[str]) -> str:
-    nums = [str(episode_number(f)) for f in files]
+    nums = [str(episode_index_of(f)) for f in files]
     more = f" and {len(nums) - MAX_LISTED} more" if len(nums) > MAX_LISTED else ""
     return ", ".join(nums[:MAX_LISTED]) + more
 
@@ -99,7 +99,7 @@ def _fix(message: str) -> str:
 
 def _accept(folder: str, c: Cause) -> str:
     checks = " ".join(f"--check {k}" for k in dict.fromkeys([c.check, *c.consequences]))
-    n = episode_number(c.episodes[0])
+    n = episode_index_of(c.episodes[0])
     return f'`demoforge accept {folder} {n} {checks} --reason "..."`'
 
 
@@ -107,9 +107,9 @@ def next_step(c: Cause, folder: str, th: Thresholds) -> str:
     """The one thing to do about a cause, with the exact command where there is one."""
     eps = episodes_text(c.episodes)
     d = shlex.quote(folder)
-    first = episode_number(c.episodes[0])
+    first = episode_index_of(c.episodes[0])
     if c.check == "success_label" and c.subject == "never labelled":
-        nums = " ".join(str(episode_number(f)) for f in c.episodes)
+        nums = " ".join(str(episode_index_of(f)) for f in c.episodes)
         loop = f"`for i in {nums}; do demoforge label {d} $i success; done`"
         every = f"; to label all {len(c.episodes)} as successes: {loop}" if len(c.episodes) > 1 else ""
         return (

@@ -29,7 +29,7 @@ from demoforge.quality.report_plots import (
 )
 from demoforge.quality.runner import EpisodeResult, Report
 from demoforge.schemas.dataset import REPORT_HTML
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 
 PAGE_BUDGET = 4_500_000  # bytes of the whole page; flagged episodes beyond it are table rows only
 OPEN_SECTIONS = 6  # flagged episodes shown unfolded; the rest open with a click
@@ -116,7 +116,7 @@ def _num(n: int, cls: str = "") -> str:
 def _episode_links(files: list[str], anchors: dict[str, str], accepted: set[str]) -> str:
     out = []
     for f in files:
-        n = str(episode_number(f))
+        n = str(episode_index_of(f))
         mark = ' <span class="pass" title="accepted by an override">&#10003;</span>' if f in accepted else ""
         out.append((f'<a href="#{anchors[f]}">{n}</a>' if f in anchors else n) + mark)
     return ", ".join(out)
@@ -277,7 +277,7 @@ def _episode_table(report: Report, anchors: dict[str, str], incidents: dict[str,
         name = f'<a href="#{anchors[e.file]}">{_e(e.file)}</a>' if e.file in anchors else _e(e.file)
         rate = "" if e.rate_hz is None else f"{e.rate_hz:.1f}"
         rows.append(
-            f'<tr><td data-v="{episode_number(e.file)}">{name}</td>'
+            f'<tr><td data-v="{episode_index_of(e.file)}">{name}</td>'
             f'<td class="{e.verdict}">{e.verdict}</td><td class=n>{e.length}</td>'
             f"<td class=n>{e.duration_s:.2f}</td>"
             f"<td class=n>{rate}</td><td class=n>{'' if e.clamped_ticks is None else e.clamped_ticks}</td>"
@@ -392,7 +392,7 @@ def render_html(report: Report) -> str:
     catalog = check_catalog()
     df = episode_table(report, summary.overrides)
     flagged = sorted(
-        (e for e in eps if e.findings), key=lambda e: (e.verdict != "fail", episode_number(e.file) or 0)
+        (e for e in eps if e.findings), key=lambda e: (e.verdict != "fail", episode_index_of(e.file) or 0)
     )
 
     def overview(anchors: dict[str, str]) -> list[str]:
@@ -443,9 +443,8 @@ def render_html(report: Report) -> str:
     )
 
 
-def write_report_html(folder: str | Path, report: Report, *, to: Path | None = None) -> Path:
-    """DIR/quality/report.html, or the file `to` (`check --out`: the dataset is only read)."""
-    path = to or Path(folder) / REPORT_HTML
+def write_report_html(folder: str | Path, report: Report) -> Path:
+    path = Path(folder) / REPORT_HTML
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(render_html(report), encoding="utf-8")

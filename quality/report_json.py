@@ -23,8 +23,10 @@ def findings_json(e: EpisodeResult) -> list[dict[str, Any]]:
 
 
 def episode_row(e: EpisodeResult) -> dict[str, Any]:
+    index = {} if e.episode_index is None else {"episode_index": e.episode_index}  # LeRobot sources
     return {
         "file": e.file,
+        **index,
         "verdict": e.verdict,
         "length": e.length,
         "duration_s": round(e.duration_s, 4),
@@ -50,8 +52,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
     }
 
 
-def write_report_json(folder: str | Path, report: Report, *, to: Path | None = None) -> Path:
-    """DIR/quality/report.json, or the file `to` (`check --out`: the dataset is only read)."""
-    path = to or Path(folder) / REPORT_JSON
+def write_report_json(folder: str | Path, report: Report) -> Path:
+    path = Path(folder) / REPORT_JSON
     write_json_atomic(path, report_to_json(report))
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -14,14 +15,15 @@ import numpy as np
 from demoforge.quality.assets import EpisodeAssets, first_frames, gather_assets
 from demoforge.quality.checks import CHECK_IDS, DATASET_CHECKS, EPISODE_CHECKS, EpisodeCheck
 from demoforge.quality.checks_dataset import TRACE_POINTS, DatasetCheck, EpisodeSummary
+from demoforge.quality.checks_format import source_findings
 from demoforge.quality.checks_motion import mean_speed
 from demoforge.quality.checks_operator import clamped_ticks
 from demoforge.quality.episode import Episode
 from demoforge.quality.findings import ERROR, CheckSkipped, Finding
 from demoforge.quality.thresholds import Thresholds
 from demoforge.schemas import episode_layout as L
-from demoforge.schemas.dataset import dataset_episodes, utc_now
-from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.dataset import utc_now
+from demoforge.schemas.episode_source import AnyEpisodeReader, EpisodeRef, list_episodes, open_episode
 from demoforge.schemas.errors import EpisodeError
 from demoforge.schemas.splits import file_fingerprint
 
@@ -44,6 +46,7 @@ class EpisodeResult:
     assets: EpisodeAssets | None = None
     clamped_ticks: int | None = None  # ticks where the teleop clamp fired (None: not recorded)
     first_frames: dict[str, np.ndarray] = field(default_factory=dict)  # cam -> tiny RGB (contact sheet)
+    episode_index: int | None = None  # LeRobot sources: the episode's episode_index
 
     @property
     def verdict(self) -> str:
@@ -59,7 +62,7 @@ class Report:
     created: str = field(default_factory=utc_now)
 
 
-def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError) -> EpisodeResult:
+def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError, index: int | None = None) -> EpisodeResult:
     problem = e.message.replace(str(path), path.name)
     msg = f"{problem} ({e.hint}); restore the file from a copy or re-record the episode"
     reason = "episode unreadable (see integrity)"
@@ -73,6 +76,7 @@ def _unreadable(path: Path, fp: dict[str, int], e: EpisodeError) -> EpisodeResul
         {c: reason for c in CHECK_IDS if c != "integrity"},
         {},
         EpisodeSummary(path.name, False),
+        episode_index=index,
     )
 
 
@@ -85,6 +89,9 @@ def _run_checks(
         if ep.length == 0 and cid != "integrity":
             skipped[cid] = "episode has no ticks"
             continue
+        if cid in ep.not_recorded:  # the format never recorded what the check needs
+            skipped[cid] = f"not checked: {ep.not_recorded[cid]}"
+            continue
         try:
             findings.extend(cast(EpisodeCheck, check.run)(ep, th))
         except CheckSkipped as s:
@@ -94,19 +101,22 @@ def _run_checks(
             skipped[cid] = "data unreadable (see integrity)"
 
 
-def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
-    """Run every per-episode check on one file. A damaged file yields an integrity finding, never raises."""
-    path = Path(path)
-    fp = file_fingerprint(path)
+def check_episode(source: str | Path | EpisodeRef, th: Thresholds) -> EpisodeResult:
+    """Run every per-episode check on one episode. A damaged one yields an integrity finding, never raises."""
+    ref = source if isinstance(source, EpisodeRef) else EpisodeRef(Path(source).name, Path(source))
+    path = ref.path / ref.name if ref.is_lerobot else ref.path
+    index = ref.episode_index
+    fp = {} if ref.is_lerobot else file_fingerprint(path)
     try:
-        reader = EpisodeReader(path)
+        reader = open_episode(ref)
     except EpisodeError as e:
-        return _unreadable(path, fp, e)
+        return _unreadable(path, fp, e, index)
+    fp = _fingerprint(reader, path)
     with reader:
         try:
             ep = Episode(reader, th)
         except EpisodeError as e:
-            return _unreadable(path, fp, e)
+            return _unreadable(path, fp, e, index)
         findings: list[Finding] = []
         skipped: dict[str, str] = {}
         with np.errstate(all="ignore"):  # damaged files hold garbage values; the checks report them
@@ -135,6 +145,8 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             _camera_settings(reader),
             str(reader.attrs.get("task", "")),
             trace,
+            firsts or None,
+            _digest(ep),
         )
         attrs = {
             k: v
@@ -146,7 +158,27 @@ def check_episode(path: str | Path, th: Thresholds) -> EpisodeResult:
             path.name, fp, ep.length, ep.duration, rate, findings, skipped, attrs, summary, assets, clamped
         )
         result.first_frames = firsts
+        result.episode_index = index
         return result
+
+
+def _fingerprint(reader: AnyEpisodeReader, path: Path) -> dict[str, int]:
+    """Size + mtime of the file the episode's rows are in (a LeRobot episode: its data parquet)."""
+    data = getattr(getattr(reader, "meta", None), "data_file", None)
+    return file_fingerprint(data if data is not None else path)
+
+
+def _digest(ep: Episode) -> str:
+    """A hash of the joint data: two episodes share it only when they are copies of each other."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for name in (L.QPOS, L.ACTION, L.LEADER_QPOS):
+        try:
+            a = ep.raw(name)
+        except EpisodeError:
+            return ""
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _trace(ep: Episode) -> np.ndarray | None:
@@ -175,7 +207,7 @@ def _rate(ep: Episode) -> float | None:
     return float(hz) if isinstance(hz, int | float) else None
 
 
-def _camera_settings(reader: EpisodeReader) -> dict[str, dict[str, Any]]:
+def _camera_settings(reader: AnyEpisodeReader) -> dict[str, dict[str, Any]]:
     info = reader.camera_info
     out: dict[str, dict[str, Any]] = {}
     for cam in reader.cameras:
@@ -196,7 +228,7 @@ def check_dataset(
     """Check every episode of a dataset folder (`jobs` processes), then the dataset-level checks."""
     th = thresholds or Thresholds()
     folder = Path(folder)
-    files = dataset_episodes(folder)
+    files = list_episodes(folder)
     results: dict[str, EpisodeResult] = {}
     if jobs <= 1 or len(files) == 1:
         for f in files:
@@ -213,16 +245,18 @@ def check_dataset(
                     progress(r)
     episodes = [results[f.name] for f in files]
     dataset_findings = run_dataset_checks(episodes, th)
+    dataset_findings += source_findings(folder)
+    refs = {f.name: f for f in files}
     for e in episodes:
         if e.findings and e.assets is None and e.summary.readable:
-            e.assets = _assets_for(folder / e.file, e.findings, th)
+            e.assets = _assets_for(refs[e.file], e.findings, th)
     return Report(str(folder), th, episodes, dataset_findings)
 
 
-def _assets_for(path: Path, findings: list[Finding], th: Thresholds) -> EpisodeAssets | None:
+def _assets_for(ref: EpisodeRef, findings: list[Finding], th: Thresholds) -> EpisodeAssets | None:
     """Reopen an episode flagged only by a dataset check to gather its plots and thumbnails."""
     try:
-        with EpisodeReader(path) as reader:
+        with open_episode(ref) as reader:
             ep = Episode(reader, th)
             return gather_assets(ep, findings) if ep.length else None
     except EpisodeError:
@@ -246,7 +280,7 @@ def run_dataset_checks(episodes: list[EpisodeResult], th: Thresholds) -> list[Fi
         for file, finding in placed:
             if file is not None:
                 by_file[file].findings.append(finding)
-        files = sorted({f for f, _ in placed if f is not None}, key=lambda n: L.episode_number(n) or 0)
+        files = sorted({f for f, _ in placed if f is not None}, key=L.episode_order)
         if files:
             sev = max((f.severity for n, f in placed if n is not None), key=lambda v: v == ERROR)
             dataset_findings.append(

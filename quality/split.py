@@ -9,13 +9,13 @@ from typing import Any
 from demoforge.quality.checks import CHECK_IDS
 from demoforge.schemas.curation import OVERRIDES, load_overrides
 from demoforge.schemas.dataset import REPORT_JSON
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_order
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import Span, Splits, check_report_current, load_report, sha256_file
 
 
 def _order(name: str) -> int:
-    return episode_number(name) or 0
+    return episode_order(name)
 
 
 def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
@@ -74,20 +74,23 @@ def make_splits(
     holdout: int = 0,
     seed: int = 0,
     stratify_by: str | None = None,
+    out: str | Path | None = None,
 ) -> Splits:
     """Cut train / val / holdout from the passing episodes of the latest report and save `splits.json`.
 
     Spans the report marks for trimming (the operator idle at an episode's edges) go to `trim`.
+    `out`: where `check --out` wrote the report; the overrides are read and splits.json written there.
     """
     folder = Path(folder)
+    where = Path(out) if out is not None else folder
     if not 0.0 <= val < 1.0:
         raise ConfigError(f"--val {val} is not a fraction in [0, 1)", "use e.g. --val 0.1")
     if holdout < 0:
         raise ConfigError(f"--holdout {holdout} is negative", "use a count of episodes, e.g. --holdout 5")
-    report = load_report(folder)
+    report = load_report(where)
     check_report_current(folder, report)
     rows = report["episodes"]
-    overrides = _applicable_overrides(folder, rows)
+    overrides = _applicable_overrides(where, rows)
     excluded: dict[str, list[str]] = {}
     for r in rows:
         errors = list(dict.fromkeys(f["check"] for f in r["findings"] if f.get("severity") == "error"))
@@ -129,9 +132,9 @@ def make_splits(
         holdout=sorted(hold_files, key=_order),
         excluded=dict(sorted(excluded.items(), key=lambda kv: _order(kv[0]))),
         seed=seed,
-        report_sha256=sha256_file(folder / REPORT_JSON),
+        report_sha256=sha256_file(where / REPORT_JSON),
         trim={r["file"]: spans for r in passing if (spans := trim_spans(r))},
         overrides={k: v for k, v in overrides.items() if k not in excluded},
     )
-    splits.save(folder)
+    splits.save(where)
     return splits

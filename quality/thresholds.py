@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from demoforge.schemas import episode_layout as L
 from demoforge.schemas.toml_config import from_table, read_toml
 
 
@@ -22,8 +23,8 @@ class Thresholds:
     """Quality thresholds. Each field: its default, then why that default."""
 
     # -- control rate ------------------------------------------------------------------------------
-    # Rate assumed when an episode has no `fps` attribute: ALOHA records at 50 Hz.
-    nominal_fps: float = 50.0
+    # Rate assumed when an episode has no `fps` attribute: ALOHA records at 50 Hz (`check --fps` sets it).
+    nominal_fps: float = L.ALOHA_FPS
     # A rate below 0.9 x fps (45 Hz at 50 Hz) sustained over `rate_window_s` is an error: ACT's
     # 100-action chunks would then span a different time than at deployment.
     min_rate_fraction: float = 0.9

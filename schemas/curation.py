@@ -14,8 +14,10 @@ from typing import Any
 import h5py
 
 from demoforge.schemas import episode_layout as L
+from demoforge.schemas import lerobot_layout
 from demoforge.schemas.dataset import MANIFEST, Manifest, read_json, write_json_atomic
 from demoforge.schemas.errors import ConfigError, EpisodeError
+from demoforge.schemas.lerobot_reader import is_lerobot
 from demoforge.schemas.writable import require_writable
 
 OVERRIDES = "overrides.json"
@@ -23,9 +25,20 @@ LABELS = {"success": 1, "failure": 0, "unlabeled": L.SUCCESS_UNLABELED}
 
 
 def episode_path(folder: str | Path, episode: str) -> Path:
-    """`episode_3.hdf5`, `3` or a path, as the file inside the dataset folder."""
+    """`episode_3.hdf5`, `3` or a path, as the file inside the dataset folder (a LeRobot dataset's
+    episode 3: `folder/episode_3`, its name in reports)."""
     folder = Path(folder)
     name = Path(episode).name
+    if is_lerobot(folder):
+        from demoforge.schemas.episode_source import lerobot_source
+
+        index = int(name) if name.isdigit() else L.episode_index_of(name)
+        if index is None or index not in lerobot_source(str(folder)).episodes:
+            raise EpisodeError(
+                f"{episode} is not an episode of the LeRobot dataset {folder}",
+                "name it by its episode_index, e.g. 3 or episode_3",
+            )
+        return folder / lerobot_layout.episode_name(index)
     if name.isdigit():
         name = L.episode_name(int(name))
     path = folder / name
@@ -41,6 +54,11 @@ def set_label(folder: str | Path, episode: str, label: str) -> Path:
     """Set one episode's success label (attribute and manifest); recorded data stays untouched."""
     if label not in LABELS:
         raise ConfigError(f"unknown label {label!r}", f"use one of: {', '.join(LABELS)}")
+    if is_lerobot(Path(folder)):
+        raise ConfigError(
+            f"{folder} is a LeRobot dataset: its success labels are its next.success column",
+            "demoforge does not rewrite LeRobot data; accept the finding instead (`demoforge accept`)",
+        )
     path = episode_path(folder, episode)
     require_writable(
         Path(folder),
@@ -75,7 +93,7 @@ def load_overrides(folder: str | Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, o in data.items():
         if (
-            L.episode_number(name) is None
+            L.episode_index_of(name) is None
             or not isinstance(o, dict)
             or not isinstance(o.get("accept"), list)
             or not all(isinstance(c, str) for c in o["accept"])
@@ -89,9 +107,14 @@ def load_overrides(folder: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def set_override(folder: str | Path, episode: str, accept: list[str], reason: str) -> dict[str, Any]:
-    """Accept `accept` findings on one episode for a stated reason; an empty list removes the override."""
+def set_override(
+    folder: str | Path, episode: str, accept: list[str], reason: str, out: str | Path | None = None
+) -> dict[str, Any]:
+    """Accept `accept` findings on one episode for a stated reason; an empty list removes the override.
+
+    `out`: where `check --out` wrote the report (overrides.json goes beside it)."""
     path = episode_path(folder, episode)
+    folder = Path(out) if out is not None else Path(folder)
     overrides = load_overrides(folder)
     if not accept:
         overrides.pop(path.name, None)
@@ -101,6 +124,6 @@ def set_override(folder: str | Path, episode: str, accept: list[str], reason: st
                 "an override needs a reason a person wrote", 'add --reason "why this episode is fine"'
             )
         overrides[path.name] = {"accept": sorted(set(accept)), "reason": reason.strip()}
-    ordered = dict(sorted(overrides.items(), key=lambda kv: L.episode_number(kv[0]) or 0))
+    ordered = dict(sorted(overrides.items(), key=lambda kv: L.episode_order(kv[0])))
     write_json_atomic(Path(folder) / OVERRIDES, ordered)
     return ordered.get(path.name, {})

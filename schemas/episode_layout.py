@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+ALOHA_FPS = 50.0  # Hz: plain ALOHA files carry no fps attribute; ALOHA records at 50 Hz (`--fps` overrides)
 SCHEMA_VERSION = 2  # 2: JPEG payloads in the ALOHA channel convention, stated by jpeg_channel_order
 
 # ALOHA core
@@ -42,6 +43,8 @@ DEVICE_INDEX = "/observations/device_index"  # group: <cam> -> (T,) int64 the ca
 #   (RealSense frame number); absent for cameras whose driver has none (OpenCV counts reads, not frames);
 #   -1 where the tick had no frame
 CLAMPED = "/leader/clamped"  # (T,) uint8 1 where the teleop safety clamp changed the leader's command
+HELD = "/observations/held"  # (T,) uint8 1 where the followers held where they were (a safety check or
+#   a stop: goal = present position) instead of taking that tick's /action
 REWARD = "/reward"  # (T,) float32 task reward after tick t's action (simulation only)
 INFERENCE_LATENCY = "/policy/inference_latency"  # (T,) float32 s of the inference whose chunk began
 #   at tick t; NaN where no new chunk began (policy rollouts only)
@@ -58,6 +61,7 @@ class PerTick:
 # Per-tick scalars carried by `Tick.scalars` under these names (the per-camera ones come with the frames).
 TICK_SCALARS: dict[str, PerTick] = {
     CLAMPED: PerTick("uint8", 0),
+    HELD: PerTick("uint8", 0),
     REWARD: PerTick("float32", math.nan),
     INFERENCE_LATENCY: PerTick("float32", math.nan),
 }
@@ -150,6 +154,20 @@ def episode_name(index: int) -> str:
 def episode_number(name: str) -> int | None:
     m = EPISODE_RE.match(name)
     return int(m.group(1)) if m else None
+
+
+SOURCE_EPISODE_RE = re.compile(r"^episode_(0|[1-9][0-9]*)(?:\.hdf5)?$")  # ours, or a LeRobot episode_index
+
+
+def episode_index_of(name: str) -> int | None:
+    """The number in an episode's name in reports and splits: episode_3.hdf5 (ours) or episode_3 (LeRobot)."""
+    m = SOURCE_EPISODE_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def episode_order(name: str) -> int:
+    """Sort key of an episode name in reports and splits: episode_2 before episode_10, either source."""
+    return episode_index_of(name) or 0
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,9 @@ def open_episode_file(path: Path) -> tuple[h5py.File, bool]:
 class EpisodeReader:
     """Read one episode. Use as a context manager; arrays are read on first access."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, default_fps: float | None = None) -> None:
         self.path = Path(path)
+        self.default_fps = default_fps  # the rate of a file without an fps attribute (`--fps`)
         self.cut_off = False  # opened through SWMR: the writer never closed the file
         self._f = self._open()
         try:
@@ -186,8 +187,15 @@ class EpisodeReader:
 
     @property
     def fps(self) -> float | None:
+        """The fps attribute; for a file without one, `default_fps` (None when that is not given either)."""
         v = self.attrs.get("fps")
-        return float(v) if isinstance(v, int | float) and v > 0 else None
+        return float(v) if isinstance(v, int | float) and v > 0 else self.default_fps
+
+    @property
+    def fps_assumed(self) -> bool:
+        """The file has no fps attribute: `fps` is the rate a person (`--fps`) or ALOHA's default gave."""
+        v = self.attrs.get("fps")
+        return not (isinstance(v, int | float) and v > 0)
 
     @property
     def joint_names(self) -> list[str]:

@@ -19,7 +19,14 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
-from demoforge.schemas.export_clips import SOURCE_JSON, Clip, curated_clips, output_folder, write_source
+from demoforge.schemas.export_clips import (
+    SOURCE_JSON,
+    Clip,
+    assumed_fps,
+    curated_clips,
+    output_folder,
+    write_source,
+)
 from demoforge.schemas.jpeg import CHANNEL_ORDER, encode_jpeg
 
 Progress = Callable[[int, int], None]  # (episodes done, episodes in all)
@@ -34,16 +41,18 @@ def export_aloha(
     same_length: bool = False,
     jpeg_quality: int = 90,
     progress: Progress | None = None,
+    fps: float | None = None,
 ) -> list[Path]:
     """Write the clips of `split_names` to `out` as episode_0..N-1.hdf5; returns the files written."""
     folder = Path(folder)
-    splits, clips = curated_clips(folder, split_names)
+    fps = fps or assumed_fps(folder)  # files without an fps attribute: the rate their check assumed
+    splits, clips = curated_clips(folder, split_names, fps)
     if same_length:
         shortest = min(c.length for c in clips)
         clips = [Clip(c.file, c.start, c.start + shortest, c.split) for c in clips]
     with output_folder(out) as staging:
         for i, clip in enumerate(clips):
-            with EpisodeReader(folder / clip.file) as ep:
+            with EpisodeReader(folder / clip.file, default_fps=fps) as ep:
                 _write_clip(ep, clip, staging / L.episode_name(i), jpeg, jpeg_quality)
             if progress is not None:
                 progress(i + 1, len(clips))

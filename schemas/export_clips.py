@@ -21,8 +21,8 @@ import numpy as np
 
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import write_json_atomic
-from demoforge.schemas.episode_layout import episode_number
-from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_layout import episode_order
+from demoforge.schemas.episode_source import AnyEpisodeReader, open_named
 from demoforge.schemas.errors import ConfigError, EpisodeError
 from demoforge.schemas.splits import Span, Splits, verify_split
 
@@ -65,12 +65,12 @@ def tick_ranges(times: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
     return ranges
 
 
-def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
+def clips_of(ep: AnyEpisodeReader, splits: Splits, split: str) -> list[Clip]:
     """The kept spans of one episode as clips of ticks (in the episode time reports and trims use)."""
     if ep.fps is None:
         raise EpisodeError(
             f"{ep.path} has no fps attribute: its episode time, and so its trims, are unknown",
-            "set the file's root attribute fps, or leave it out of the split",
+            "pass --fps (ALOHA records at 50), or set the file's root attribute fps",
         )
     period = 1.0 / ep.fps
     ts = None if L.TIMESTAMPS in ep.missing else ep.array(L.TIMESTAMPS, check_finite=False)
@@ -79,13 +79,24 @@ def clips_of(ep: EpisodeReader, splits: Splits, split: str) -> list[Clip]:
     return [Clip(ep.path.name, a, b, split) for a, b in tick_ranges(times, spans)]
 
 
-def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, list[Clip]]:
+def assumed_fps(reports: str | Path) -> float | None:
+    """The rate `check` gave files without an fps attribute (its thresholds' nominal_fps): trims are in
+    the seconds it measured at that rate."""
+    from demoforge.schemas.splits import load_report
+
+    fps = load_report(reports).get("thresholds", {}).get("nominal_fps")
+    return float(fps) if isinstance(fps, int | float) and fps > 0 else None
+
+
+def curated_clips(
+    folder: str | Path, split_names: list[str], fps: float | None = None, reports: str | Path | None = None
+) -> tuple[Splits, list[Clip]]:
     """The verified split of a dataset and the clips of the episodes in `split_names`.
 
     Ordered by split (as named), then episode number: each split is one contiguous range of the export.
     """
     folder = Path(folder)
-    splits = verify_split(folder)
+    splits = verify_split(folder, reports)
     chosen = [(name, s) for s in split_names for name in sorted(getattr(splits, s), key=_number)]
     if not chosen:
         raise ConfigError(
@@ -94,13 +105,13 @@ def curated_clips(folder: str | Path, split_names: list[str]) -> tuple[Splits, l
         )
     clips: list[Clip] = []
     for name, split in chosen:
-        with EpisodeReader(folder / name) as ep:
+        with open_named(folder, name, fps) as ep:
             clips.extend(clips_of(ep, splits, split))
     return splits, clips
 
 
 def _number(name: str) -> int:
-    return episode_number(name) or 0
+    return episode_order(name)
 
 
 def split_ranges(clips: list[Clip]) -> dict[str, str]:

@@ -28,25 +28,29 @@ from typing import Any
 import numpy as np
 
 from demoforge.schemas.dataset import write_json_atomic
-from demoforge.schemas.episode_reader import EpisodeReader
+from demoforge.schemas.episode_source import AnyEpisodeReader, open_named
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.export_clips import (
     SOURCE_JSON,
     Clip,
+    assumed_fps,
     curated_clips,
     output_folder,
     split_ranges,
     write_source,
 )
 from demoforge.schemas.export_video import CODECS, PIX_FMT, VideoFile
+from demoforge.schemas.lerobot_layout import (
+    CODEBASE_VERSION,
+    DATA_PATH,
+    EPISODES_FILE,
+    INFO_FILE,
+    STATS_FILE,
+    TASKS_FILE,
+    VIDEO_PATH,
+    video_key,
+)
 
-CODEBASE_VERSION = "v3.0"
-DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
-EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
-TASKS_FILE = "meta/tasks.parquet"
-INFO_FILE = "meta/info.json"
-STATS_FILE = "meta/stats.json"
 CHUNKS_SIZE, DATA_FILE_MB, VIDEO_FILE_MB = 1000, 100, 200  # LeRobot's defaults, recorded in info.json
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 IMAGE_STAT_FRAMES = 50  # frames per episode and camera sampled for the image statistics
@@ -54,10 +58,6 @@ IMAGE_STAT_STRIDE = 4  # ... each thinned to every 4th pixel
 UNNAMED_TASK = "unnamed task"
 
 Progress = Callable[[int, int], None]  # (episodes done, episodes in all)
-
-
-def video_key(cam: str) -> str:
-    return f"observation.images.{cam}"
 
 
 @dataclass
@@ -69,9 +69,10 @@ class _Shape:
     cameras: dict[str, tuple[int, int]]  # cam -> (height, width)
     effort: bool
     robot: str
+    velocity: bool = True  # our files always have qvel; a LeRobot source may not
 
     @classmethod
-    def of(cls, ep: EpisodeReader) -> _Shape:
+    def of(cls, ep: AnyEpisodeReader) -> _Shape:
         if not ep.fps or abs(ep.fps - round(ep.fps)) > 1e-9:
             rate = f"fps {ep.fps:g} is not a whole number" if ep.fps else "no fps attribute"
             raise ConfigError(
@@ -80,7 +81,8 @@ class _Shape:
             )
         cams = {c: ep.image(c, 0).shape[:2] for c in ep.cameras}
         robot = str(ep.attrs.get("robot", "")) or "unknown"
-        return cls(round(ep.fps), ep.joint_names, cams, ep.effort is not None, robot)
+        velocity = ep.qvel is not None
+        return cls(round(ep.fps), ep.joint_names, cams, ep.effort is not None, robot, velocity)
 
 
 @dataclass
@@ -108,19 +110,24 @@ def export_lerobot(
     codec: str = "h264",
     video_file_mb: float = VIDEO_FILE_MB,
     progress: Progress | None = None,
+    fps: float | None = None,
+    reports: str | Path | None = None,
 ) -> Path:
     """Write the clips of `split_names` as a LeRobot v3.0 dataset in `out`; returns `out`.
 
     Each camera's episodes go back to back into one mp4, a new one started once a file passes
-    `video_file_mb` (LeRobot's writer does the same at 200 MB).
+    `video_file_mb` (LeRobot's writer does the same at 200 MB). The source may be a LeRobot dataset:
+    its kept ticks are renumbered and its videos cut at the new boundaries (decoded and re-encoded).
+    `reports`: where `check --out` / `split --out` wrote the report and splits.json.
     """
     try:
         import pyarrow  # noqa: F401  (pandas writes parquet through it)
     except ImportError:
         raise ConfigError("the LeRobot export needs pyarrow", "pip install 'demoforge[export]'") from None
     folder = Path(folder)
-    splits, clips = curated_clips(folder, split_names)
-    with EpisodeReader(folder / clips[0].file) as ep:
+    fps = fps or assumed_fps(reports or folder)  # files without an fps attribute: as their check assumed
+    splits, clips = curated_clips(folder, split_names, fps, reports)
+    with open_named(folder, clips[0].file, fps) as ep:
         shape = _Shape.of(ep)
     with output_folder(out) as staging:
         tables = _episodes_and_videos(folder, clips, shape, staging, codec, video_file_mb, progress)
@@ -208,7 +215,7 @@ def _episodes_and_videos(
     try:
         with ThreadPoolExecutor(max(1, len(videos))) as pool:
             for i, clip in enumerate(clips):
-                with EpisodeReader(folder / clip.file) as ep:
+                with open_named(folder, clip.file, shape.fps) as ep:
                     _check_same(ep, shape)
                     task = str(ep.attrs.get("task", "")) or UNNAMED_TASK
                     task_index = tables.tasks.setdefault(task, len(tables.tasks))
@@ -271,9 +278,9 @@ def _write_tables(staging: Path, tables: _Tables, features: dict[str, Any]) -> N
     write_json_atomic(staging / STATS_FILE, doc)
 
 
-def _check_same(ep: EpisodeReader, shape: _Shape) -> None:
+def _check_same(ep: AnyEpisodeReader, shape: _Shape) -> None:
     here = _Shape.of(ep)
-    for what in ("fps", "joint_names", "cameras", "effort"):
+    for what in ("fps", "joint_names", "cameras", "effort", "velocity"):
         if getattr(here, what) != getattr(shape, what):
             raise ConfigError(
                 f"{ep.path}: its {what} ({getattr(here, what)}) differ from the first exported episode's "
@@ -282,12 +289,16 @@ def _check_same(ep: EpisodeReader, shape: _Shape) -> None:
             )
 
 
-def _add_rows(tables: _Tables, ep: EpisodeReader, clip: Clip, index: int, task: int, shape: _Shape) -> None:
+def _add_rows(
+    tables: _Tables, ep: AnyEpisodeReader, clip: Clip, index: int, task: int, shape: _Shape
+) -> None:
     rows = slice(clip.start, clip.stop)
     n = clip.length
     cols = tables
     cols.add("observation.state", ep.qpos[rows].astype(np.float32))
-    cols.add("observation.velocity", ep.qvel[rows].astype(np.float32))
+    if shape.velocity:
+        assert ep.qvel is not None
+        cols.add("observation.velocity", ep.qvel[rows].astype(np.float32))
     if shape.effort:
         assert ep.effort is not None
         cols.add("observation.effort", ep.effort[rows].astype(np.float32))
@@ -300,7 +311,7 @@ def _add_rows(tables: _Tables, ep: EpisodeReader, clip: Clip, index: int, task: 
     cols.add("task_index", np.full(n, task, np.int64))
 
 
-def _encode(ep: EpisodeReader, cam: str, clip: Clip, video: VideoFile) -> np.ndarray:
+def _encode(ep: AnyEpisodeReader, cam: str, clip: Clip, video: VideoFile) -> np.ndarray:
     """Append the clip's frames of one camera to its video; returns thinned frames for the statistics."""
     every = max(1, clip.length // IMAGE_STAT_FRAMES)
     sample = []
@@ -351,11 +362,10 @@ def _flat_stats(name: str, stats: dict[str, np.ndarray]) -> dict[str, Any]:
 def _features(shape: _Shape, codec: str) -> dict[str, Any]:
     j = len(shape.joint_names)
     joints = {"dtype": "float32", "shape": [j], "names": list(shape.joint_names)}
-    features: dict[str, Any] = {
-        "observation.state": joints,
-        "observation.velocity": joints,
-        "action": joints,
-    }
+    features: dict[str, Any] = {"observation.state": joints}
+    if shape.velocity:
+        features["observation.velocity"] = joints
+    features["action"] = joints
     if shape.effort:
         features["observation.effort"] = joints
     for cam, (h, w) in shape.cameras.items():

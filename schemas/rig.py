@@ -108,6 +108,10 @@ class Joint:
         default=0.0, metadata=derived_default(lambda j: j["limits"][0] if j["kind"] == "gripper" else 0.0)
     )
     rest: float | None = None  # where the follower is left before torque goes off; None = start
+    # follower effort (mA; XL430: % of max load) held for `safety.effort_hold_ticks` ticks in a row
+    # above this holds the arm where it is; 0 = 70% of the motor model's current range, -1 = off
+    # (grippers are capped by their current limit instead). Write the reason beside a value you set.
+    effort_limit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,11 @@ class Safety:
     # follower gripper current limit in current-based position mode, mA; 0 = leave the motor's own
     gripper_current_ma: float = field(default=600.0, metadata=NOT_NEGATIVE)
     rest_on_exit: bool = True  # followers to their rest pose, then torque off, when the program ends
+    # ticks in a row a follower joint's effort may exceed its `effort_limit` before the arm holds
+    # (5 = 0.1 s at 50 Hz: longer than a collision's spike, far shorter than a motor's overload time)
+    effort_hold_ticks: int = field(default=5, metadata=NOT_NEGATIVE)
+    # follower gripper speed, full strokes per second: the gripper's step limit and Profile Velocity
+    gripper_speed: float = field(default=4.0, metadata=POSITIVE)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from demoforge.schemas.dataset import REPORT_JSON, SPLITS, episode_files, read_json, write_json_atomic
-from demoforge.schemas.episode_layout import episode_number
+from demoforge.schemas.episode_layout import episode_index_of
 from demoforge.schemas.errors import ConfigError
+from demoforge.schemas.lerobot_reader import is_lerobot
 
 REPORT_SCHEMA_VERSION = 2
 READABLE_REPORT_VERSIONS = (1, 2)
@@ -83,6 +84,15 @@ def load_report(folder: str | Path) -> dict[str, Any]:
 
 
 def _check_fingerprint(folder: Path, name: str, row: dict[str, Any], fix: str) -> None:
+    if is_lerobot(folder):  # a LeRobot episode: the data file its rows are in
+        from demoforge.schemas.episode_source import lerobot_source
+
+        meta = lerobot_source(str(folder)).episodes.get(row.get("episode_index"))  # type: ignore[arg-type]
+        if meta is None:
+            raise ConfigError(f"{folder}: {name} is in the quality report but no longer in the dataset", fix)
+        if row.get("fingerprint") != file_fingerprint(meta.data_file):
+            raise ConfigError(f"{meta.data_file} changed since the quality report was made", fix)
+        return
     path = folder / name
     if not path.is_file():
         raise ConfigError(f"{path} is in the quality report but no longer on disk", fix)
@@ -94,12 +104,35 @@ def check_report_current(folder: str | Path, report: dict[str, Any]) -> None:
     """Raise ConfigError when an episode file changed, vanished or appeared since the report was made."""
     folder = Path(folder)
     fix = "run `demoforge check` again, then `demoforge split`"
+    if is_lerobot(folder):
+        _check_lerobot_current(folder, report, fix)
+        return
     rows = {r["file"]: r for r in report["episodes"]}
     for path in episode_files(folder):
         if path.name not in rows:
             raise ConfigError(f"{path} is not in {folder / REPORT_JSON} (recorded after the check)", fix)
     for name, row in rows.items():
         _check_fingerprint(folder, name, row, fix)
+
+
+def _check_lerobot_current(folder: Path, report: dict[str, Any], fix: str) -> None:
+    """A LeRobot dataset: the same episodes, and each one's data file unchanged since the check."""
+    from demoforge.schemas.episode_source import lerobot_source
+
+    lerobot_source.cache_clear()
+    src = lerobot_source(str(folder))
+    rows = {r.get("episode_index"): r for r in report["episodes"]}
+    for index, meta in src.episodes.items():
+        row = rows.get(index)
+        if row is None:
+            raise ConfigError(f"{folder}: episode {index} is not in the quality report (added since)", fix)
+        if row.get("fingerprint") != file_fingerprint(meta.data_file):
+            raise ConfigError(f"{meta.data_file} changed since the quality report was made", fix)
+    gone = sorted(set(rows) - set(src.episodes), key=str)
+    if gone:
+        raise ConfigError(
+            f"{folder}: episodes {gone} of the quality report are no longer in the dataset", fix
+        )
 
 
 def _spans(value: Any) -> list[Span]:
@@ -167,7 +200,7 @@ class Splits:
         for name in splits.train + splits.val + splits.holdout:
             if name in seen:
                 raise ConfigError(f"{path}: {name} appears in more than one split", fix)
-            if episode_number(name) is None:
+            if episode_index_of(name) is None:
                 raise ConfigError(f"{path}: {name!r} is not an episode file name", fix)
             seen.add(name)
         return splits
@@ -185,29 +218,31 @@ class Splits:
         return [(a, b) for a, b in keep if b > a]
 
 
-def verify_split(folder: str | Path) -> Splits:
+def verify_split(folder: str | Path, reports: str | Path | None = None) -> Splits:
     """The dataset's splits if they still hold; ConfigError naming the fix otherwise.
 
     Refuses when there is no split, when report.json changed since the split was cut, and when an
-    episode the split names changed, vanished or is not in the report.
+    episode the split names changed, vanished or is not in the report. `reports`: where
+    `check --out` / `split --out` wrote them (default: the dataset folder).
     """
     folder = Path(folder)
-    if not (folder / SPLITS).exists():
+    where = Path(reports) if reports is not None else folder
+    if not (where / SPLITS).exists():
         raise ConfigError(
-            f"{folder} has no {SPLITS}: nothing says which episodes are fit to train on",
+            f"{where} has no {SPLITS}: nothing says which episodes are fit to train on",
             f"run `demoforge check {folder}` then `demoforge split {folder}`",
         )
-    splits = Splits.load(folder)
-    report_path = folder / REPORT_JSON
+    splits = Splits.load(where)
+    report_path = where / REPORT_JSON
     fix = "run `demoforge check` then `demoforge split` again"
     if not report_path.exists():
-        raise ConfigError(f"{report_path} is missing, the split {folder / SPLITS} cannot be verified", fix)
+        raise ConfigError(f"{report_path} is missing, the split {where / SPLITS} cannot be verified", fix)
     if sha256_file(report_path) != splits.report_sha256:
-        raise ConfigError(f"{folder / SPLITS} was cut from another quality report than {report_path}", fix)
-    rows = {r["file"]: r for r in load_report(folder)["episodes"]}
+        raise ConfigError(f"{where / SPLITS} was cut from another quality report than {report_path}", fix)
+    rows = {r["file"]: r for r in load_report(where)["episodes"]}
     for name in splits.train + splits.val + splits.holdout:
         if name not in rows:
-            raise ConfigError(f"{folder / SPLITS} lists {name}, which the quality report does not", fix)
+            raise ConfigError(f"{where / SPLITS} lists {name}, which the quality report does not", fix)
         _check_fingerprint(folder, name, rows[name], fix)
     return splits
 

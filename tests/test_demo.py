@@ -66,7 +66,18 @@ def test_demo_end_to_end_then_resumes_without_overwriting(
 
     # eval: rollouts recorded as a dataset, a video, a success rate
     ev = json.loads((out / "eval" / "eval.json").read_text())
-    assert ev["episodes"] == 2 and ev["success_strict"] in (0.0, 0.5, 1.0)  # rollouts in a row
+    assert ev["episodes"] == 2 and ev["schema_version"] == 2
+    # the three counts, recomputed here from the rewards the rollouts recorded (0.4 s = 20 ticks each)
+    rewards = []
+    for f in sorted((out / "eval" / "rollouts").glob("episode_*.hdf5")):
+        with h5py.File(f) as h:
+            rewards.append(h["/reward"][:])
+    assert [len(r) for r in rewards] == [20, 20]
+    top = 4
+    assert ev["success_reached"] == sum(r.max() >= top for r in rewards) / 2
+    assert ev["success_lerobot"] == sum(r[:300].max() >= top for r in rewards) / 2
+    assert ev["success_held"] == sum(r[-1] >= top for r in rewards) / 2
+    assert ev["stage_rates"]["1"] == sum(r.max() >= 1 for r in rewards) / 2
     assert ev["scene_seeds"][0] >= 100_000  # rollouts start from scenes no recorded episode used
     assert Path(ev["videos"][0]).stat().st_size > 0
     assert len(list((out / "eval" / "rollouts").glob("episode_*.hdf5"))) == 2
@@ -77,6 +88,10 @@ def test_demo_end_to_end_then_resumes_without_overwriting(
     assert set(summary["stage_seconds"]) == {"record", "check", "split", "train", "eval"}
     for path in ("report.html", "best.pt", ev["videos"][0]):
         assert path.rsplit("/", 1)[-1] in said
+    # 6 steps of the tiny preset are no result: said so, instead of a bare success rate
+    assert summary["too_few_steps"] and summary["train_steps"] == 6
+    assert "success:         too few steps for a result (6 trained" in said
+    assert "too few steps for a result" in said.split("== eval:")[1].splitlines()[0]
 
     # a second run with the same --out skips every stage and changes no file
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "demo.json"}

@@ -28,6 +28,7 @@ from dynamixel_sdk import (
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel import usb_adapter
 from demoforge.collect.dynamixel.motor_settings import BLOCK_ADDRESS, BLOCK_SIZE, MotorSettings
+from demoforge.collect.dynamixel.port_lock import PortLock
 from demoforge.collect.errors import HardwareError
 
 _EMULATOR_PORTS: dict[str, str] = {}
@@ -125,7 +126,9 @@ class MotorBus:
         self.latency_timer_ms: int | None = None  # read at open; None: the adapter has no timer
         self._ph = PacketHandler(2.0)
         self._port: _Port | None = None
+        self._lock: PortLock | None = None  # one process per port (`port_lock`)
         self._state_read: GroupSyncRead | None = None
+        self._health_read: GroupSyncRead | None = None
 
     # --- connection --------------------------------------------------------------------------------
     def open(self) -> MotorBus:
@@ -144,7 +147,13 @@ class MotorBus:
                 f"{self.port}: baud rate {self.baudrate} is not supported",
                 "use 57600, 1000000, 2000000, 3000000 or 4000000",
             )
-        self._port = port
+        lock = PortLock(self.port, path)
+        try:
+            lock.acquire(port.ser.fileno())
+        except HardwareError:
+            port.closePort()
+            raise
+        self._port, self._lock = port, lock
         self.latency_timer_ms = usb_adapter.read_latency_timer(path, self.sysfs_root)
         if self.check_latency and (self.latency_timer_ms or 0) > usb_adapter.MAX_LATENCY_TIMER_MS:
             self.close()
@@ -155,14 +164,22 @@ class MotorBus:
                 usb_adapter.fix_hint(path, self.sysfs_root),
             )
         self._state_read = GroupSyncRead(port, self._ph, ct.STATE_ADDRESS, ct.STATE_SIZE)
+        self._health_read = GroupSyncRead(port, self._ph, ct.STATE_ADDRESS, ct.HEALTH_SIZE)
         for i in self.ids:
             self._state_read.addParam(i)
+            self._health_read.addParam(i)
         return self
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
         if self._port is not None and self._port.is_open:
             self._port.closePort()
-        self._port = None
+        self._port, self._lock = None, None
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None
 
     def __enter__(self) -> MotorBus:
         return self.open() if self._port is None else self
@@ -264,15 +281,34 @@ class MotorBus:
         raise self._not_answering(motor_id, result)
 
     def read_settings(self, motor_id: int) -> MotorSettings:
-        """The motor's direction, mode, secondary id, offset and limits (one READ)."""
+        """The motor's direction, mode, secondary id, offset and limits (one READ).
+
+        A reply that refuses the read (its error byte) or carries fewer bytes than asked is never
+        parsed: zeros there would read as limits 0..0 and clamp every goal to tick 0."""
+        result, error, data = COMM_SUCCESS, 0, b""
         for attempt in range(self.retries):
             self.stats.transactions += 1
             self.stats.retries += attempt > 0
-            data, result, _error = self._ph.readTxRx(self._p, motor_id, BLOCK_ADDRESS, BLOCK_SIZE)
+            raw, result, error = self._ph.readTxRx(self._p, motor_id, BLOCK_ADDRESS, BLOCK_SIZE)
+            data = bytes(raw)
+            if result == COMM_SUCCESS and len(data) == BLOCK_SIZE and not error & ~ct.ERR_ALERT:
+                return MotorSettings.from_block(data)
             if result == COMM_SUCCESS:
-                return MotorSettings.from_block(bytes(data))
-            self._count(result)
-        raise self._not_answering(motor_id, result)
+                self.stats.corrupt += 1
+            else:
+                self._count(result)
+        if result != COMM_SUCCESS:
+            raise self._not_answering(motor_id, result)
+        self.stats.failures += 1
+        why = (
+            f"refused it ({self._ph.getRxPacketError(error)})"
+            if error & ~ct.ERR_ALERT
+            else f"answered {len(data)} of {BLOCK_SIZE} bytes"
+        )
+        raise HardwareError(
+            f"reading the settings of {self.describe(motor_id)}: the motor {why} ({self.retries} attempts)",
+            "power-cycle the arm; if it persists, check the motor's firmware with Dynamixel Wizard",
+        )
 
     def hardware_errors(self) -> dict[int, list[str]]:
         """Motors whose Hardware Error Status is set: id -> the errors' names."""
@@ -348,8 +384,21 @@ class MotorBus:
     # --- the hot path ------------------------------------------------------------------------------
     def sync_read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One sync read of every motor: (current/load, velocity, position) raw signed values, (M,) each."""
-        group = self._state_read
-        assert group is not None, "open() the bus first"
+        assert self._state_read is not None, "open() the bus first"
+        raw = np.frombuffer(self._sync_read(self._state_read, ct.STATE_SIZE), dtype="<i2, <i4, <i4")
+        return raw["f0"].astype(np.int64), raw["f1"].astype(np.int64), raw["f2"].astype(np.int64)
+
+    def sync_read_health(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`sync_read_state` plus input voltage (0.1 V) and temperature (°C), in the same one sync read
+        (126..146: 11 more bytes per motor, instead of a second transaction)."""
+        assert self._health_read is not None, "open() the bus first"
+        raw = np.frombuffer(
+            self._sync_read(self._health_read, ct.HEALTH_SIZE), dtype="<i2, <i4, <i4, V8, <u2, u1"
+        )
+        return tuple(raw[f].astype(np.int64) for f in ("f0", "f1", "f2", "f4", "f5"))  # type: ignore[return-value]
+
+    def _sync_read(self, group: GroupSyncRead, size: int) -> bytes:
+        """The data of one sync read, every motor's `size` bytes in `self.ids` order."""
         failed, result = -1, COMM_SUCCESS
         for attempt in range(self.retries):
             self.stats.transactions += 1
@@ -364,7 +413,7 @@ class MotorBus:
                 errors = []
                 # Our own receive loop (instead of group.rxPacket) tells which motor failed.
                 for i in self.ids:
-                    data, result, error = self._ph.readRx(self._p, i, ct.STATE_SIZE)
+                    data, result, error = self._ph.readRx(self._p, i, size)
                     if result != COMM_SUCCESS:
                         failed = i
                         break
@@ -373,14 +422,7 @@ class MotorBus:
                 if failed < 0:
                     for i, error in errors:
                         self._check_status(i, error)
-                    raw = np.frombuffer(
-                        b"".join(bytes(group.data_dict[i]) for i in self.ids), dtype="<i2, <i4, <i4"
-                    )
-                    return (
-                        raw["f0"].astype(np.int64),
-                        raw["f1"].astype(np.int64),
-                        raw["f2"].astype(np.int64),
-                    )
+                    return b"".join(bytes(group.data_dict[i]) for i in self.ids)
             self._count(result)
         raise self._not_answering(failed if failed >= 0 else self.ids[0], result)
 

@@ -142,6 +142,9 @@ TABLE_SIZE = 147  # bytes of the emulated image; the indirect-address area (168+
 # The recorder's one sync read: present current, velocity and position are contiguous.
 STATE_ADDRESS = 126
 STATE_SIZE = 10
+# About once a second the same sync read runs on to Present Input Voltage (144) and Temperature (146).
+HEALTH_SIZE = 147 - STATE_ADDRESS
+DRIVE_MODE_TIME_PROFILE = 0x04  # Drive Mode bit 2: Profile Velocity is a time, not a speed
 
 
 @dataclass(frozen=True)

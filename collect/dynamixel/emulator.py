@@ -60,6 +60,7 @@ class MotorSpec:
     operating_mode: int = ct.MODE_POSITION
     couple_to: int | None = None  # the motor sharing this one's rigid joint (a shadow's partner)
     couple_sign: int = -1  # -1: mounted opposite to `couple_to` (positions move oppositely)
+    return_delay: int | None = None  # as a previous session left it; None: the chain's (factory) value
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def build_chain(spec: ChainSpec) -> ServoChain:
         s = Servo(ct.model(m.model), m.id, m.position)
         s.set("min_position_limit", m.min_position)
         s.set("max_position_limit", m.max_position)
-        s.set("return_delay_time", spec.return_delay)
+        s.set("return_delay_time", spec.return_delay if m.return_delay is None else m.return_delay)
         s.set("drive_mode", m.drive_mode)
         s.set("secondary_id", m.secondary_id)
         s.set("homing_offset", m.homing_offset)

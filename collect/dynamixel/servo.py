@@ -14,7 +14,12 @@ What the safety checks depend on is modelled as the e-manual describes it:
 - In Current-based Position Control Mode the current is capped by Goal Current and Current Limit.
   A motor held at a high current (a gripper squeezing an object, two motors fighting) for
   `OVERLOAD_S` trips its overload error and turns torque off.
-- `stops` is the mechanical travel left to a motor (an object between the gripper fingers).
+- `stops` is the mechanical travel left to a motor (an object between the gripper fingers, an
+  obstacle in an arm's way). Pushing against one, the current keeps rising (`PUSH_RISE_PER_S`, as a
+  position controller's integral and saturating PWM do) up to the motor's cap.
+- Profile Velocity (112, units of 0.229 rev/min; 0 = none) caps the speed in the position modes.
+- Temperature rises with the square of the current and cools toward `AMBIENT_C`; past the Temperature
+  Limit (31) the overheating error turns torque off (Hardware Error Status bit 2).
 
 The motors of one bus, answering instruction packets, are a `servo_chain.ServoChain`.
 """
@@ -31,13 +36,24 @@ CURRENT_PER_TICK = 2.0  # raw current units per tick of position error (a stiff 
 OVERLOAD_FRACTION = 0.8  # of the model's maximum current, held for OVERLOAD_S, trips the overload error
 OVERLOAD_S = 1.0
 RELEASE_BLEND_S = 0.2  # a released (scripted) leader glides back onto its path over this long
+PUSH_RISE_PER_S = 1.0  # against a stop, current rises by this fraction of the model's maximum per second
+AMBIENT_C = 30.0
+HEAT_C_PER_S = 1.0  # °C/s at the model's maximum current (scales with the current squared)
+COOL_TAU_S = 300.0  # s: time constant of cooling toward ambient
+HW_ERROR_OVERHEATING = 0x04  # Hardware Error Status bit 2
+TICKS_PER_S_PER_VELOCITY_UNIT = ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV
 
 _POSITION_MODES = (ct.MODE_POSITION, ct.MODE_EXTENDED_POSITION, ct.MODE_CURRENT_POSITION)
 
 
 def _affects_config(address: int, size: int) -> bool:
-    """A write touching the EEPROM area, Torque Enable or Goal Current changes `Servo._config`."""
-    return address < ct.EEPROM_END + 1 or (address < 104 and address + size > 102)
+    """A write touching the EEPROM area, Torque Enable, Goal Current or Profile Velocity changes
+    `Servo._config`."""
+    return (
+        address < ct.EEPROM_END + 1
+        or (address < 104 and address + size > 102)
+        or (address < 116 and address + size > 112)
+    )
 
 
 class Servo:
@@ -45,7 +61,7 @@ class Servo:
 
     def __init__(self, model: ct.Model, motor_id: int, position: float = ct.CENTER_TICK) -> None:
         self.model = model
-        self._cfg: tuple[int, bool, int, int] | None = None
+        self._cfg: tuple[int, bool, int, int, float] | None = None
         self.mem = bytearray(ct.TABLE_SIZE)
         for reg in model.registers.values():
             self._put(reg, reg.default)
@@ -61,6 +77,8 @@ class Servo:
         self._released: tuple[float, float] | None = None  # (time, offset) when a driven arm was let go
         self._before = self.position
         self._dt = 0.0
+        self._push = 0.0  # current built up pushing against a stop (raw units)
+        self.temperature = float(self.get("present_temperature") or AMBIENT_C)
 
     @property
     def id(self) -> int:
@@ -80,12 +98,15 @@ class Servo:
         """Set a register directly (the emulator's own state, bypassing the write checks)."""
         reg = self.model.register(name)
         self._put(reg, value)
+        if name == "present_temperature":  # a motor already warm (the physics carries on from there)
+            self.temperature = float(value)
         if _affects_config(reg.address, reg.size):
             self._cfg = None
 
-    def _config(self) -> tuple[int, bool, int, int]:
-        """(operating mode, reversed, applied homing offset, current cap), cached between the writes
-        that change them: the physics reads them for every motor on every packet."""
+    def _config(self) -> tuple[int, bool, int, int, float]:
+        """(operating mode, reversed, applied homing offset, current cap, most ticks/s (inf: no profile)),
+        cached between the writes that change them: the physics reads them for every motor on every
+        packet."""
         if self._cfg is None:
             mode = self.get("operating_mode")
             off = self.get("homing_offset")
@@ -95,7 +116,9 @@ class Servo:
             cap = top
             if mode == ct.MODE_CURRENT_POSITION and self.model.current_unit_ma is not None:
                 cap = min(top, self.get("current_limit"), abs(self.get("goal_current")))
-            self._cfg = (mode, bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE), off, cap)
+            pv = self.get("profile_velocity")
+            speed = pv * TICKS_PER_S_PER_VELOCITY_UNIT if pv > 0 and mode in _POSITION_MODES else math.inf
+            self._cfg = (mode, bool(self.get("drive_mode") & ct.DRIVE_MODE_REVERSE), off, cap, speed)
         return self._cfg
 
     # --- frames: mechanical ticks <-> register values ---------------------------------------------
@@ -107,11 +130,11 @@ class Servo:
         return self._config()[1]
 
     def to_register(self, mechanical: float) -> float:
-        _, rev, off, _ = self._config()
+        _, rev, off, _, _ = self._config()
         return (ct.TICKS_PER_REV - mechanical if rev else mechanical) + off
 
     def to_mechanical(self, register: float) -> float:
-        _, rev, off, _ = self._config()
+        _, rev, off, _, _ = self._config()
         v = register - off
         return ct.TICKS_PER_REV - v if rev else v
 
@@ -138,8 +161,10 @@ class Servo:
             self.position = target
         elif torque and mode in _POSITION_MODES:
             goal = self.to_mechanical(self.get("goal_position"))
-            self.position += (goal - self.position) * (1.0 - math.exp(-dt / TAU_S))
-            self.position = min(max(self.position, self.stops[0]), self.stops[1])
+            step = (goal - self.position) * (1.0 - math.exp(-dt / TAU_S))
+            most = self._config()[4] * dt  # Profile Velocity
+            wanted = self.position + min(max(step, -most), most)
+            self.position = min(max(wanted, self.stops[0]), self.stops[1])
         elif torque and mode == ct.MODE_VELOCITY:
             self.position += self.get("goal_velocity") * ct.VELOCITY_UNIT_RPM / 60 * ct.TICKS_PER_REV * dt
         self._dt = dt
@@ -152,11 +177,18 @@ class Servo:
         cap = self.current_cap()
         sign = -1 if self.reversed() else 1
         error = 0.0  # ticks between goal and position: what the controller pushes against
+        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
         if self.mem[64] and self._config()[0] in _POSITION_MODES:
             error = self.to_mechanical(self.get("goal_position")) - self.position
-        current = max(-cap, min(cap, round(sign * error * CURRENT_PER_TICK)))
+        lo, hi = self.stops
+        if self.mem[64] and ((self.position >= hi and error > 0) or (self.position <= lo and error < 0)):
+            self._push = min(float(cap), self._push + PUSH_RISE_PER_S * top * dt)  # against a stop
+        else:
+            self._push = 0.0
+        drive = error * CURRENT_PER_TICK + math.copysign(self._push, error)
+        current = max(-cap, min(cap, round(sign * drive)))
         self._put(self.model.register(reg126), current)
-        top = self.model.register("goal_current").hi if self.model.current_unit_ma is not None else 1000
+        self._heat(current / top, dt)
         if abs(current) >= OVERLOAD_FRACTION * top and self.mem[64]:
             if self._overloaded_since is None:
                 self._overloaded_since = now
@@ -173,6 +205,16 @@ class Servo:
         self._put(self.model.register("present_position"), round(self.to_register(self.position)))
         self.set("moving", int(abs(velocity) > 1.0))
         self.set("realtime_tick", int(now * 1000) % 32768)
+
+    def _heat(self, load: float, dt: float) -> None:
+        """Temperature from the current drawn (`load`: fraction of the maximum); the overheating
+        shutdown past the Temperature Limit."""
+        self.temperature += (HEAT_C_PER_S * load * load - (self.temperature - AMBIENT_C) / COOL_TAU_S) * dt
+        self._put(self.model.register("present_temperature"), max(0, min(255, round(self.temperature))))
+        if self.temperature > self.get("temperature_limit") and self.mem[64]:
+            self.set("hardware_error_status", self.get("hardware_error_status") | HW_ERROR_OVERHEATING)
+            self.mem[64] = 0  # the firmware's shutdown: torque off
+            self._cfg = None
 
     def _torque_changed(self, on: bool, now: float | None) -> None:
         if on and self.get("operating_mode") == ct.MODE_POSITION:

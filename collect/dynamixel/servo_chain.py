@@ -16,9 +16,11 @@ from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel import protocol as p
 from demoforge.collect.dynamixel.servo import Servo
 
-FAULTS = ("silent", "gone", "corrupt", "latency", "overload")
+FAULTS = ("silent", "gone", "corrupt", "latency", "overload", "short", "refuse")
 # silent: processes instructions, never replies (broken TX wire); gone: unplugged, ignores everything;
-# corrupt: replies with a bad CRC; latency: replies `seconds` late; overload: hardware error, torque off.
+# corrupt: replies with a bad CRC; latency: replies `seconds` late; overload: hardware error, torque off;
+# short: a reply carrying data carries only half of it; refuse: a reply carrying data says "access
+# error" and carries none (what a firmware refusing a READ sends).
 
 
 @dataclass
@@ -96,6 +98,12 @@ class ServoChain:
             return []
         if servo.get("hardware_error_status"):
             error |= ct.ERR_ALERT
+        fault = self.faults.get(servo.id)
+        if fault is not None and fault.count != 0 and data:
+            if fault.kind == "short":
+                data = data[: len(data) // 2]
+            elif fault.kind == "refuse":
+                data, error = b"", error | ct.ERR_ACCESS
         packet = p.status(servo.id if reply_id is None else reply_id, error, data)
         delay = servo.get("return_delay_time") * ct.RETURN_DELAY_UNIT_S + self.reply_latency_s
         fault = self.faults.get(servo.id)

@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="append", default=[], metavar="ID", help="check id to accept (repeat)")
     p.add_argument("--reason", default="", help="why the episode is fine despite the finding")
     p.add_argument("--revoke", action="store_true", help="remove the episode's override")
+    p.add_argument("--out", type=Path, help="the folder `check --out` wrote the report to (a LeRobot source)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "nothing to accept", "name the findings with --check ID, or remove them with --revoke"
         )
-    override = set_override(args.dir, args.episode, [] if args.revoke else args.check, args.reason)
+    out = args.out or args.dir
+    override = set_override(args.dir, args.episode, [] if args.revoke else args.check, args.reason, args.out)
     what = f"accepts {', '.join(override['accept'])}" if override else "override removed"
-    print(f"{args.episode}: {what} ({args.dir / OVERRIDES}); run `demoforge split {args.dir}` again")
+    again = f"{args.dir}{f' --out {args.out}' if args.out else ''}"
+    print(f"{args.episode}: {what} ({out / OVERRIDES}); run `demoforge split {again}` again")
     return 0

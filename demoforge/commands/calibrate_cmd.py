@@ -13,6 +13,7 @@ HELP = "Calibrate the arms of a rig: motor settings, zero pose, direction pose, 
 EXAMPLES = """examples:
   demoforge calibrate --rig aloha                 # every arm, with prompts (a person must be there)
   demoforge calibrate --rig my_rig.toml --arm left
+  demoforge calibrate --rig koch --recentre       # also re-centre motors whose limits cross tick 0/4095
   demoforge calibrate --rig virtual --unattended  # emulated arms only: the emulator takes the poses
   demoforge calibrate --rig aloha --show          # where each arm's calibration file is; changes nothing
 a shipped rig's calibrations live in your config folder (per user, kept across upgrades), keyed by the
@@ -27,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arm", help="calibrate only this arm (default: all)")
     parser.add_argument(
         "--range-seconds", type=float, default=8.0, help="how long to sample the range of motion (default: 8)"
+    )
+    parser.add_argument(
+        "--recentre",
+        action="store_true",
+        help="write the Homing Offset (within ±1024) that brings a joint whose limits cross the "
+        "encoder's 0/4095 wrap back inside one turn (without it such a motor is refused, naming the offset)",
     )
     parser.add_argument(
         "--show", action="store_true", help="print where each arm's calibration file is, and stop"
@@ -84,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
                 poser=chains.place_pose if chains is not None and calibration.is_virtual(arm) else None,
                 range_s=args.range_seconds,
                 say=lambda line: print(line, flush=True),
+                recentre=args.recentre,
             )
     return 0

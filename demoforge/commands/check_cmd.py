@@ -29,7 +29,7 @@ from demoforge.quality import (
 from demoforge.quality.episode_table import write_episodes_csv
 from demoforge.quality.incidents import group_incidents
 from demoforge.quality.next_steps import summarize
-from demoforge.schemas.dataset import dataset_episodes
+from demoforge.schemas.episode_source import list_episodes, resolve_dataset
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.writable import require_writable
 
@@ -40,7 +40,8 @@ EXAMPLES = """examples:
   demoforge check data/pick_cube --jobs 4 --config thresholds.toml
   demoforge check data/sim_insertion --allow-unlabelled --json > report.json
   demoforge check data/pick_cube --fail-on error      # in CI: exit 1 when an episode fails
-  demoforge check /mnt/shared/pick_cube --out reports/pick_cube   # a dataset you may not write to
+  demoforge check ~/lerobot/aloha_sim_insertion_human --out checked/insertion   # a LeRobot dataset
+  demoforge check /mnt/shared/pick_cube --out checked/pick_cube  # a dataset you may not write to
 exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
 when an episode has a finding at that level (the report is still written), 2 bad input (path, config).
 the checks and their thresholds: docs/quality-checks.md.
@@ -49,18 +50,25 @@ FAILED_EXIT = 1  # --fail-on tripped; 2 is reserved for user errors (bad path, b
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", type=Path, help="dataset folder holding episode_<i>.hdf5 files")
     p.add_argument(
-        "--config", type=Path, help="thresholds TOML overriding the defaults (see quality/thresholds.py)"
+        "dir", type=Path, help="dataset folder: episode_<i>.hdf5 files, or a LeRobot v3.0/v2.1 dataset"
     )
-    p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
-    p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.add_argument(
         "--out",
         type=Path,
-        help="write report.json, report.html and episodes.csv into this folder instead of DIR/quality "
-        "(the dataset is then only read: for a shared or read-only dataset)",
+        help="write quality/report.json, report.html and episodes.csv under this folder instead of DIR "
+        "(a read-only or shared dataset, a Hugging Face cache: DIR is then only read)",
     )
+    p.add_argument(
+        "--config", type=Path, help="thresholds TOML overriding the defaults (see quality/thresholds.py)"
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="rate of episode files without an fps attribute (plain ALOHA files; default 50, ALOHA's rate)",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="episodes checked in parallel processes (default 1)")
+    p.add_argument("--json", action="store_true", help="print report.json to stdout instead of the table")
     p.add_argument("--allow-unlabelled", action="store_true", help="do not fail episodes with success = -1")
     p.add_argument(
         "--unattended", action="store_true", help="plain progress lines, no bar (implied without a TTY)"
@@ -74,29 +82,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder: Path = args.dir
+    folder: Path = resolve_dataset(args.dir)
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} must be at least 1", "use e.g. --jobs 4")
     th = load_thresholds(args.config)
     if args.allow_unlabelled:
         th = dataclasses.replace(th, allow_unlabelled=True)
-    files = dataset_episodes(folder)  # raises for a missing or empty folder
-    out: Path | None = args.out
-    require_writable(
-        out if out is not None else folder / "quality",
+    if args.fps is not None:
+        if not args.fps > 0:
+            raise ConfigError(f"--fps {args.fps} is not a positive rate", "use e.g. --fps 50")
+        th = dataclasses.replace(th, nominal_fps=args.fps)
+    files = list_episodes(folder)  # raises for a missing or empty folder
+    out = args.out or folder
+    require_writable(  # before checking: a dataset one may not write is one message, not a traceback
+        out / "quality",
         "the report folder",
-        f"check it with `--out DIR` (report.json, report.html and episodes.csv go there; {folder} is "
-        "only read)"
-        if out is None
+        f"check it with `--out DIR` (report.json, report.html and episodes.csv go to DIR/quality; "
+        f"{folder} is only read)"
+        if args.out is None
         else "choose another --out folder",
     )
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)
-    json_path = write_report_json(folder, report, to=out and out / "report.json")
-    html_path = write_report_html(folder, report, to=out and out / "report.html")
-    csv_path = write_episodes_csv(
-        folder, report, summarize(report).overrides, to=out and out / "episodes.csv"
-    )
+    json_path = write_report_json(out, report)
+    html_path = write_report_html(out, report)
+    csv_path = write_episodes_csv(out, report, summarize(report).overrides)
     if args.json:
         json.dump(report_to_json(report), sys.stdout, indent=1)
         sys.stdout.write("\n")

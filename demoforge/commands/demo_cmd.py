@@ -286,7 +286,7 @@ class DemoStages:
         return f"{s['steps']} steps, best val loss {best.get('val_loss', float('nan')):.4f}"
 
     def evaluate(self) -> str:
-        from demoforge.policy.evaluate import evaluate
+        from demoforge.policy.evaluate import evaluate, success_counts
 
         if (self.eval_dir / "eval.json").exists():
             return "eval.json exists, skipped"
@@ -299,9 +299,11 @@ class DemoStages:
             videos=1,
             device=self.args.device,
         )
-        return f"success {s['success_strict']}"
+        run = json.loads((self.run_dir / "run.json").read_text())
+        return _success_words(run, success_counts(s))
 
     def summary(self, times: dict[str, float]) -> dict[str, Any]:
+        from demoforge.policy.evaluate import success_counts
         from demoforge.schemas.splits import load_report
 
         report = load_report(self.dataset)
@@ -317,8 +319,9 @@ class DemoStages:
             "checkpoint": str(self.run_dir / "best.pt"),
             "train_steps": run["steps"],
             "eval_episodes": ev["episodes"],
-            "success_strict": ev["success_strict"],
-            "success_lerobot": ev["success_lerobot"],
+            "min_steps": run.get("min_steps"),
+            "too_few_steps": bool(run.get("too_few_steps")),
+            **success_counts(ev),
             "video": (ev.get("videos") or [None])[0],
             "stage_seconds": times,
         }
@@ -331,13 +334,23 @@ class DemoStages:
             f"planted faults (ground truth): {s['faults']}",
             f"quality report:  {s['report']}",
             f"checkpoint:      {s['checkpoint']} ({s['train_steps']} steps)",
-            f"success:         {_pct(s['success_strict'])} held at the end (ACT paper), "
-            f"{_pct(s['success_lerobot'])} reached within 300 ticks (LeRobot), "
-            f"over {s['eval_episodes']} rollouts",
+            f"success:         {_success_words(s, s)}, over {s['eval_episodes']} rollouts",
             f"rollout video:   {s['video']}",
             "stage times:     " + ", ".join(f"{k} {v:.0f} s" for k, v in s["stage_seconds"].items()),
         ]
         return "\n".join(lines)
+
+
+def _success_words(run: dict[str, Any], ev: dict[str, Any]) -> str:
+    """The three success counts, or why a run trained too briefly has none worth reading."""
+    steps, need = run.get("steps") or run.get("train_steps"), run.get("min_steps")
+    if run.get("too_few_steps"):
+        return f"too few steps for a result ({steps:,} trained, the preset needs {need:,})"
+    return (
+        f"{_pct(ev['success_reached'])} reached the top reward (ACT paper's count), "
+        f"{_pct(ev['success_lerobot'])} within 300 ticks (LeRobot's), "
+        f"{_pct(ev['success_held'])} held to the end"
+    )
 
 
 def _pct(v: float | None) -> str:

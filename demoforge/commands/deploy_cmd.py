@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   demoforge deploy --rig virtual --checkpoint runs/pick/best.pt --seconds 10
   demoforge deploy --rig aloha --checkpoint runs/pick/best.pt --record data/rollouts --episodes 5
   demoforge deploy --rig aloha --checkpoint runs/pick/best.pt --ensemble chunk --execute-every 50
+  demoforge deploy --rig aloha --checkpoint cube.onnx --seconds 30      # onnxruntime (export-policy)
 the followers first ramp to the rig's start pose, then the policy drives them through the same safety
 clamps as teleop. Inference runs off the control thread; the loop never waits for it.
 """
@@ -22,7 +23,12 @@ clamps as teleop. Inference runs off the control thread; the loop never waits fo
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
-    p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt from `demoforge train`")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="RUN/best.pt from `demoforge train`, or an .onnx file from `demoforge export-policy`",
+    )
     p.add_argument("--record", type=Path, metavar="DIR", help="record the rollouts as episodes into DIR")
     add_view(p)
     p.add_argument("--episodes", type=int, default=1, help="with --record: rollouts to record (default 1)")
@@ -36,12 +42,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="cpu", help="torch device for inference (default cpu)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="inference device: cpu, cuda, cuda:N or auto = CUDA where present (for .onnx files: TensorRT, "
+        "then CUDA), else cpu (default auto)",
+    )
     p.add_argument(
         "--precision",
-        choices=("auto", "bf16", "fp32"),
+        choices=("auto", "bf16", "fp32", "fp16"),
         default="auto",
-        help="number format: auto = bfloat16 where the hardware computes it (GPUs, AVX512-BF16/AMX CPUs)",
+        help="number format: auto = bfloat16 where the hardware computes it (GPUs, AVX512-BF16/AMX CPUs), "
+        "for .onnx files the exported one; fp16 for .onnx files only",
     )
 
 
@@ -71,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.collect.operator_display import PlainDisplay
     from demoforge.collect.recorder import Recorder, RecordOptions
     from demoforge.collect.rigs import resolve_rig
-    from demoforge.policy.runner import Policy, PolicyGoals, latency_summary
+    from demoforge.policy.api import load_policy, threads_beside_control_loop
+    from demoforge.policy.runner import PolicyGoals, latency_summary
 
     rig = resolve_rig(args.rig)
-    policy = Policy.load(args.checkpoint, args.device, args.precision)
+    policy = load_policy(args.checkpoint, args.device, args.precision, threads=threads_beside_control_loop())
     policy.check_rig(rig)
+    print(f"policy {args.checkpoint} on {policy.runtime}")
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
     view = open_view(args, rig)
     try:

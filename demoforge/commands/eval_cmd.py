@@ -13,12 +13,13 @@ HELP = "evaluate a trained policy on a rig: rollouts recorded, success (needs a 
 EXAMPLES = """examples:
   demoforge eval runs/cube/best.pt --rig sim-transfer-cube --episodes 50 --out evals/cube
   demoforge eval runs/cube/best.pt --rig virtual --episodes 2 --episode-time 2 --out evals/smoke
+  demoforge eval cube.onnx --rig sim-transfer-cube --episodes 50 --out evals/cube-onnx   # same scenes
 writes OUT/eval.json, OUT/rollouts/ (a dataset: `demoforge check` it) and OUT/videos/*.mp4.
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", type=Path, help="RUN/best.pt")
+    p.add_argument("checkpoint", type=Path, help="RUN/best.pt, or an .onnx file from export-policy")
     p.add_argument("--rig", required=True, help="a simulation rig for success rates; any rig runs")
     p.add_argument("--episodes", type=int, default=50, help="rollouts (default 50)")
     p.add_argument("--episode-time", type=float, help="seconds per rollout (default: 400 ticks on sim rigs)")
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from demoforge.commands.deploy_cmd import ensemble_overrides
-    from demoforge.policy.evaluate import evaluate
+    from demoforge.policy.evaluate import SUCCESS_KEYS, evaluate
 
     out = args.out or args.checkpoint.parent / f"eval_{Path(args.rig).stem}"
     s = evaluate(
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         ensemble=ensemble_overrides(args),
     )
-    short = {k: s[k] for k in ("episodes", "success_lerobot", "success_strict", "stage_rates", "jumps")}
+    short = {k: s[k] for k in ("episodes", *SUCCESS_KEYS, "stage_rates", "jumps")}
     print(json.dumps(short))
     if s.get("success_note"):
         print(s["success_note"])

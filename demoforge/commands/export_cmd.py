@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from demoforge.schemas.episode_source import resolve_dataset
 from demoforge.schemas.export_clips import parse_splits
 from demoforge.schemas.writable import require_writable
 
@@ -42,10 +43,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="aloha: cut every episode to the shortest (the original ACT loader needs equal lengths)",
     )
+    p.add_argument(
+        "--reports",
+        type=Path,
+        help="the folder `check --out` and `split --out` wrote to (a read-only or LeRobot source)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="rate of episode files without an fps attribute (default: the rate `check` assumed for them)",
+    )
     p.add_argument("--unattended", action="store_true", help="plain progress lines instead of a bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    args.dir = resolve_dataset(args.dir)  # a Hub repo id: the local cache's copy
     splits = parse_splits(args.split)
     require_writable(args.out, "the export folder", "export into a folder you may write: another OUT")
     console = Console()
@@ -68,13 +80,21 @@ def run(args: argparse.Namespace) -> int:
                 codec=args.vcodec,
                 video_file_mb=args.video_file_mb,
                 progress=progress,
+                fps=args.fps,
+                reports=args.reports,
             )
             console.print(f"wrote a LeRobot v3.0 dataset to {escape(str(args.out))}")
         else:
             from demoforge.schemas.export_aloha import export_aloha
 
             files = export_aloha(
-                args.dir, args.out, splits, jpeg=args.jpeg, same_length=args.same_length, progress=progress
+                args.dir,
+                args.out,
+                splits,
+                jpeg=args.jpeg,
+                same_length=args.same_length,
+                progress=progress,
+                fps=args.fps,
             )
             console.print(f"wrote {len(files)} episodes to {escape(str(args.out))}")
             _warn_unequal(console, files, args.same_length)

@@ -19,7 +19,10 @@ loss.png, run.json, config.toml.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", type=Path, help="dataset folder with splits.json")
+    p.add_argument("dir", type=Path, help="dataset folder with splits.json (ours or a LeRobot dataset)")
+    p.add_argument(
+        "--reports", type=Path, help="the folder `check --out` and `split --out` wrote to (a LeRobot source)"
+    )
     p.add_argument("--out", required=True, type=Path, help="run folder (created)")
     p.add_argument(
         "--preset", choices=("tiny", "cpu", "paper"), default="paper", help="base settings (default: paper)"
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from demoforge.policy.config import load_config
     from demoforge.policy.train import train
+    from demoforge.schemas.episode_source import resolve_dataset
     from demoforge.schemas.writable import require_writable
 
     require_writable(args.out, "the run folder", "train into a folder you may write: --out RUN")
@@ -54,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **changes))  # type: ignore[arg-type]
     live = sys.stdout.isatty() and not args.unattended
     summary = train(
-        args.dir, args.out, cfg, resume=args.resume, cache=args.cache, live=live, steps=args.steps
+        resolve_dataset(args.dir),
+        args.out,
+        cfg,
+        resume=args.resume,
+        cache=args.cache,
+        live=live,
+        steps=args.steps,
+        reports=args.reports,
     )
     if summary:
         best = summary["best"]

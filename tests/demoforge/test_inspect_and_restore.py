@@ -33,16 +33,16 @@ def _plain_aloha(path: Path, n: int) -> Path:
     return path
 
 
-def test_inspect_says_the_rate_is_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_says_which_rate_it_assumed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # as `check` does: ALOHA's 50 Hz for a file without an fps attribute, or --fps (issue 21)
     _plain_aloha(tmp_path / "episode_0.hdf5", 400)
     write_episode(tmp_path / "episode_1.hdf5", n=10)
     assert main(["inspect", str(tmp_path / "episode_0.hdf5")]) == 0
     out = _flat(capsys.readouterr().out)
-    assert "400 ticks, no fps attribute" in out and "400.00 s" not in out
-    assert main(["inspect", str(tmp_path)]) == 0
+    assert "400 ticks, 8.00 s, 50 Hz assumed: no fps attribute" in out and "400.00 s" not in out
+    assert main(["inspect", str(tmp_path), "--fps", "25"]) == 0
     out = _flat(capsys.readouterr().out)
-    assert "400.00" not in out
-    assert "total recorded time: 0.2 s (and 1 episode(s) of unknown duration: no fps attribute)" in out
+    assert "16.00" in out and "total recorded time: 16.2 s" in out
 
 
 def test_discarded_episode_is_hidden_from_hdf5_globs_inspected_and_restored(

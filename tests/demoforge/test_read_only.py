@@ -105,6 +105,10 @@ def test_check_out_reads_only(shared: Path, tmp_path: Path, capsys: pytest.Captu
     with read_only(shared):
         assert main(["check", str(shared / "ds"), "--out", str(out), "--unattended"]) == 0
     assert tree_digest(shared) == before
-    assert sorted(p.name for p in out.iterdir()) == ["episodes.csv", "report.html", "report.json"]
-    assert len(json.loads((out / "report.json").read_text())["episodes"]) == 4
-    assert f"wrote {out / 'report.json'}" in capsys.readouterr().out.replace("\n", "")
+    assert sorted(p.name for p in (out / "quality").iterdir()) == [
+        "episodes.csv",
+        "report.html",
+        "report.json",
+    ]
+    assert len(json.loads((out / "quality" / "report.json").read_text())["episodes"]) == 4
+    assert f"wrote {out / 'quality' / 'report.json'}" in capsys.readouterr().out.replace("\n", "")

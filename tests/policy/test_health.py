@@ -37,3 +37,29 @@ def test_loss_not_falling() -> None:
 def test_validation_diverging_names_the_kept_checkpoint() -> None:
     text = advise(rows(1.0, FALLING, [(50, 0.5), (100, 0.2), (150, 0.4), (200, 0.5)]), 200)["overfitting"]
     assert "step 100" in text and "best.pt" in text and "while the training loss still falls" in text
+
+
+def timed(step_s: list[float]) -> list[dict[str, Any]]:
+    return [
+        {"split": "train", "step": 10 * (i + 1), "loss": 1.0, "l1": 1.0, "kl": 2.0, "step_s": t}
+        for i, t in enumerate(step_s)
+    ]
+
+
+def test_steps_far_slower_than_the_runs_own_best_are_named() -> None:
+    # contention simulated by injecting the measured step times, not by loading the machine
+    calm = advise(timed([0.30, 0.25, 0.26, 0.27]), 10_000)
+    assert "slow_steps" not in calm
+    busy = advise(timed([0.30, 0.25, 0.26, 7.0]), 10_000)
+    assert "28x this run's fastest" in busy["slow_steps"] and "taskset" in busy["slow_steps"]
+
+
+def test_a_budget_too_short_for_the_presets_steps_is_named_while_training() -> None:
+    rows = timed([0.5, 0.5])  # 2 steps/s at step 20
+    # 600 s left: ~1,220 steps in all, below the 3,000 the preset needs
+    short = advise(rows, 20_000, min_steps=3_000, budget_left_s=600.0)
+    assert "will stop near step 1,220" in short["too_few_steps"]
+    assert "too_few_steps" not in advise(rows, 20_000, min_steps=3_000, budget_left_s=6_000.0)
+    # no budget: the run ends at its steps; fewer than the preset needs is named as well
+    assert "too_few_steps" in advise(rows, 1_000, min_steps=3_000)
+    assert "too_few_steps" not in advise(rows, 20_000, min_steps=3_000)

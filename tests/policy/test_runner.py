@@ -17,7 +17,8 @@ from demoforge.policy.act import ACT
 from demoforge.policy.checkpoint import save_checkpoint
 from demoforge.policy.config import EnsembleConfig, make_config
 from demoforge.policy.data import Stats
-from demoforge.policy.runner import Policy, PolicyGoals
+from demoforge.policy.runner import PolicyGoals
+from demoforge.policy.torch_policy import TorchPolicy
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
@@ -27,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_policy_package_loads_no_torch() -> None:
     code = (
-        "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli; print('torch' in sys.modules)"
+        "import sys, demoforge.policy, demoforge.policy.config, demoforge.cli\n"
+        "from demoforge.policy import load_policy\n"
+        "import demoforge.policy.runner, demoforge.policy.evaluate, demoforge.policy.onnx_policy\n"
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -67,7 +71,7 @@ class GatedPolicy:
     def __init__(self, k: int) -> None:
         self.k, self.calls, self.go, self.cameras = k, 0, threading.Event(), ["cam"]
 
-    def __call__(self, qpos: np.ndarray, frames: dict[str, np.ndarray]) -> np.ndarray:
+    def predict_chunk(self, frames: dict[str, np.ndarray], qpos: np.ndarray) -> np.ndarray:
         self.calls += 1
         assert self.go.wait(10)
         self.go.clear()
@@ -197,7 +201,9 @@ def test_bf16_inference_stays_close_to_fp32(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "best.pt", 3, ["cam_high"], [0.0, 0.5, 1.0])
     frames = {"cam_high": np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)}
     qpos = np.array([0.1, 0.4, 0.9])
-    full = Policy.load(ckpt, precision="fp32")(qpos, frames)
-    half = Policy.load(ckpt, precision="bf16")(qpos, frames)
+    full = TorchPolicy.load(ckpt, "cpu", "fp32").predict_chunk(frames, qpos)
+    half = TorchPolicy.load(ckpt, "cpu", "bf16").predict_chunk(frames, qpos)
     assert full.shape == half.shape == (10, 3)
-    np.testing.assert_allclose(half, full, atol=0.01)  # action std 0.01: normalized outputs within ~1
+    # in units of each joint's action std (0.01 here): within 3 % (measured: 0.7 %; benchmarks/RESULTS.md)
+    assert float(np.abs(half - full).max()) / 0.01 < 0.03
+    assert float(np.abs(half - full).max()) > 0  # bf16 did compute something else: two paths compared

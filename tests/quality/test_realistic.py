@@ -7,6 +7,7 @@ saturation and held objects.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,14 +294,28 @@ def test_clamp_count_is_reported(
 # -- dataset level, split and CLI ---------------------------------------------------------------------
 
 
-def test_near_duplicate_excludes_the_later_copy(tmp_path: Path) -> None:
+def test_near_duplicate_excludes_an_exact_copy_and_warns_about_a_replay(tmp_path: Path) -> None:
     recs = [R.realistic_recording(3.0, seed=40 + i)[0] for i in range(3)]
-    recs.append(R.near_copy(recs[1]))
+    recs.append(R.near_copy(recs[1]))  # same scene (frames), commands a few encoder steps apart
+    recs.append(copy.deepcopy(recs[2]))  # a copied file
     F.write_dataset(tmp_path, recs)
     report = check_dataset(tmp_path)
-    assert [e.verdict for e in report.episodes] == ["pass", "pass", "pass", "fail"]
-    [dup] = [f for f in report.episodes[3].findings if f.check == "near_duplicate"]
-    assert dup.detail["duplicate_of"] == "episode_1.hdf5"
+    assert [e.verdict for e in report.episodes] == ["pass", "pass", "pass", "pass", "fail"]
+    [replay] = [f for f in report.episodes[3].findings if f.check == "near_duplicate"]
+    assert replay.severity == "warning" and replay.detail["duplicate_of"] == "episode_1.hdf5"
+    [dup] = [f for f in report.episodes[4].findings if f.check == "near_duplicate"]
+    assert dup.severity == "error" and dup.detail["duplicate_of"] == "episode_2.hdf5"
+
+
+def test_the_same_commands_in_another_scene_are_no_duplicate(tmp_path: Path) -> None:
+    recs = [R.realistic_recording(3.0, seed=40 + i)[0] for i in range(3)]
+    other = copy.deepcopy(recs[1])
+    for src in other.frame_src.values():
+        src += 1  # each camera sees another picture from the first tick: another scene
+    recs.append(other)
+    F.write_dataset(tmp_path, recs)
+    report = check_dataset(tmp_path)
+    assert not [f for e in report.episodes for f in e.findings if f.check == "near_duplicate"]
 
 
 def test_no_common_start_pose_is_one_dataset_finding(tmp_path: Path) -> None:

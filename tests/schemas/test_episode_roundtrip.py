@@ -116,6 +116,7 @@ def test_optional_datasets_round_trip_with_fill_values(tmp_path: Path) -> None:
         assert ep.frame_index("cam_high")[3] == -1  # the core counter agrees: no frame at tick 3
         assert set(ep.optional_missing) == {
             L.INFERENCE_LATENCY,
+            L.HELD,
             L.device_time_path("cam_wrist"),
             L.device_index_path("cam_wrist"),
         }

@@ -61,3 +61,11 @@ def test_kept_spans_are_the_complement_of_the_trims(
         assert 0 <= a < b <= duration
         assert not any(ta < (a + b) / 2 < tb for ta, tb in trims)  # a kept midpoint is never trimmed
     assert all(kept[i][1] <= kept[i + 1][0] for i in range(len(kept) - 1))
+    # and nothing untrimmed is lost: kept + trimmed (clipped, overlaps merged) = the whole episode
+    trimmed, end = 0.0, 0.0
+    for ta, tb in sorted(trims):
+        ta, tb = max(ta, end), min(tb, duration)
+        if tb > ta:
+            trimmed += tb - ta
+            end = tb
+    assert sum(b - a for a, b in kept) == pytest.approx(duration - trimmed, abs=1e-9)
