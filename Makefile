@@ -2,7 +2,7 @@
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := realsense,train,sim,export,edge,scale,test,dev
+EXTRAS := realsense,train,sim,export,edge,scale,view,test,dev
 
 .PHONY: setup demo test lint typecheck pytest bench clean
 

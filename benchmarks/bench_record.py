@@ -1,6 +1,8 @@
 """Recording on the virtual rig: 4 arms x 9 motors, 3 synthetic cameras at 640x480, JPEG on, 50 Hz.
 
-Prints one JSON object. Usage: python benchmarks/bench_record.py [--seconds 60] [--camera-fps 30 60]
+Prints one JSON object. Usage: python benchmarks/bench_record.py [--seconds 60] [--camera-fps 30 60] [--view]
+`--view` also feeds a live Rerun view (`record --view`) written to an .rrd in the temporary folder: the
+period error and overruns then show what the viewer costs the control loop (it should cost it nothing).
 Figures per camera rate: achieved rate, |period error| p50 / p99 / max, overruns, writer backlog
 (max ticks waiting), CPU use of the recorder process and of the emulator process, episode close time,
 and the motor checks that ran (temperature/voltage readings, effort checks: on by default).
@@ -68,10 +70,20 @@ def cpu_seconds(who: int) -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
+def run(camera_fps: int, seconds: float, folder: Path, view: bool = False) -> dict[str, object]:
     rig = load_rig(four_arm_rig(folder, camera_fps))
+    live = None
+    if view:
+        from demoforge.collect.live_view import LiveView
+
+        live = LiveView(rig, save=folder / f"view_{camera_fps}.rrd")
     opts = RecordOptions(
-        dataset=folder / f"ds_{camera_fps}", episodes=1, episode_time=seconds, reset_time=0.0, label=1
+        dataset=folder / f"ds_{camera_fps}",
+        episodes=1,
+        episode_time=seconds,
+        reset_time=0.0,
+        label=1,
+        view=live,
     )
     cpu0, kids0, t0 = (
         cpu_seconds(resource.RUSAGE_SELF),
@@ -81,6 +93,8 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
     hw = CountingHardware(rig)
     [result] = Recorder(rig, opts, operator=IdleOperator(), hardware=hw).run()
     wall = time.monotonic() - t0
+    if live is not None:
+        live.close()
     cpu, kids = cpu_seconds(resource.RUSAGE_SELF) - cpu0, cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
     assert result.path is not None
     stats = dict(result.stats)
@@ -103,6 +117,7 @@ def run(camera_fps: int, seconds: float, folder: Path) -> dict[str, object]:
             "health_every_s": HEALTH_EVERY_S,
             "health_readings": hw.health_readings,  # all followers, the whole run (teleop included)
         },
+        **({} if live is None else {"view_samples_sent": live.sent, "view_samples_skipped": live.skipped}),
     }
 
 
@@ -111,9 +126,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="episode length (default: 60)")
     ap.add_argument("--camera-fps", type=int, nargs="+", default=[30, 60])
     ap.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary folder)")
+    ap.add_argument("--view", action="store_true", help="with a live Rerun view written to an .rrd")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        results = {f"cameras_{fps}fps": run(fps, args.seconds, Path(tmp)) for fps in args.camera_fps}
+        results = {
+            f"cameras_{fps}fps": run(fps, args.seconds, Path(tmp), args.view) for fps in args.camera_fps
+        }
     print(
         json.dumps(
             {
@@ -124,6 +142,7 @@ def main() -> None:
                     "python": platform.python_version(),
                 },
                 "episode_s": args.seconds,
+                "view": args.view,
                 "target_hz": 50,
                 "results": results,
             },

@@ -1,7 +1,7 @@
 """Per-motor calibration: where joint zero is, which way the motor turns, the gripper's travel, and
 the motor's own settings as they were (checked against the motor at every open).
 
-One JSON file per arm next to the rig (`Rig.calibration_path(arm)`)::
+One JSON file per arm (where: `calibration_location.calibration_file`; per user for a shipped rig)::
 
     {"schema_version": 2, "arm": "left",
      "leader":   {"1": {"zero": 2048, "direction": 1, "range": [1024, 3072],
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from demoforge.collect.calibration_location import calibration_file
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.motor_settings import MotorSettings
 from demoforge.collect.errors import HardwareError
@@ -229,7 +230,7 @@ def shifted(m: MotorCalibration, shift: int) -> MotorCalibration:
 
 def for_arm(rig: Rig, arm: Arm) -> ArmCalibration:
     """The arm's calibration; identity for an emulated arm without a file, else an error telling how."""
-    path = rig.calibration_path(arm)
+    path = calibration_file(rig, arm)
     if path.exists():
         return load(path, arm)
     if is_virtual(arm):

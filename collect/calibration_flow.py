@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from demoforge.collect import calibration as cal
+from demoforge.collect.calibration_location import calibration_file
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.bus import MotorBus
 from demoforge.collect.dynamixel.motor_settings import MotorSettings
@@ -146,8 +147,10 @@ def calibrate_arm(
         for bus in buses.values():
             bus.close()
     result = cal.ArmCalibration(arm.name, sides["leader"], sides["follower"])
-    cal.save(result, rig.calibration_path(arm))
-    say(f"wrote {rig.calibration_path(arm)}")
+    path = calibration_file(rig, arm)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the user's config folder may not exist yet
+    cal.save(result, path)
+    say(f"wrote {path}")
     return result
 
 

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -32,8 +33,16 @@ _STOP = object()
 class EpisodeSink:
     """A writer thread (plus JPEG encoder threads) in front of one `EpisodeWriter`."""
 
-    def __init__(self, writer: EpisodeWriter, *, jpeg_quality: int = 90, encoders: int = 2) -> None:
+    def __init__(
+        self,
+        writer: EpisodeWriter,
+        *,
+        jpeg_quality: int = 90,
+        encoders: int = 2,
+        observer: Callable[[Tick], None] | None = None,
+    ) -> None:
         self.writer = writer
+        self.observer = observer  # sees each tick on the writer thread (the live view); must not block
         compress = writer.attrs.compress  # the file decides what it stores
         self.jpeg_quality = jpeg_quality
         self._q: queue.Queue[Any] = queue.Queue()
@@ -81,6 +90,8 @@ class EpisodeSink:
                         stopping = True
                         break
                     self._in_flight += 1
+                    if self.observer is not None:
+                        self.observer(item)
                     if self._pool is None:
                         self.writer.append(item)
                         self._in_flight -= 1

@@ -29,6 +29,15 @@ def _fmt_stats(stats: dict[str, Any]) -> str:
     )
 
 
+def _tally(rec: Any) -> str:
+    """kept / discarded / re-recorded (collect/session_tally.py); a recorder without one (a test's
+    stand-in) counts the kept results."""
+    tally = getattr(rec, "tally", None)
+    if tally is not None:
+        return str(tally.line())
+    return f"{sum(bool(getattr(r, 'kept', True)) for r in rec.results)} kept of {rec.opt.episodes}"
+
+
 class PlainDisplay:
     """Unattended: one line per phase change and per episode, nothing redrawn."""
 
@@ -107,7 +116,7 @@ class LiveDisplay:
         head = Table.grid(padding=(0, 2))
         head.add_row(
             "[bold]episode[/]",
-            f"{rec.episode_index}  ({len(rec.results)} kept of {rec.opt.episodes})",
+            f"{rec.episode_index}  ({_tally(rec)})",
             "[bold]phase[/]",
             escape(rec.phase),
             "[bold]left[/]",

@@ -59,16 +59,24 @@ def _answer(next_key: NextKey, say: Callable[[str], None], prompt: str) -> str:
 
 
 def run_attended(
-    loop: Any, keys: Any, say: Callable[[str], None], seconds: float = math.inf, status_every_s: float = 1.0
+    loop: Any,
+    keys: Any,
+    say: Callable[[str], None],
+    seconds: float = math.inf,
+    status_every_s: float = 1.0,
+    view: Any = None,
 ) -> bool:
     """`teleop` and `deploy` with a terminal: run until `q` or `seconds`, the stop key handled every
-    few ticks (the hold itself is on the tick: `loop.halt_flag`). Returns whether to rest at the end."""
+    few ticks (the hold itself is on the tick: `loop.halt_flag`). Returns whether to rest at the end.
+    view: a LiveView (`--view`), sampled from this thread every few ticks, never from the control thread."""
 
     next_key = ticks_and_keys(loop, keys)
     end = time.monotonic() + seconds
-    last_status = time.monotonic()
+    t0 = last_status = time.monotonic()
     while time.monotonic() < end and loop.running:
         key = next_key()
+        if view is not None:
+            view.sample_loop(loop, loop.ticks, time.monotonic() - t0)
         reasons = loop.hardware_holding()
         if reasons:  # a follower held on its own (effort, heat): the same choice as after the stop key
             say("; ".join(reasons))

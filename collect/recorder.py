@@ -45,6 +45,7 @@ from demoforge.collect.errors import HardwareError
 from demoforge.collect.hardware import Hardware, open_hardware
 from demoforge.collect.loop_timing import LoopStats
 from demoforge.collect.operator_stop import RestAndQuit, ask_rest, hold_menu, keys_only
+from demoforge.collect.session_tally import SessionTally
 from demoforge.collect.teleop import disagreement
 from demoforge.collect.virtual_faults import FaultInjector, PlannedFault, append_truth, fault_truth
 from demoforge.schemas.dataset import (
@@ -76,6 +77,7 @@ class RecordOptions:
     compress: bool | None = None
     line: str = "ideal"  # emulated bus timing for virtual rigs
     faults: tuple[PlannedFault, ...] = ()  # virtual rigs: defects planted at known times
+    view: Any = None  # a collect.live_view.LiveView (`--view`): fed from the writer thread, never the loop
 
 
 class Operator(Protocol):
@@ -130,6 +132,7 @@ class Recorder:
         self.quit = False
         self.rest: bool | None = None  # at the end: None = the rig's rest_on_exit (unattended)
         self.injector = FaultInjector(list(options.faults))
+        self.tally = SessionTally(options.episodes)  # kept / discarded / re-recorded, for the display
         slowest = min((c.fps for c in rig.cameras), default=rig.fps)
         self._settle_ticks = math.ceil(rig.fps / slowest) + 2  # one camera period, then two ticks
 
@@ -275,7 +278,8 @@ class Recorder:
             ],
             flush_interval=self.rig.recording.flush_interval,
         )
-        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality)
+        observer = None if self.opt.view is None else self.opt.view.for_episode(self.episode_index)
+        sink = EpisodeSink(writer, jpeg_quality=self.rig.recording.jpeg_quality, observer=observer)
         rec = EpisodeInProgress(sink, LoopStats(self.rig.fps), limit=n_ticks)
         self.in_progress = rec
         # Opening the file and a garbage collection hold the GIL for up to tens of ms: do both, then
@@ -330,6 +334,8 @@ class Recorder:
             saved if kept else None, entry, stats, close_s, dict(rec.dropped), kept, sink.max_backlog
         )
         self.results.append(result)
+        if kept:
+            self.tally.add("kept")
         if self.display is not None:
             self.display.episode_done(self, result)
         return result
@@ -429,6 +435,7 @@ class Recorder:
                 return True, label
             if key in ("d", "r"):
                 discard_episode(path)
+                self.tally.add("discarded" if key == "d" else "re-recorded")
                 return False, -1
 
     def _save_entry(self, manifest: Manifest, path: Path) -> EpisodeEntry:

@@ -1,7 +1,8 @@
 """`demoforge`: one subcommand per module in `demoforge/commands/`, listed in COMMANDS.
 
 Each command module has `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
-Errors a user can cause (`schemas.UserError`) become one message and exit code 2; bugs keep their traceback.
+Errors a user can cause (`schemas.UserError`, and an OSError from a folder one may not write or a full
+disk) become one message and exit code 2; bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from demoforge.commands import (
     split_cmd,
     teleop_cmd,
     train_cmd,
+    view_cmd,
 )
 from demoforge.schemas.errors import UserError
+from demoforge.schemas.writable import environment_error
 
 COMMANDS: list[ModuleType] = [
     demo_cmd,
@@ -46,6 +49,7 @@ COMMANDS: list[ModuleType] = [
     accept_cmd,
     export_cmd,
     inspect_cmd,
+    view_cmd,
     restore_cmd,
     calibrate_cmd,
     devices_cmd,
@@ -92,14 +96,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as e:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[bold red]error:[/] {escape(e.message)}")
-        if e.hint:
-            err.print(f"[bold]fix:[/] {escape(e.hint)}")
-        return 2
+        return _user_error(e)
+    except OSError as e:  # a folder one may not write, a full disk: the user's to fix, not a bug
+        mapped = environment_error(e)
+        if mapped is None:
+            raise
+        return _user_error(mapped)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _user_error(e: UserError) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(e.message)}")
+    if e.hint:
+        err.print(f"[bold]fix:[/] {escape(e.hint)}")
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -140,7 +140,8 @@ CHECKS: list[Check] = [
        "min_episode_ticks"),
     _e("tracking_error", WARNING, check_tracking_error,
        "A steady follower-minus-command offset: calibration drift. A gripper held open by an object "
-       "it grasps is told apart (judged only where the command is open).",
+       "it grasps is told apart (judged only where the command is open). Not run on simulated "
+       "followers (root attribute `sim`): there is no calibration to drift.",
        "tracking_offset_rad", "tracking_max_lag_ticks"),
     _e("action_spike", WARNING, check_action_spike,
        "A leader reading or command jumping faster than a hand moves: an encoder glitch or loose "

@@ -171,6 +171,21 @@ def kept_by_split(e: EpisodeResult, overrides: dict[str, dict[str, Any]]) -> boo
     return all(f.check in accepted for f in e.findings if f.severity == ERROR)
 
 
+def _one_step_each(findings: list[Finding], incidents: list[Incident]) -> list[Incident]:
+    """The incidents an episode is listed under, so that it gets one piece of advice, not two that
+    contradict: a damaged or cut-off file only under `integrity` (what else was found in it does not
+    matter, it is re-recorded or recovered); an episode failing for another reason not under its missing
+    label (labelling it would not make it usable)."""
+    errors = {findings[i.root].check for i in incidents if i.severity == ERROR}
+    if "integrity" in errors:
+        drop = errors - {"integrity"}
+    elif errors - {"success_label"}:
+        drop = {"success_label"}
+    else:
+        return incidents
+    return [i for i in incidents if not (i.severity == ERROR and findings[i.root].check in drop)]
+
+
 def summarize(report: Report) -> Summary:
     """Usable time and causes, honouring the dataset's overrides.json when it has one."""
     try:
@@ -181,7 +196,9 @@ def summarize(report: Report) -> Summary:
     causes: dict[tuple[str, str, str], Cause] = {}
     for e in report.episodes:
         excluding: set[tuple[str, str, str]] = set()
-        for inc in group_incidents(e.findings, e.duration_s):
+        incidents = group_incidents(e.findings, e.duration_s)
+        shown = _one_step_each(e.findings, incidents)
+        for inc in shown:
             root = e.findings[inc.root]
             key = (inc.severity, root.check, subject_of(e.findings, inc))
             c = causes.setdefault(
@@ -199,7 +216,8 @@ def summarize(report: Report) -> Summary:
                 c.consequences[k] = c.consequences.get(k, 0) + 1
             if inc.severity == ERROR:
                 excluding.add(key)
-        if len(excluding) == 1 and not kept_by_split(e, overrides):
+        alone = len(shown) == len(incidents)  # gain: fixing this one cause alone makes it usable
+        if alone and len(excluding) == 1 and not kept_by_split(e, overrides):
             causes[excluding.pop()].gain_s += e.duration_s - trimmed_s(e)
     for c in causes.values():
         c.step = next_step(c, report.dataset, report.thresholds)

@@ -18,6 +18,7 @@ from demoforge.schemas import lerobot_layout
 from demoforge.schemas.dataset import MANIFEST, Manifest, read_json, write_json_atomic
 from demoforge.schemas.errors import ConfigError, EpisodeError
 from demoforge.schemas.lerobot_reader import is_lerobot
+from demoforge.schemas.writable import require_writable
 
 OVERRIDES = "overrides.json"
 LABELS = {"success": 1, "failure": 0, "unlabeled": L.SUCCESS_UNLABELED}
@@ -59,6 +60,12 @@ def set_label(folder: str | Path, episode: str, label: str) -> Path:
             "demoforge does not rewrite LeRobot data; accept the finding instead (`demoforge accept`)",
         )
     path = episode_path(folder, episode)
+    require_writable(
+        Path(folder),
+        "the dataset folder",
+        "labels are written into the episode and dataset.json: copy "
+        "the dataset somewhere you may write, or ask for write access",
+    )
     try:
         with h5py.File(path, "r+") as f:
             f.attrs["success"] = LABELS[label]

@@ -142,6 +142,40 @@ class EpisodeEntry:
     task: str = ""
 
 
+_ENTRY_TYPES: dict[str, tuple[type, ...]] = {
+    "file": (str,),
+    "length": (int,),
+    "success": (int,),
+    "complete": (bool,),
+    "started_at": (str,),
+    "task": (str,),
+}
+
+
+def _entry(folder: Path, i: int, row: object, bad: Any) -> EpisodeEntry:
+    """One row of `episodes`: an object (version 1 on) or a plain file name (the earliest manifests)."""
+    if isinstance(row, str):
+        if episode_number(row) is None:
+            raise bad(f"episodes[{i}]", "an episode_<i>.hdf5 file name", row)
+        try:
+            return episode_entry(folder / row)
+        except EpisodeError:  # missing or damaged: listed, with what is known (check reports the file)
+            return EpisodeEntry(row, 0, -1, False)
+    if not isinstance(row, dict):
+        raise bad(f"episodes[{i}]", "an object or a file name", row)
+    values: dict[str, Any] = {}
+    for key, types in _ENTRY_TYPES.items():
+        if key not in row:
+            if key in ("file", "length", "success", "complete"):
+                raise bad(f"episodes[{i}].{key}", f"present ({types[0].__name__})", None)
+            continue
+        v = row[key]
+        if not isinstance(v, types) or (types == (int,) and isinstance(v, bool)):
+            raise bad(f"episodes[{i}].{key}", f"a {types[0].__name__}", v)
+        values[key] = v
+    return EpisodeEntry(**values)  # keys a later version adds are ignored, not an error
+
+
 def episode_entry(path: Path) -> EpisodeEntry:
     """The manifest's row for an episode file, read from the file itself."""
     from demoforge.schemas.episode_reader import EpisodeReader  # the reader imports nothing of this module
@@ -166,24 +200,53 @@ class Manifest:
     episodes: list[EpisodeEntry] = field(default_factory=list)
     created: str = field(default_factory=utc_now)
     schema_version: int = SCHEMA_VERSION
+    # simulated rigs, one row per `record` session: {"started_at", "seed", "first_episode"}; the scene of
+    # episode_<i> is the one gym-aloha samples for seed + i (`record --seed S` recreates a session)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, folder: str | Path) -> Manifest:
+        """Every manifest this project has written: schema_version 1 and 2 (episodes as objects), and the
+        early form with `"schema_version": "1.0"` and episodes as plain file names (their rows are read
+        from the files). A field that cannot be read is an error naming it."""
         path = Path(folder) / MANIFEST
         data = read_json(path, "dataset manifest")
-        try:
-            eps = [EpisodeEntry(**e) for e in data.get("episodes", [])]
-            return cls(
-                name=str(data["name"]),
-                rig=dict(data.get("rig", {})),
-                episodes=eps,
-                created=str(data.get("created", "")),
-                schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+
+        def bad(field_name: str, expected: str, got: object) -> ConfigError:
+            return ConfigError(
+                f"{path}: field {field_name!r} should be {expected}, got {json.dumps(got)[:60]}",
+                "correct that field (each episode file holds the same facts; check, split and train "
+                "read the files, not the manifest)",
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(
-                f"{path}: malformed manifest ({e})", "delete it; `demoforge record` rebuilds it"
-            ) from None
+
+        name = data.get("name", Path(folder).name)
+        if not isinstance(name, str):
+            raise bad("name", "a string", name)
+        rig = data.get("rig", {})
+        if not isinstance(rig, dict):
+            raise bad("rig", "an object", rig)
+        version = data.get("schema_version", SCHEMA_VERSION)
+        try:  # an int from version 1 on; "1.0" in the earliest manifests
+            version = int(float(version)) if isinstance(version, (int, float, str)) else None
+        except ValueError:
+            version = None
+        if version is None or isinstance(data.get("schema_version"), bool):
+            raise bad("schema_version", "a number", data.get("schema_version"))
+        rows = data.get("episodes", [])
+        if not isinstance(rows, list):
+            raise bad("episodes", "a list", rows)
+        eps = [_entry(Path(folder), i, row, bad) for i, row in enumerate(rows)]
+        sessions = data.get("sessions", [])
+        if not isinstance(sessions, list) or not all(isinstance(x, dict) for x in sessions):
+            raise bad("sessions", "a list of objects", sessions)
+        return cls(
+            name=name,
+            rig=rig,
+            episodes=eps,
+            created=str(data.get("created", "")),
+            schema_version=version,
+            sessions=sessions,
+        )
 
     @classmethod
     def load_or_create(cls, folder: str | Path, name: str, rig: dict[str, Any]) -> Manifest:

@@ -10,6 +10,7 @@ readable is lost. Datasets outside the layout are not carried over (the writer n
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from demoforge.schemas.dataset import Manifest, episode_entry, episode_files
 from demoforge.schemas.episode_reader import EpisodeReader, open_episode_file
 from demoforge.schemas.episode_writer import CameraSample, EpisodeWriter, Tick
 from demoforge.schemas.errors import EpisodeError
+from demoforge.schemas.writable import environment_error
 
 COPY_ROWS = 64  # ticks read at a time: bounded memory for long raw-image episodes
 
@@ -64,7 +66,10 @@ def recover_episode(path: Path) -> Recovered:
         os.replace(tmp, path)
         return Recovered(path.name, n, longest - n, "recovered")
     except (OSError, EpisodeError, ValueError, KeyError, TypeError) as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and (mapped := environment_error(e)) is not None:
+            raise mapped from None  # the folder cannot be written: the file is fine, only not here
         return Recovered(path.name, 0, 0, f"unrecoverable: {e}")
 
 
@@ -167,7 +172,7 @@ def _stats_from(f: h5py.File, n: int) -> dict[str, object]:
 def recover_dataset(folder: Path) -> list[Recovered]:
     """Recover every cut-off episode of a dataset and bring its manifest up to date."""
     results = [recover_episode(p) for p in episode_files(folder)]
-    if (folder / "dataset.json").exists():
+    if (folder / "dataset.json").exists() and any(r.status == "recovered" for r in results):
         manifest = Manifest.load(folder)
         for r in results:
             if r.status == "recovered":

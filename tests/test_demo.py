@@ -17,8 +17,10 @@ pytest.importorskip("mujoco", reason="the demo needs the `sim` extra (gym-aloha,
 pytest.importorskip("gym_aloha", reason="the demo needs the `sim` extra (gym-aloha, MuJoCo)")
 pytest.importorskip("torch", reason="the demo trains ACT: needs the `train` extra (torch)")
 
-from demoforge.cli import main
+from demoforge.cli import build_parser, main
+from demoforge.commands.demo_cmd import claim_out
 from demoforge.schemas.splits import verify_split
+from tests.demoforge.test_read_only import tree_digest
 
 TOY = [
     "--episodes", "3", "--episode-time", "7", "--image-size", "24x32", "--cameras", "1",
@@ -98,18 +100,53 @@ def test_demo_end_to_end_then_resumes_without_overwriting(
     assert again.count("skipped") == 5
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
+    # a rerun with other arguments refuses before writing anything: the folder stays byte-identical
+    before = tree_digest(out)
+    more = [a if a != "3" else "4" for a in TOY]  # --episodes 4
+    assert main(["demo", "--out", str(out), *more]) == 2
+    err = capsys.readouterr().err
+    assert "--episodes 3 (now 4)" in err and "Traceback" not in err
+    assert tree_digest(out) == before
+
 
 def test_demo_refuses_a_split_that_no_longer_matches(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "demo"
+    claim_out(out, build_parser().parse_args(["demo", "--out", str(out), *TOY]))  # as a first run does
     (out / "dataset").mkdir(parents=True)
     (out / "dataset" / "splits.json").write_text("{}")
     for i in range(3):  # stand-ins the record stage counts as done
         (out / "dataset" / f"episode_{i}.hdf5").write_bytes(b"")
     assert main(["demo", "--out", str(out), *TOY]) == 2
     err = capsys.readouterr().err
+    assert "no longer matches the data" in err and "Traceback" not in err
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    before = tree_digest(out)
+    assert main(["demo", "--out", str(out), *TOY]) == 2
+    err = capsys.readouterr().err
+    assert "not a folder the demo made (it holds notes.txt)" in err and "Traceback" not in err
+    assert tree_digest(out) == before
+
+
+def test_demo_refuses_other_arguments_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    claim_out(out, build_parser().parse_args(["demo", "--out", str(out), *TOY]))  # an interrupted first run
+    (out / "rig.toml").write_text("# the first run's rig")
+    before = tree_digest(out)
+    assert main(["demo", "--out", str(out), *TOY, "--no-faults", "--cameras", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--cameras 1 (now 3)" in err and "--no-faults False (now True)" in err
     assert "Traceback" not in err
+    assert tree_digest(out) == before
+    assert not (out / "dataset").exists()
 
 
 @pytest.mark.parametrize(
@@ -126,3 +163,4 @@ def test_demo_bad_options_are_one_clear_error(
     assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()  # refused before anything was written

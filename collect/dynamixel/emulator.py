@@ -28,6 +28,7 @@ import multiprocessing.connection
 import os
 import selectors
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -281,6 +282,10 @@ class _Loop:
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops this loop itself; a
+    # KeyboardInterrupt here would print the child's traceback over the operator's display
+    if threading.current_thread() is threading.main_thread():  # "process" mode: the child's main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _Loop(conn).run()
 
 

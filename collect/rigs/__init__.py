@@ -17,7 +17,8 @@ def shipped_rigs() -> list[str]:
 def resolve_rig(name_or_path: str | Path) -> Rig:
     """A shipped rig by name (`virtual`, `aloha`, `koch`) or a rig TOML file by path."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists() or "/" in str(name_or_path):
+    # a folder named like a shipped rig (a dataset called `aloha`) is not a rig file
+    if p.suffix == ".toml" or p.is_file() or "/" in str(name_or_path):
         return load_rig(p)
     shipped = RIGS_DIR / f"{name_or_path}.toml"
     if shipped.exists():

@@ -15,6 +15,9 @@ EXAMPLES = """examples:
   demoforge calibrate --rig my_rig.toml --arm left
   demoforge calibrate --rig koch --recentre       # also re-centre motors whose limits cross tick 0/4095
   demoforge calibrate --rig virtual --unattended  # emulated arms only: the emulator takes the poses
+  demoforge calibrate --rig aloha --show          # where each arm's calibration file is; changes nothing
+a shipped rig's calibrations live in your config folder (per user, kept across upgrades), keyed by the
+rig's name and the serial numbers of each arm's USB adapters; a rig TOML of your own keeps them beside it.
 """
 
 
@@ -31,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the Homing Offset (within ±1024) that brings a joint whose limits cross the "
         "encoder's 0/4095 wrap back inside one turn (without it such a motor is refused, naming the offset)",
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="print where each arm's calibration file is, and stop"
     )
     parser.add_argument(
         "--unattended",
@@ -53,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"rig {rig.name!r} has no arm {args.arm!r}", f"use one of: {', '.join(a.name for a in rig.arms)}"
         )
+    if args.show:
+        from demoforge.collect.calibration_location import calibration_file
+
+        for arm in arms:
+            path = calibration_file(rig, arm)
+            state = (
+                "calibrated"
+                if path.exists()
+                else "not calibrated (emulated: identity)"
+                if calibration.is_virtual(arm)
+                else "not calibrated"
+            )
+            print(f"{arm.name}: {path} ({state})")
+        return 0
     unattended = args.unattended or not sys.stdin.isatty()
 
     def ask(prompt: str) -> None:

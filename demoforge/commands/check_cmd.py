@@ -43,6 +43,7 @@ from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_source import EpisodeRef, list_episodes, open_episode, resolve_dataset
 from demoforge.schemas.errors import ConfigError, EpisodeError
 from demoforge.schemas.joint_limits import JointLimits, load_limits, rig_limits, units_mismatch
+from demoforge.schemas.writable import require_writable
 
 NAME = "check"
 HELP = "check every episode of a dataset; write quality/report.json, report.html and episodes.csv"
@@ -54,6 +55,7 @@ EXAMPLES = """examples:
   demoforge check /shared/droid --engine ray --address auto   # on an existing Ray cluster (docs/scale.md)
   demoforge check ~/lerobot/aloha_sim_insertion_human --out checked/insertion   # a LeRobot dataset
   demoforge check ~/lerobot/koch_pick --limits koch_limits.toml   # joint limits in the dataset's units
+  demoforge check /mnt/shared/pick_cube --out checked/pick_cube  # a dataset you may not write to
 exit codes: 0 a report was written (verdicts are data, even if every episode fails), 1 with --fail-on
 when an episode has a finding at that level (the report is still written), 2 bad input (path, config).
 the checks and their thresholds: docs/quality-checks.md.
@@ -69,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         help="write quality/report.json, report.html and episodes.csv under this folder instead of DIR "
-        "(a read-only or shared dataset, a Hugging Face cache)",
+        "(a read-only or shared dataset, a Hugging Face cache: DIR is then only read)",
     )
     p.add_argument(
         "--config", type=Path, help="thresholds TOML overriding the defaults (see quality/thresholds.py)"
@@ -138,9 +140,17 @@ def run(args: argparse.Namespace) -> int:
     files = list_episodes(folder)  # raises for a missing or empty folder
     if args.rig or args.limits:
         th = dataclasses.replace(th, joint_limits=_given_limits(args, files[0]))
+    out = args.out or folder
+    require_writable(  # before checking: a dataset one may not write is one message, not a traceback
+        out / "quality",
+        "the report folder",
+        f"check it with `--out DIR` (report.json, report.html and episodes.csv go to DIR/quality; "
+        f"{folder} is only read)"
+        if args.out is None
+        else "choose another --out folder",
+    )
     console = Console(stderr=args.json)
     report = _run_with_progress(folder, th, args, len(files), console)
-    out = args.out or folder
     json_path = write_report_json(out, report)
     html_path = write_report_html(out, report)
     csv_path = write_episodes_csv(out, report, summarize(report).overrides)

@@ -75,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
     for name in ("episodes", "episode_time", "train_minutes", "eval_episodes", "cameras"):
         if getattr(args, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive", "pass a positive number")
+    _size(args.image_size)
+    from demoforge.collect.rigs import resolve_rig
+
+    if resolve_rig(args.rig).simulation is None:
+        raise ConfigError(
+            f"--rig {args.rig} is not a simulation rig", "use sim-transfer-cube or sim-insertion"
+        )
     out: Path = args.out or Path("demo-data") / time.strftime("%Y%m%d-%H%M%S")
+    claim_out(out, args)  # before anything is written: refuses a folder it did not make, or other arguments
     stages = DemoStages(out, args)
     times: dict[str, float] = {}
     for name, stage in (
@@ -94,6 +102,51 @@ def run(args: argparse.Namespace) -> int:
     (out / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(stages.describe(summary), flush=True)
     return 0
+
+
+ARGS_FILE = "demo-args.json"  # written first into OUT: the folder is the demo's, made with these arguments
+_NOT_OUTPUT = {"out", "unattended", "device", "command", "_run"}  # may change between runs of one folder
+
+
+def _output_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments that decide what the demo writes: rerun with one changed, two demos would mix."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_OUTPUT}
+
+
+def claim_out(out: Path, args: argparse.Namespace) -> None:
+    """Make `out` the demo's folder, or check that it is one made with the same arguments; writes
+    nothing when it refuses."""
+    from demoforge.schemas.dataset import read_json, write_json_atomic
+    from demoforge.schemas.errors import ConfigError
+    from demoforge.schemas.writable import require_writable
+
+    want = _output_args(args)
+    marker = out / ARGS_FILE
+    if marker.is_file():
+        have = read_json(marker, "demo arguments file")
+        changed = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        if changed:
+            was = ", ".join(
+                f"--{k.replace('_', '-')} {_arg(have.get(k))} (now {_arg(want.get(k))})" for k in changed
+            )
+            raise ConfigError(
+                f"{out} holds a demo made with other arguments: {was}",
+                f"rerun with the arguments in {marker} to resume it, or give a new --out",
+            )
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        found = "a file" if not out.is_dir() else ", ".join(sorted(p.name for p in out.iterdir())[:4])
+        raise ConfigError(
+            f"--out {out} is not a folder the demo made (it holds {found})",
+            "give a new or empty folder: the demo writes only into its own folders",
+        )
+    require_writable(out, "the demo folder", "give a folder you may write: --out DIR")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(marker, want)
+
+
+def _arg(v: object) -> str:
+    return "(not given)" if v is None else " ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 class DemoStages:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from demoforge.commands.record_cmd import add_common
+from demoforge.commands.record_cmd import add_common, add_view, open_view
 
 NAME = "deploy"
 HELP = "run a trained ACT policy on a rig (virtual, simulation or real); --record keeps the rollouts"
@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="RUN/best.pt from `demoforge train`, or an .onnx file from `demoforge export-policy`",
     )
     p.add_argument("--record", type=Path, metavar="DIR", help="record the rollouts as episodes into DIR")
+    add_view(p)
     p.add_argument("--episodes", type=int, default=1, help="with --record: rollouts to record (default 1)")
     p.add_argument(
         "--episode-time", type=float, help="with --record: seconds per rollout (default: the rig's)"
@@ -108,22 +109,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", flush=True)
     print(f"policy {args.checkpoint} on {policy.runtime}")
     goals = PolicyGoals(policy, policy.ensemble_config(ensemble_overrides(args)), synchronous=rig.sim)
+    view = open_view(args, rig)
     try:
         if args.record is not None:
-            _record(args, rig, goals, attended)
+            _record(args, rig, goals, attended, view)
         else:
-            _run(args, rig, goals, attended)
+            _run(args, rig, goals, attended, view)
         if goals.error is not None:
             raise goals.error
     finally:
         goals.close()
+        if view is not None:
+            view.close()
     lat = latency_summary(goals.latencies_all)
     if lat["count"]:
         print(f"{lat['count']} inferences: median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     return 0
 
 
-def _record(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> None:
+def _record(args: argparse.Namespace, rig: Any, goals: Any, attended: bool, view: Any) -> None:
     """Rollouts as episodes; attended, each starts on SPACE and is labelled by the operator."""
     from demoforge.collect.operator_display import LiveDisplay, PlainDisplay
     from demoforge.collect.operator_keys import TerminalKeys
@@ -138,6 +142,7 @@ def _record(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> N
         unattended=not attended,
         label=-1,
         line=args.line,
+        view=view,
     )
     if attended:
         with TerminalKeys() as keys, LiveDisplay() as display:
@@ -148,7 +153,7 @@ def _record(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> N
     print(f"{sum(r.path is not None for r in results)} rollout(s) recorded in {args.record}")
 
 
-def _run(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> None:
+def _run(args: argparse.Namespace, rig: Any, goals: Any, attended: bool, view: Any) -> None:
     """The policy for `--seconds`; attended, it starts on SPACE and the stop key holds the arms."""
     from demoforge.collect.control_loop import ControlLoop, HoldGoals
     from demoforge.collect.hardware import open_hardware
@@ -179,9 +184,12 @@ def _run(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> None
                 end = time.monotonic() + loop.move_to(rig.start_pose) + 10.0
                 while (loop.moving or not loop.engaged) and loop.running and time.monotonic() < end:
                     loop.wait_ticks(5)
-                end = time.monotonic() + args.seconds
+                end, t0 = time.monotonic() + args.seconds, time.monotonic()
+                step = int(rig.fps) if view is None else view.every
                 while time.monotonic() < end and loop.running:
-                    loop.wait_ticks(int(rig.fps))
+                    loop.wait_ticks(step)
+                    if view is not None:  # sampled from this thread, never the control thread
+                        view.sample_loop(loop, loop.ticks, time.monotonic() - t0)
             else:
                 rest = False  # attended: the followers rest only when the operator confirms it
                 with keys:
@@ -194,7 +202,7 @@ def _run(args: argparse.Namespace, rig: Any, goals: Any, attended: bool) -> None
                         if wait_for_start(loop, ticks_and_keys(loop, keys), say, prompt):
                             loop.set_source(goals)
                             say("policy running: h = stop (hold), q = quit")
-                            rest = run_attended(loop, keys, say, args.seconds)
+                            rest = run_attended(loop, keys, say, args.seconds, view=view)
                         else:
                             rest = ask_rest(ticks_and_keys(loop, keys), say)
                     except RestAndQuit:

@@ -15,7 +15,9 @@ EXAMPLES = """examples:
   demoforge devices --baud 1000000  # one rate only (faster)
   demoforge devices --rig aloha     # every motor of the rig: mode, drive mode, limits vs the rig
   demoforge devices --rig aloha --reboot  # also reboot motors reporting a hardware error
+exit codes: 0 every port opened, 1 a port could not be opened or scanned (its row says why), 2 bad input.
 """
+PORT_FAILED_EXIT = 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,7 +40,8 @@ def _latency(ms: int | None) -> str:
     return f"{ms} ms" if ms <= MAX_LATENCY_TIMER_MS else f"[red]{ms} ms (too high)[/]"
 
 
-def _rig_report(console: Console, rig_arg: str, reboot: bool) -> None:
+def _rig_report(console: Console, rig_arg: str, reboot: bool) -> bool:
+    """Print each arm's motors against the rig; False when an arm's port could not be opened."""
     import contextlib
 
     from demoforge.collect.dynamixel.usb_adapter import UDEV_RULE
@@ -101,6 +104,7 @@ def _rig_report(console: Console, rig_arg: str, reboot: bool) -> None:
         )
     if any(m.errors and not m.rebooted for r in reports for m in r.motors):
         console.print("motors report hardware errors: remove the cause, then rerun with --reboot")
+    return not any(r.error for r in reports)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if args.reboot and not args.rig:
         raise ConfigError("--reboot needs --rig", "name the rig whose motors to reboot: --rig RIG --reboot")
     if args.rig:
-        _rig_report(console, args.rig, args.reboot)
-        return 0
+        return 0 if _rig_report(console, args.rig, args.reboot) else PORT_FAILED_EXIT
     ports = Table(title="serial ports")
     for col in ("port", "description", "latency timer", "baud", "motors (id: model)"):
         ports.add_column(col, overflow="fold")
@@ -153,4 +156,10 @@ def run(args: argparse.Namespace) -> int:
         if not cams.rows:
             cams.add_row("none found", "", "")
         console.print(cams)
+    failed = [s.port for s in scans if s.error]
+    if failed:
+        console.print(
+            f"[red]could not scan {escape(', '.join(failed))}[/] (see the table): exit {PORT_FAILED_EXIT}"
+        )
+        return PORT_FAILED_EXIT
     return 0

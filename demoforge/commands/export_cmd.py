@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from demoforge.schemas.episode_source import resolve_dataset
 from demoforge.schemas.export_clips import parse_splits
+from demoforge.schemas.writable import require_writable
 
 NAME = "export"
 HELP = "write the split's episodes (trims applied) as a LeRobot v3.0 dataset or ACT/ALOHA episode files"
@@ -58,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     args.dir = resolve_dataset(args.dir)  # a Hub repo id: the local cache's copy
     splits = parse_splits(args.split)
+    require_writable(args.out, "the export folder", "export into a folder you may write: another OUT")
     console = Console()
     unattended = args.unattended or not sys.stdin.isatty() or not console.is_terminal
     with Progress(console=console, disable=unattended) as bar:

@@ -9,7 +9,10 @@ NAME = "recover"
 HELP = "turn episodes cut off by a crash or power cut into valid files marked complete=false"
 EXAMPLES = """examples:
   demoforge recover data/pick_cube     # every cut-off episode in the dataset
+exit codes: 0 every episode reads (intact or recovered), 1 some episode could not be recovered (named
+above; its file is left as it was), 2 bad input (no such folder, a folder you may not write).
 """
+UNRECOVERABLE_EXIT = 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     intact = sum(r.status == "intact" for r in results)
     recovered = len(results) - intact - bad
     print(f"{len(results)} episode(s): {intact} intact, {recovered} recovered, {bad} unrecoverable")
-    return 0
+    return UNRECOVERABLE_EXIT if bad else 0

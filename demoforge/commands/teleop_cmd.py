@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from demoforge.commands.record_cmd import add_common
+from demoforge.commands.record_cmd import add_common, add_view, open_view
 
 NAME = "teleop"
 HELP = "teleoperate: followers follow the leaders at the rig's rate, nothing is recorded"
@@ -20,6 +20,7 @@ EXAMPLES = """examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--seconds", type=float, help="stop after this long (default: until q / Ctrl-C)")
+    add_view(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     rig = resolve_rig(args.rig)
     attended = sys.stdin.isatty() and args.seconds is None
+    view = open_view(args, rig)
     hw = open_hardware(rig, line=args.line)
     hw.open()
     rest: bool | None = None  # unattended: the rig's rest_on_exit
@@ -51,15 +53,23 @@ def run(args: argparse.Namespace) -> int:
                 with keys:
                     say("teleop running: h = stop (hold), q = quit")
                     try:
-                        rest = run_attended(loop, keys, say)
+                        rest = run_attended(loop, keys, say, view=view)
                     except UserError as e:  # a fault: the followers hold; the operator decides
                         say(f"stopped: {e.message}; the followers hold where they are")
                         rest = ask_rest(keys_only(keys), say)
                         raise
             else:
                 end = time.monotonic() + (args.seconds if args.seconds is not None else float("inf"))
+                t0, ticks, next_print = time.monotonic(), 0, 0
+                step = int(rig.fps) if view is None else view.every
                 while time.monotonic() < end and loop.running:
-                    loop.wait_ticks(int(rig.fps))
+                    loop.wait_ticks(step)
+                    ticks += step
+                    if view is not None:  # sampled from this thread, never the control thread
+                        view.sample_loop(loop, ticks, time.monotonic() - t0)
+                    if ticks < next_print:
+                        continue
+                    next_print = ticks + int(rig.fps)
                     rate, p99 = loop.recent.recent(int(rig.fps))
                     say(f"{rate:6.2f} Hz  p99 jitter {p99:.2f} ms  overruns {loop.clock.overruns}")
         finally:
@@ -68,4 +78,6 @@ def run(args: argparse.Namespace) -> int:
             raise loop.fault
     finally:
         hw.close(rest=rest)
+        if view is not None:
+            view.close()
     return 0

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from demoforge.policy.config import load_config
     from demoforge.policy.train import train
     from demoforge.schemas.episode_source import resolve_dataset
+    from demoforge.schemas.writable import require_writable
 
+    require_writable(args.out, "the run folder", "train into a folder you may write: --out RUN")
     cfg = load_config(args.config, args.preset)
     changes: dict[str, object] = {}
     if args.backbone_weights is not None:

@@ -145,7 +145,7 @@ def test_an_ended_episode_leaves_nothing_that_blocks_the_start_pose() -> None:
 def test_sim_episode_through_the_recorder(tmp_path: Path) -> None:
     rig = small_sim_rig(tmp_path, cameras=1)
     ds = tmp_path / "ds"
-    assert main(["record", "--rig", str(rig), "--dataset", str(ds), "--unattended"]) == 0
+    assert main(["record", "--rig", str(rig), "--dataset", str(ds), "--unattended", "--seed", "0"]) == 0
     path = ds / "episode_0.hdf5"
     with h5py.File(path) as f:
         reward = f[L.REWARD][:]
@@ -180,7 +180,18 @@ def test_planted_faults_are_in_faults_json_the_data_and_the_report(tmp_path: Pat
         "long@5:13",
         "slow@6:0+6",
     ]
-    args = ["record", "--rig", str(rig), "--dataset", str(ds), "--unattended", "--episodes", "7"]
+    args = [
+        "record",
+        "--rig",
+        str(rig),
+        "--dataset",
+        str(ds),
+        "--unattended",
+        "--episodes",
+        "7",
+        "--seed",
+        "0",
+    ]
     args += ["--episode-time", "6"] + [a for spec in inject for a in ("--inject", spec)]
     assert main(args) == 0
     truth = json.loads((ds / "faults.json").read_text())["faults"]
@@ -207,7 +218,17 @@ def test_planted_faults_are_in_faults_json_the_data_and_the_report(tmp_path: Pat
 
 def test_no_render_and_sim_faults_on_other_rigs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ds = tmp_path / "physics"
-    args = ["record", "--rig", "sim-insertion", "--dataset", str(ds), "--no-render", "--unattended"]
+    args = [
+        "record",
+        "--rig",
+        "sim-insertion",
+        "--dataset",
+        str(ds),
+        "--no-render",
+        "--unattended",
+        "--seed",
+        "0",
+    ]
     assert main([*args, "--episode-time", "0.5"]) == 0
     with h5py.File(ds / "episode_0.hdf5") as f:
         assert len(f[L.IMAGES]) == 0 and f[L.REWARD].shape == (25,) and f.attrs["success"] == 0
