@@ -108,9 +108,13 @@ class LeRobotSource:
         self.image_cameras = [  # stored as images in the parquet: not read (rare on the Hub)
             k for k, v in features.items() if k.startswith(LR.IMAGE_PREFIX) and v.get("dtype") == "image"
         ]
-        for key in ("data_path", *(("video_path",) if self.cameras else ())):
-            if not isinstance(info.get(key), str):
-                raise self._error(LR.INFO_FILE, f"`{key}` is not a path template")
+        for key, suffix in (("data_path", ".parquet"), *((("video_path", ".mp4"),) if self.cameras else ())):
+            template = info.get(key)
+            # a template names each episode's file through its fields ({episode_index}, {chunk_index}, ...)
+            if not isinstance(template, str) or "{" not in template or not template.endswith(suffix):
+                raise self._error(
+                    LR.INFO_FILE, f"`{key}` is {template!r}, not a path template ending in {suffix}"
+                )
         self.tasks: dict[int, str] = self._tasks()
         self.episodes: dict[int, EpisodeMeta] = {e.index: e for e in self._episodes()}
         if not self.episodes:

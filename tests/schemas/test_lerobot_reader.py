@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
@@ -66,6 +66,8 @@ def test_the_fixture_reads() -> None:
     value=json_values,
     drop=st.booleans(),
 )
+@example(key="data_path", value="", drop=False)  # found by hypothesis: was "DIR: is missing"
+@example(key="video_path", value="", drop=False)  # was read as no video at all
 def test_info_json_with_a_missing_or_wrong_key_is_one_error(key: str, value: Any, drop: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
         root = _copy(Path(d))
