@@ -418,30 +418,50 @@ class ArmBus:
             raise
 
     def set_modes(self) -> None:
-        """Torque off, then the operating mode of every follower motor from the rig (`follower_mode`),
+        """Torque off where an EEPROM setting must change (always on leaders), then the operating mode of
+        every follower motor from the rig (`follower_mode`),
         and the gripper current limit (Current Limit, EEPROM; Goal Current) for current-based
         position grippers. Leaders keep their modes: they are read, and driven only to the start pose.
         """
         self._guard()
-        self.bus.torque(False)  # EEPROM below: writable only with torque off
+        motors = cal.motor_ids(self.arm, self.side) if self.side == "follower" else []
+        modes = {i: ct.MODE_BY_NAME[j.follower_mode] for j, i, _ in motors}
+        currents = self._gripper_currents(motors)
+        # EEPROM (return delay, modes, current limit) is writable only with torque off. A follower left
+        # holding a pose (an operator who chose hold at exit) keeps its torque when nothing needs
+        # writing: turning it off would drop the arm. Leaders always go limp: a person moves them.
+        if self.side != "follower" or self._eeprom_differs(modes, currents):
+            self.bus.torque(False)
         self.bus.set_return_delay(0)
         if self.side != "follower":
             return
-        motors = cal.motor_ids(self.arm, self.side)
-        self.bus.set_operating_modes({i: ct.MODE_BY_NAME[j.follower_mode] for j, i, _ in motors})
+        self.bus.set_operating_modes(modes)
+        for i, units in currents.items():
+            if self.bus.read(i, "current_limit") != units:
+                self.bus.write(i, "current_limit", units)
+            self.bus.write(i, "goal_current", units)
+        self._set_profile_velocity(motors)
+
+    def _gripper_currents(self, motors: list[tuple[Joint, int, bool]]) -> dict[int, int]:
+        """Current Limit units per current-based position gripper motor (from `gripper_current_ma`)."""
+        out = {}
         for j, i, _ in motors:
             model = self.bus.models[i]
             if j.kind != "gripper" or j.follower_mode != "current_position" or model.current_unit_ma is None:
                 continue
             if self.gripper_current_ma <= 0:
                 continue
-            units = min(
+            out[i] = min(
                 round(self.gripper_current_ma / model.current_unit_ma), model.register("current_limit").hi
             )
-            if self.bus.read(i, "current_limit") != units:
-                self.bus.write(i, "current_limit", units)
-            self.bus.write(i, "goal_current", units)
-        self._set_profile_velocity(motors)
+        return out
+
+    def _eeprom_differs(self, modes: dict[int, int], currents: dict[int, int]) -> bool:
+        return (
+            any(self.bus.read(i, "return_delay_time") != 0 for i in self.bus.ids)
+            or any(self.bus.read(i, "operating_mode") != m for i, m in modes.items())
+            or any(self.bus.read(i, "current_limit") != u for i, u in currents.items())
+        )
 
     def _set_profile_velocity(self, motors: list[tuple[Joint, int, bool]]) -> None:
         """Profile Velocity (112) of every follower motor from the joint's speed limit: the firmware then

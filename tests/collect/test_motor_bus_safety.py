@@ -289,6 +289,27 @@ def test_4_a_second_process_is_told_which_process_holds_the_port(rig: Rig, chain
     open_follower(rig).close()  # released at close
 
 
+def test_4_a_follower_left_holding_is_not_dropped_when_it_is_opened_again(
+    rig: Rig, chains: VirtualChains
+) -> None:
+    """An operator who answered "hold" at exit leaves the followers with torque on; the next session's
+    open must not turn it off when no EEPROM setting needs writing (the arm would fall)."""
+    follower = open_follower(rig)
+    try:
+        follower.set_modes()
+        follower.torque(True)
+    finally:
+        follower.close()  # closing the port leaves the motors as they are: holding
+    ids = [i for _, i, _ in cal.motor_ids(rig.arms[0], "follower")]
+    assert all(chains.state(LEFT_F, i)["torque_enable"] == 1 for i in ids)
+    again = open_follower(rig)
+    try:
+        again.set_modes()
+        assert all(chains.state(LEFT_F, i)["torque_enable"] == 1 for i in ids)  # still holding
+    finally:
+        again.close()
+
+
 # --- 5. temperature and input voltage --------------------------------------------------------------------
 
 
