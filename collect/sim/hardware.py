@@ -221,6 +221,7 @@ class SimHardware:
         self.operator = ScriptedOperator(self.scene, miss=self.faults.miss)
         self._script_t = 0.0
         for cam in self.cameras.values():
+            cam.noise.restart(self.sim.seed + index)  # the episode's frames, not the frames before it
             cam.drop = self._absolute(self.faults.camera_spans("drop", cam.name))
             cam.freeze = self._absolute(self.faults.camera_spans("freeze", cam.name))
         self._extras = {L.REWARD: 0.0}
