@@ -331,15 +331,18 @@ class ControlLoop:
 
     def _start_recording(self) -> None:
         """The first tick of an episode. Hardware that starts its episodes here (a simulation: a fresh
-        reset of the episode's scene, `SimHardware.start_recording`) does; then the goal source and the
-        step clamp start afresh from the followers as they are, so what ran before the recording (a
-        policy acting while the recorder opened the file: more ticks the faster it infers) leaves no
-        trace in the episode. Real rigs have no such call: their recording starts where the arms are."""
+        reset of the episode's scene, `SimHardware.start_recording`, which renders it too) does; then
+        the goal source and the step clamp start afresh from the followers and frames as they are, so
+        what ran before the recording (a policy acting while the recorder opened the file: more ticks
+        the faster it infers) leaves no trace in the episode. Real rigs have no such call: their
+        recording starts where the arms are."""
         start = getattr(self.hw, "start_recording", None)
         if start is None:
             return
         start()
+        # the first goal is decided on the reset's state and frames, not on the last parked tick's
         self.qpos, _, _ = self.hw.read_followers()
+        self.frames = self.hw.latest_frames()
         with self._lock:
             self.map.reset(self.qpos)
             self.source.start(self.qpos.copy())

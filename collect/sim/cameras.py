@@ -8,7 +8,10 @@ thread that renders (the control thread): an EGL context is current in one threa
 and reflections are off unless the rig asks for them (software rendering is ~4x faster without).
 
 Frames carry a little read noise (`NOISE_STD` grey levels), as every real sensor does: a renderer
-repeats a still scene bit for bit, which is exactly what the frozen-frame check looks for.
+repeats a still scene bit for bit, which is exactly what the frozen-frame check looks for. The noise
+restarts with each episode (`ReadNoise.restart`, from the episode's scene seed): an episode's frames
+depend on its scene and its ticks, not on how many frames were rendered before it (parked ticks: more
+the faster a policy infers or the recorder opens its file).
 
 Planted faults act here, in simulated time: `drop` spans deliver nothing while the counter runs on
 (the next frame's counter jumps), `freeze` spans deliver new counters with the last image.
@@ -33,11 +36,18 @@ class ReadNoise:
     """Adds one of a few precomputed noise patterns to each frame (two saturating adds: ~0.5 ms)."""
 
     def __init__(self, height: int, width: int, seed: int) -> None:
+        self.seed = seed
         rng = np.random.default_rng(seed)
         n = np.rint(rng.normal(0.0, NOISE_STD, (NOISE_PATTERNS, height, width, 3)))
         self.up = np.clip(n, 0, 255).astype(np.uint8)
         self.down = np.clip(-n, 0, 255).astype(np.uint8)
         self.rng = rng
+        self.k = 0
+
+    def restart(self, episode_seed: int) -> None:
+        """The pattern sequence of an episode: the same for the same scene seed, whatever ran before
+        (the patterns themselves stay: drawing them again costs ~0.1 s per camera)."""
+        self.rng = np.random.default_rng((self.seed, episode_seed))
         self.k = 0
 
     def __call__(self, img: np.ndarray) -> np.ndarray:

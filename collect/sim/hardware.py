@@ -203,11 +203,13 @@ class SimHardware:
 
     def start_recording(self) -> None:
         """The control loop's first recorded tick is starting (its thread, before `read_leaders`): the
-        episode `begin_episode` parked on starts now, from its fresh reset."""
+        episode `begin_episode` parked on starts now, from its fresh reset, rendered (a parked tick's
+        frames carry read noise that depends on how many parked ticks ran)."""
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             self.reset_now(*pending)
+            self._render()  # the frames the first goal is decided on: the fresh reset's
 
     def reset_now(self, index: int, faults: list[PlannedFault] | None = None) -> None:
         """Reset at once (no control loop: benchmarks and tests drive ticks themselves)."""
@@ -221,6 +223,7 @@ class SimHardware:
         self.operator = ScriptedOperator(self.scene, miss=self.faults.miss)
         self._script_t = 0.0
         for cam in self.cameras.values():
+            cam.noise.restart(self.sim.seed + index)  # the episode's frames, not the frames before it
             cam.drop = self._absolute(self.faults.camera_spans("drop", cam.name))
             cam.freeze = self._absolute(self.faults.camera_spans("freeze", cam.name))
         self._extras = {L.REWARD: 0.0}

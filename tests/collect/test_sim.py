@@ -142,6 +142,28 @@ def test_an_ended_episode_leaves_nothing_that_blocks_the_start_pose() -> None:
         assert np.abs(hw.read_followers()[0] - start).max() > 1e-3  # the next episode moves again
 
 
+def test_an_episode_renders_the_same_frames_however_many_ticks_ran_before_it(tmp_path: Path) -> None:
+    """Parked ticks before an episode (more the faster a policy infers) leave no trace in its frames:
+    not in the scene, not in the cameras' read noise (eval compares rollouts pixel for pixel)."""
+    rig = resolve_rig(small_sim_rig(tmp_path, cameras=2, size=(48, 64)))
+    firsts = []
+    for parked in (0, 1, 2, 3, 7):
+        with SimHardware(rig, leader="direct") as hw:
+            for _ in range(parked):  # ticks rendered before the episode starts
+                hw.read_leaders()
+                hw.write_and_read_followers(hw.read_followers()[0])
+            hw.reset_now(5)  # what start_recording does at the episode's first recorded tick
+            frames = []
+            for _ in range(3):
+                hw.read_leaders()
+                hw.write_and_read_followers(hw.read_followers()[0])
+                frames.append([f.image.copy() for f in hw.latest_frames().values()])
+            firsts.append(np.array(frames))
+    for parked, got in zip((1, 2, 3, 7), firsts[1:], strict=True):
+        np.testing.assert_array_equal(got, firsts[0], err_msg=f"after {parked} parked ticks")
+    assert not np.array_equal(firsts[0][0], firsts[0][1])  # the read noise still changes every frame
+
+
 def test_sim_episode_through_the_recorder(tmp_path: Path) -> None:
     rig = small_sim_rig(tmp_path, cameras=1)
     ds = tmp_path / "ds"
