@@ -24,7 +24,7 @@ from tests.collect.virtual_rig import small_virtual_rig
 def test_kept_discarded_and_rerecorded_are_counted_apart(tmp_path: Path) -> None:
     rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
     keys = Keys([("waiting", " "), ("keep?", "r"), ("waiting", " "), ("keep?", "d")])
-    keys.script += [("waiting", " "), ("keep?", "s"), ("waiting", " "), ("keep?", "u")]
+    keys.script += [("waiting", " "), ("keep?", "s"), ("waiting", " "), ("keep?", "u"), ("ending", "y")]
     opts = RecordOptions(
         dataset=tmp_path / "ds", episodes=2, episode_time=0.2, reset_time=0.0, unattended=False
     )
