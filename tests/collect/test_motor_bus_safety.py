@@ -33,7 +33,7 @@ from demoforge.collect.teleop import speed_limits
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import ConfigError
-from demoforge.schemas.rig import Rig
+from demoforge.schemas.rig import Rig, load_rig
 from tests.collect.test_arm import aloha_rig
 from tests.collect.virtual_rig import small_virtual_rig
 
@@ -242,7 +242,17 @@ class BlockedWaist(RigHardware):
 
 
 def test_3_the_episode_records_the_hold(tmp_path: Path) -> None:
-    rig = small_virtual_rig(tmp_path, arms=1, cameras=1)
+    small_virtual_rig(tmp_path, arms=1, cameras=1)
+    # The waist's limit at 2 A (36 % of the XM540's range, the default is 70 %): the push reaches it
+    # ~1.4 s before the emulator's overload (80 % for 1 s, wall time), so a loaded machine's slow ticks
+    # still hold first (at the default the margin is ~1.1 s: a CI run with load 6 on 2 cores lost it).
+    # The default's margin at full tick rate: test_3_a_blocked_joint_holds_before_the_motor_overloads.
+    text = (tmp_path / "rig.toml").read_text()
+    (tmp_path / "rig.toml").write_text(
+        text.replace("limits = [-3.0, 3.0]", "limits = [-3.0, 3.0]\neffort_limit = 2000.0", 1)
+    )
+    rig = load_rig(tmp_path / "rig.toml")
+    assert rig.arms[0].joints[0].effort_limit == 2000.0
     hw = BlockedWaist(rig)
     Recorder(rig, RecordOptions(dataset=tmp_path / "ds", episode_time=4.0), hardware=hw).run()
     with h5py.File(tmp_path / "ds" / "episode_0.hdf5") as f:
@@ -252,7 +262,7 @@ def test_3_the_episode_records_the_hold(tmp_path: Path) -> None:
     assert held.any()
     first = int(np.argmax(held))
     assert np.all(held[first:] == 1)  # it stays held until someone resumes
-    assert np.abs(effort[:first, 0]).max() > 0.7 * 2047 * 2.69  # the push that caused it
+    assert np.abs(effort[:first, 0]).max() > 2000.0  # the push that caused it
     assert np.ptp(qpos[first + 2 :, 0]) < 0.01  # the waist did not move after the hold
     assert np.ptp(qpos[first + 2 :, 1]) < 0.01  # nor did the rest of the arm
 
