@@ -56,7 +56,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path, nargs="?", help="RUN/best.pt trained on the rig's task")
     p.add_argument("--out", type=Path)
-    p.add_argument("--rig", default="sim-transfer-cube")
+    p.add_argument(
+        "--rig",
+        default="sim-transfer-cube",
+        help="the rig the demonstrations were recorded on (demo and bench_learning_curve.py write "
+        "DIR/rig.toml): the shipped rig renders 480x640, 16x the pixels of a 120x160 run, ~3x slower",
+    )
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--episode-time", type=float, help="seconds per rollout (default: 400 ticks)")
     p.add_argument("--fp16", action="store_true", help="export in half precision (GPUs)")
