@@ -397,6 +397,16 @@ class LeaderLog(RigHardware):
         super().write_leaders(goal)
 
 
+def mechanical_position(state: dict[str, int]) -> float:
+    """Where a motor is in the emulator's mechanical ticks (what `set_stops` takes), from its registers:
+    Present Position less the Homing Offset the firmware applies, mirrored when Drive Mode reverses it."""
+    off = state["homing_offset"]
+    if state["operating_mode"] == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
+        off = 0  # position mode ignores an offset beyond +-1024
+    v = state["present_position"] - off
+    return ct.TICKS_PER_REV - v if state["drive_mode"] & ct.DRIVE_MODE_REVERSE else v
+
+
 def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_path: Path) -> None:
     """A hand holds the left leader's shoulder where it is for the first 40 ticks of the drive, then
     lets go: the leader's goal never ran ahead of it, so it does not snap."""
@@ -408,7 +418,7 @@ def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_p
         loop.start()
         try:
             for i in (2, 3):  # the hand closes on the shoulder and its shadow where they are
-                at = hw.chains.state(LEADER, i)["present_position"]
+                at = mechanical_position(hw.chains.state(LEADER, i))
                 hw.chains.set_stops(LEADER, i, at - 2, at + 2)
             # the scripted hand starts at a random point of its motion, which can be near any pose: the
             # shoulder's goal is the end of its range (limits -1.8, 1.2) farther from it, >= 1.3 rad away

@@ -55,7 +55,7 @@ def test_ctrl_c_mid_episode_says_what_was_kept_and_what_to_run(tmp_path: Path) -
             os.killpg(p.pid, signal.SIGINT)
             break
     out, err = p.communicate(timeout=120)
-    assert p.returncode == 130
+    assert p.returncode == 130, (out[-1500:], err[-1500:])
     assert "Traceback" not in err and "Process dynamixel-emulator" not in err, err
     assert "interrupted: 0 kept of 2" in out
     assert "episode_0.hdf5 was cut off at" in out and "complete=false, unlabelled" in out
