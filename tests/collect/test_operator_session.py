@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from demoforge.collect.operator_display import LiveDisplay
@@ -46,15 +47,22 @@ def test_ctrl_c_mid_episode_says_what_was_kept_and_what_to_run(tmp_path: Path) -
     cmd = [sys.executable, "-m", "demoforge", "record", "--rig", str(tmp_path / "rig.toml")]
     cmd += ["--dataset", str(ds), "--episodes", "2", "--episode-time", "60", "--unattended"]
     # a terminal's Ctrl-C: SIGINT to the whole foreground process group, children included
+    # (PYTHONFAULTHANDLER: a run that does not end is made to print every thread's stack, below)
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
     p = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
     )
     assert p.stdout is not None
     for line in p.stdout:
         if line.startswith("recording episode 0"):
             os.killpg(p.pid, signal.SIGINT)
             break
-    out, err = p.communicate(timeout=120)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGABRT)
+        out, err = p.communicate(timeout=30)
+        pytest.fail(f"record did not end within 120 s of Ctrl-C; its threads:\n{err[-6000:]}\n{out[-1500:]}")
     assert p.returncode == 130, (out[-1500:], err[-1500:])
     assert "Traceback" not in err and "Process dynamixel-emulator" not in err, err
     assert "interrupted: 0 kept of 2" in out
