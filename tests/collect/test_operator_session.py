@@ -49,8 +49,16 @@ def test_ctrl_c_mid_episode_says_what_was_kept_and_what_to_run(tmp_path: Path) -
     # a terminal's Ctrl-C: SIGINT to the whole foreground process group, children included
     # (PYTHONFAULTHANDLER: a run that does not end is made to print every thread's stack, below)
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    # SIGINT as a terminal's shell leaves it: a CI job started in the background of a non-interactive
+    # shell inherits SIGINT ignored, and so did this command (it ran its whole episode: seen in CI)
     p = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert p.stdout is not None
     for line in p.stdout:
