@@ -8,15 +8,16 @@ About 2.5 hours on a 2-core CPU with the defaults (`--stage` runs one part, e.g.
 side by side with `--threads 1` each: benchmarks/RESULTS.md has the exact sequence measured).
 
 Stages (each skipped when its output exists, so a killed run goes on where it stopped):
-1. record DIR/dataset: scripted transfer-cube demonstrations on the simulation rig (3 cameras at the
-   `cpu` preset's image size; the policy sees --train-cameras, the top one as ACT's sim tasks), with
+1. record DIR/dataset: scripted demonstrations of --rig's task (transfer-cube or insertion; 3 cameras,
+   or --record-cameras, at the `cpu` preset's image size; the policy sees --train-cameras, the top one
+   as ACT's sim tasks), with
    FAULTS planted (failed grasps, hesitation, a slow operator, a joint-limit bump, a frozen camera);
    `check` and `split` as `demoforge demo` runs them.
 2. curve DIR/curated: ACT trained on the episodes that passed, snapshot of best.pt after each of
    --minutes of training (one run, resumed between marks; the wall clock counts training only).
 3. all DIR/all: the same training on every episode (a copy of the dataset whose split keeps all of
    them: the comparison only), for --compare-minutes.
-4. eval: every snapshot on the same --eval-episodes seeds of sim-transfer-cube, 400 ticks each.
+4. eval: every snapshot on the same --eval-episodes seeds of the task, 400 ticks each.
 Prints one JSON line with the three success rates of eval.json (reached: the top reward at any tick,
 the ACT paper's count; lerobot: reached by tick 300; held: at the last tick).
 `--seed N` trains with train.seed = N into DIR/curated_seedN and DIR/all_seedN (seed 0: DIR/curated,
@@ -63,11 +64,11 @@ FAULTS = (
 
 def stages(out: Path, a: argparse.Namespace) -> DemoStages:
     ns = argparse.Namespace(
-        rig="sim-transfer-cube",
+        rig=a.rig,
         episodes=a.episodes,
         episode_time=8.0,
         image_size=a.image_size,
-        cameras=3,
+        cameras=a.record_cameras,
         inject=list(FAULTS),
         no_faults=False,
         preset=a.preset,
@@ -161,6 +162,18 @@ def main() -> None:
     # when two sampled cube positions are a few millimetres apart): 67 leaves 50 that pass.
     p.add_argument("--episodes", type=int, default=67)
     p.add_argument("--image-size", default="120x160")
+    p.add_argument(
+        "--rig",
+        choices=("sim-transfer-cube", "sim-insertion"),
+        default="sim-transfer-cube",
+        help="the task recorded, trained and evaluated (ACT paper, scripted data: 32 %% on insertion)",
+    )
+    p.add_argument(
+        "--record-cameras",
+        type=int,
+        default=3,
+        help="cameras recorded, in the rig's order (cam_high first); 1 records what the policy sees, faster",
+    )
     p.add_argument("--preset", default="cpu")
     p.add_argument(
         "--train-cameras",
@@ -225,6 +238,7 @@ def main() -> None:
                     "curated_train": len(splits["train"]),
                     "curated_val": len(splits["val"]),
                     "excluded": splits["excluded"],
+                    "rig": a.rig,
                     "preset": a.preset,
                     "image_size": a.image_size,
                     "results": results,

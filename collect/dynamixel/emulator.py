@@ -43,8 +43,10 @@ from demoforge.collect.dynamixel import protocol as p
 from demoforge.collect.dynamixel.servo import Servo
 from demoforge.collect.dynamixel.servo_chain import Fault, ServoChain
 from demoforge.collect.dynamixel.usb_adapter import latency_timer_file
+from demoforge.schemas.errors import UserError
 
 LINES: dict[str, float | None] = {"ideal": None, "1M": 1_000_000.0, "4M": 4_000_000.0}
+ANSWER_TIMEOUT_S = 120.0  # how long a command to the emulator may wait for its answer
 
 
 @dataclass(frozen=True)
@@ -314,17 +316,33 @@ class Emulator:
         self.sysfs_root = Path(tempfile.mkdtemp(prefix="dxl-sysfs-"))  # the adapters' latency_timer files
         self._paths: dict[str, str] = {}
 
-    def _call(self, *cmd: Any) -> Any:
+    def _call(self, *cmd: Any, timeout_s: float | None = None) -> Any:
         with self._lock:
             if self._stopped:
                 raise RuntimeError("the emulator is stopped")
-            self._conn.send(cmd)
-            if not self._conn.poll(30.0):  # a spawned process needs a moment to import
-                raise RuntimeError(f"the emulator did not answer {cmd[0]!r}")
-            status, result = self._conn.recv()
+            try:
+                self._conn.send(cmd)
+                self._wait_answer(cmd[0], ANSWER_TIMEOUT_S if timeout_s is None else timeout_s)
+                status, result = self._conn.recv()
+            except (OSError, EOFError) as e:  # the process died: its end of the pipe is gone
+                raise RuntimeError(f"the emulator stopped before answering {cmd[0]!r}") from e
         if status != "ok":
             raise RuntimeError(f"emulator {cmd[0]}: {result}")
         return result
+
+    def _wait_answer(self, what: str, timeout_s: float) -> None:
+        # A spawned process imports for a second or two, and much longer on a machine busy with
+        # other work (seen: over 30 s beside a training run); a dead one is told at once.
+        deadline = time.monotonic() + timeout_s
+        while not self._conn.poll(0.5):
+            if not self._runner.is_alive():
+                raise RuntimeError(f"the emulator stopped before answering {what!r}")
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"the Dynamixel emulator (the helper process behind a virtual or simulated rig) did "
+                    f"not answer {what!r} within {timeout_s:.0f} s",
+                    "the machine is too busy to run it: retry when fewer jobs are running",
+                )
 
     def add_chain(self, name: str, spec: ChainSpec) -> str:
         """Start emulating a chain; returns the pty slave path to open as a serial port."""
@@ -387,8 +405,8 @@ class Emulator:
         """Stop the loop and close every pty; safe to call twice."""
         if self._stopped:
             return
-        with contextlib.suppress(RuntimeError, OSError, EOFError):
-            self._call("stop")
+        with contextlib.suppress(RuntimeError, OSError, EOFError, UserError):
+            self._call("stop", timeout_s=5.0)
         self._stopped = True
         self._runner.join(timeout=5.0)
         if isinstance(self._runner, multiprocessing.process.BaseProcess) and self._runner.is_alive():

@@ -153,3 +153,32 @@ def test_changing_an_id(emu: Emulator) -> None:
     assert ph.write1ByteTxRx(port, 9, 7, 20) == (COMM_SUCCESS, 0)  # the reply still comes from id 9
     assert ph.ping(port, 20)[:2] == (1190, COMM_SUCCESS)
     assert ph.ping(port, 9)[1] == COMM_RX_TIMEOUT
+
+
+def test_an_emulator_process_that_cannot_answer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A starved emulator (here: stopped) is the user's busy machine, told in words; a dead one is told
+    at once, not after the whole wait."""
+    import os
+    import signal
+
+    from demoforge.collect.dynamixel import emulator as emulator_module
+    from demoforge.schemas.errors import UserError
+
+    monkeypatch.setattr(emulator_module, "ANSWER_TIMEOUT_S", 1.0)
+    with Emulator("process") as proc:
+        open_chain(proc)  # started and answering
+        pid = proc._runner.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(UserError, match="did not answer 'add' within 1 s"):
+                proc.add_chain("d", ChainSpec(motors=(MotorSpec(id=1, model="xm430-w350"),)))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    with Emulator("process") as proc:
+        open_chain(proc)
+        proc._runner.kill()
+        t = time.monotonic()
+        with pytest.raises(RuntimeError, match="stopped before answering 'add'"):
+            proc.add_chain("d", ChainSpec(motors=(MotorSpec(id=1, model="xm430-w350"),)))
+        assert time.monotonic() - t < 0.9  # told before the 1 s the wait allows
