@@ -198,6 +198,10 @@ class VirtualChains:
         """Mechanical travel left to a motor in ticks (an object in the gripper)."""
         self.emulator.set_stops(port, motor_id, lo, hi)
 
+    def mechanical_position(self, port: str, motor_id: int) -> float:
+        """Where an emulated motor's shaft is, in the ticks `set_stops` takes."""
+        return self.emulator.mechanical_position(port, motor_id)
+
     def state(self, port: str, motor_id: int) -> dict[str, int]:
         """Every register of one emulated motor (for tests: goal position, torque enable...)."""
         return self.emulator.state(port, motor_id)

@@ -258,6 +258,11 @@ class _Loop:
         servo = chain.servos[motor_id]
         return {reg: servo.get(reg) for reg in servo.model.registers}
 
+    def cmd_where(self, name: str, motor_id: int) -> float:
+        chain = self.links[name].chain
+        chain.advance(time.monotonic())
+        return chain.servos[motor_id].position
+
     def cmd_set(self, name: str, motor_id: int, register: str, value: int) -> None:
         self.links[name].chain.servos[motor_id].set(register, value)
 
@@ -372,6 +377,11 @@ class Emulator:
     def place(self, name: str, positions: dict[int, float]) -> None:
         """A person puts motors at mechanical `positions` (ticks) by hand; they stay there."""
         self._call("place", name, {int(k): float(v) for k, v in positions.items()})
+
+    def mechanical_position(self, name: str, motor_id: int) -> float:
+        """Where a motor's shaft is, in the mechanical ticks `set_stops` takes: before the Homing Offset
+        and Drive Mode that its Present Position register includes."""
+        return float(self._call("where", name, motor_id))
 
     def set_stops(self, name: str, motor_id: int, lo: float, hi: float) -> None:
         """Mechanical travel left to a motor, in ticks (an object between the gripper fingers)."""

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 
 from demoforge.collect import calibration as cal
-from demoforge.collect.arm import PROFILE_MARGIN, ArmBus
+from demoforge.collect.arm import PROFILE_MARGIN
 from demoforge.collect.calibration_flow import calibrate_arm
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.dynamixel.bus import MotorBus
@@ -30,45 +29,15 @@ from demoforge.collect.hardware import RigHardware
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.rigs import resolve_rig
 from demoforge.collect.teleop import speed_limits
-from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
+from demoforge.collect.virtual_rig import VirtualChains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.test_arm import aloha_rig
+from tests.collect.emulated_aloha import LEFT_F, calibrate, open_side, poll
 from tests.collect.virtual_rig import small_virtual_rig
 
-LEFT_F, LEFT_L = "emulator:left_follower", "emulator:left_leader"
 WRIST = 7  # wrist_angle, XM540-W270, limits [-1.87, 2.23], one motor, Position Control Mode
 GRIPPER = 9  # XM430-W350, current-based position (multi-turn)
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Rig:
-    return aloha_rig(tmp_path, arms=("left",))
-
-
-@pytest.fixture
-def chains(rig: Rig) -> Iterator[VirtualChains]:
-    with start_virtual_chains(rig, mode="thread", operator=False) as c:
-        yield c
-
-
-def calibrate(rig: Rig, chains: VirtualChains, **kw: object) -> cal.ArmCalibration:
-    return calibrate_arm(
-        rig, rig.arms[0], ask=None, poser=chains.place_pose, range_s=0, say=lambda _: None, **kw
-    )  # type: ignore[arg-type]
-
-
-def open_follower(rig: Rig, **kw: object) -> ArmBus:
-    return ArmBus(rig.arms[0], "follower", cal.for_arm(rig, rig.arms[0]), **kw).open()  # type: ignore[arg-type]
-
-
-def until(predicate: object, timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-    return bool(predicate())  # type: ignore[operator]
 
 
 def mount_wrist_near_the_wrap(chains: VirtualChains) -> None:
@@ -99,7 +68,7 @@ def test_1_a_zero_near_the_wrap_is_refused_at_calibrate_and_open_with_the_homing
     wrapped = replace(ok.follower[WRIST], zero=3500)
     cal.save(replace(ok, follower={**ok.follower, WRIST: wrapped}), rig.calibration_path(rig.arms[0]))
     with pytest.raises(HardwareError) as err:
-        open_follower(rig)
+        open_side(rig, "follower")
     lo, hi = (3500 + v / ct.RAD_PER_TICK for v in rig.arms[0].joints[4].limits)
     assert f"joint 'wrist_angle'): its limits [{rig.arms[0].joints[4].limits[0]:.2f}" in err.value.message
     assert f"span ticks {lo:.0f}..{hi:.0f} around zero tick 3500" in err.value.message
@@ -114,14 +83,14 @@ def test_1_recentred_wrist_crosses_the_old_wrap_point_the_short_way(rig: Rig, ch
     )
     assert chains.state(LEFT_F, WRIST)["homing_offset"] == -1024
     assert result.follower[WRIST].zero == 3500 - 1024 and any("wrote Homing Offset -1024" in s for s in said)
-    follower = open_follower(rig)
+    follower = open_side(rig, "follower")
     try:
         follower.set_modes()
         follower.torque(True)
         pose = np.zeros(7)
         pose[4] = 0.9  # wrist_angle is the fifth joint
         follower.write(pose)
-        assert until(lambda: abs(follower.read()[0][4] - 0.9) < 0.01)
+        assert poll(lambda: abs(follower.read()[0][4] - 0.9) < 0.01)
         # 0.90 rad -> 1.20 rad: around mechanical tick 3500 + 587 .. 3500 + 782, where tick 4095 was.
         goals, seen = np.linspace(0.9, 1.2, 16), []
         for g in goals:
@@ -130,7 +99,7 @@ def test_1_recentred_wrist_crosses_the_old_wrap_point_the_short_way(rig: Rig, ch
             sent = chains.state(LEFT_F, WRIST)["goal_position"]
             assert 0 <= sent <= 4095  # inside the one turn, never wrapped
             seen.append(follower.read()[0][4])
-        assert until(lambda: abs(follower.read()[0][4] - 1.2) < 0.01)
+        assert poll(lambda: abs(follower.read()[0][4] - 1.2) < 0.01)
         seen.append(follower.read()[0][4])
         assert min(seen) > 0.85 and max(seen) < 1.25  # it never went the long way round
         assert np.all(np.diff(seen) > -0.01)  # one direction only
@@ -141,7 +110,7 @@ def test_1_recentred_wrist_crosses_the_old_wrap_point_the_short_way(rig: Rig, ch
 def test_1_multi_turn_gripper_goal_is_relative_to_its_present_count(rig: Rig, chains: VirtualChains) -> None:
     # The gripper turned once while unpowered: current-based position mode counts it (2048 + 4096 + 200).
     chains.emulator.place(LEFT_F, {GRIPPER: 2048 + 4096 + 200})
-    follower = open_follower(rig, gripper_current_ma=400)
+    follower = open_side(rig, "follower", gripper_current_ma=400)
     try:
         follower.set_modes()
         follower.torque(True)
@@ -163,7 +132,7 @@ def test_1_multi_turn_gripper_goal_is_relative_to_its_present_count(rig: Rig, ch
 
 def test_2_profile_velocity_set_at_open_caps_a_bad_goal(rig: Rig, chains: VirtualChains) -> None:
     speeds = speed_limits(rig)
-    follower = open_follower(rig, speed_limits=speeds)
+    follower = open_side(rig, "follower", speed_limits=speeds)
     try:
         follower.set_modes()
         follower.torque(True)
@@ -184,7 +153,7 @@ def test_2_profile_velocity_set_at_open_caps_a_bad_goal(rig: Rig, chains: Virtua
 
 def test_2_emulator_without_profile_velocity_moves_much_faster(rig: Rig, chains: VirtualChains) -> None:
     """The contrast that makes the test above able to fail: no Profile Velocity, no cap."""
-    follower = open_follower(rig)  # no speed limits given: Profile Velocity stays 0
+    follower = open_side(rig, "follower")  # no speed limits given: Profile Velocity stays 0
     try:
         follower.set_modes()
         follower.torque(True)
@@ -203,7 +172,7 @@ def test_2_emulator_without_profile_velocity_moves_much_faster(rig: Rig, chains:
 
 def test_3_a_blocked_joint_holds_before_the_motor_overloads(rig: Rig, chains: VirtualChains) -> None:
     chains.set_stops(LEFT_F, WRIST, -8191, 2048 + 120)  # an obstacle 0.18 rad into the wrist's way
-    follower = open_follower(rig, effort_hold_ticks=5)
+    follower = open_side(rig, "follower", effort_hold_ticks=5)
     limit = follower.effort_limits[4]
     assert limit == pytest.approx(0.7 * 2047 * 2.69)  # XM540-W270 default: 70% of its current range
     try:
@@ -237,7 +206,7 @@ class BlockedWaist(RigHardware):
 
     def begin_episode(self, index: int, ticks: int, faults: list[object] | None = None) -> None:
         assert self.chains is not None
-        waist = self.chains.state("emulator:follower_left", 1)["present_position"]
+        waist = self.chains.mechanical_position("emulator:follower_left", 1)
         self.chains.set_stops("emulator:follower_left", 1, waist - 60, waist + 60)
 
 
@@ -271,7 +240,7 @@ def test_3_the_episode_records_the_hold(tmp_path: Path) -> None:
 
 
 def test_4_a_second_process_is_told_which_process_holds_the_port(rig: Rig, chains: VirtualChains) -> None:
-    follower = open_follower(rig)
+    follower = open_side(rig, "follower")
     try:
         follower.set_modes()
         follower.torque(True)
@@ -296,7 +265,7 @@ def test_4_a_second_process_is_told_which_process_holds_the_port(rig: Rig, chain
         assert chains.state(LEFT_F, 1)["torque_enable"] == 1
     finally:
         follower.close()
-    open_follower(rig).close()  # released at close
+    open_side(rig, "follower").close()  # released at close
 
 
 def test_4_a_follower_left_holding_is_not_dropped_when_it_is_opened_again(
@@ -304,7 +273,7 @@ def test_4_a_follower_left_holding_is_not_dropped_when_it_is_opened_again(
 ) -> None:
     """An operator who answered "hold" at exit leaves the followers with torque on; the next session's
     open must not turn it off when no EEPROM setting needs writing (the arm would fall)."""
-    follower = open_follower(rig)
+    follower = open_side(rig, "follower")
     try:
         follower.set_modes()
         follower.torque(True)
@@ -312,7 +281,7 @@ def test_4_a_follower_left_holding_is_not_dropped_when_it_is_opened_again(
         follower.close()  # closing the port leaves the motors as they are: holding
     ids = [i for _, i, _ in cal.motor_ids(rig.arms[0], "follower")]
     assert all(chains.state(LEFT_F, i)["torque_enable"] == 1 for i in ids)
-    again = open_follower(rig)
+    again = open_side(rig, "follower")
     try:
         again.set_modes()
         assert all(chains.state(LEFT_F, i)["torque_enable"] == 1 for i in ids)  # still holding
@@ -344,7 +313,7 @@ def test_5_servo_heats_under_load_and_shuts_down_at_its_limit() -> None:
 def test_5_hot_motor_holds_before_its_own_shutdown_and_low_voltage_warns(
     rig: Rig, chains: VirtualChains
 ) -> None:
-    follower = open_follower(rig)
+    follower = open_side(rig, "follower")
     try:
         follower.set_modes()
         follower.torque(True)
@@ -355,7 +324,7 @@ def test_5_hot_motor_holds_before_its_own_shutdown_and_low_voltage_warns(
         limit = chains.state(LEFT_F, 4)["temperature_limit"]
         chains.set_register(LEFT_F, 4, "present_temperature", limit - 4)
         chains.set_register(LEFT_F, 1, "present_input_voltage", 62)  # 6.2 V, near the 6.0 V minimum
-        assert until(lambda: follower.read() is not None and follower.held_here is not None, 3.0)
+        assert poll(lambda: follower.read() is not None and follower.held_here is not None, 3.0)
         assert f"motor 4 on {LEFT_F} is at {limit - 4} °C" in str(follower.held_here)
         events = follower.take_events()
         assert any("motor 1" in e and "input 6.2 V" in e for e in events)
@@ -376,7 +345,7 @@ def test_6_aloha_gripper_current_limit_is_alohas_200_units(rig: Rig, chains: Vir
     aloha = resolve_rig("aloha")
     units = round(aloha.safety.gripper_current_ma / ct.model("xm430-w350").current_unit_ma)  # type: ignore[operator]
     assert units == 200  # ALOHA README, step 2: Current Limit 200 (x 2.69 mA)
-    follower = open_follower(rig, gripper_current_ma=aloha.safety.gripper_current_ma)
+    follower = open_side(rig, "follower", gripper_current_ma=aloha.safety.gripper_current_ma)
     try:
         follower.set_modes()
         assert chains.state(LEFT_F, GRIPPER)["current_limit"] == 200
@@ -391,7 +360,7 @@ def test_7_a_motor_replaced_with_factory_settings_is_refused(rig: Rig, chains: V
     calibrate(rig, chains)
     chains.set_register(LEFT_F, 4, "return_delay_time", 250)  # a new motor, given the old id only
     with pytest.raises(HardwareError) as err:
-        open_follower(rig)
+        open_side(rig, "follower")
     assert "motor 4" in err.value.message and "replaced or factory-reset" in err.value.message
     assert "demoforge calibrate" in err.value.hint
 
@@ -467,7 +436,7 @@ def test_3_a_hold_requested_from_another_thread_stops_the_followers_within_a_tic
         loop.start()
         try:
             loop.move_to(rig.start_pose)
-            assert until(lambda: loop.engaged, 10.0)
+            assert poll(lambda: loop.engaged, 10.0)
             loop.wait_ticks(10)
             hw.request_hold("stop key")  # from this (the operator's) thread
             loop.wait_ticks(3)

@@ -30,7 +30,7 @@ from demoforge.collect.teleop import LeaderFollowerMap, outside_limits, unwrap
 from demoforge.collect.virtual_rig import start_virtual_chains
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.test_real_arm_safety import poll
+from tests.collect.emulated_aloha import poll
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import small_virtual_rig
 
@@ -397,16 +397,6 @@ class LeaderLog(RigHardware):
         super().write_leaders(goal)
 
 
-def mechanical_position(state: dict[str, int]) -> float:
-    """Where a motor is in the emulator's mechanical ticks (what `set_stops` takes), from its registers:
-    Present Position less the Homing Offset the firmware applies, mirrored when Drive Mode reverses it."""
-    off = state["homing_offset"]
-    if state["operating_mode"] == ct.MODE_POSITION and abs(off) > ct.HOMING_OFFSET_LIMIT_POSITION:
-        off = 0  # position mode ignores an offset beyond +-1024
-    v = state["present_position"] - off
-    return ct.TICKS_PER_REV - v if state["drive_mode"] & ct.DRIVE_MODE_REVERSE else v
-
-
 def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_path: Path) -> None:
     """A hand holds the left leader's shoulder where it is for the first 40 ticks of the drive, then
     lets go: the leader's goal never ran ahead of it, so it does not snap."""
@@ -418,7 +408,7 @@ def test_9_driven_leader_is_speed_and_lead_limited_against_a_slipping_hand(tmp_p
         loop.start()
         try:
             for i in (2, 3):  # the hand closes on the shoulder and its shadow where they are
-                at = mechanical_position(hw.chains.state(LEADER, i))
+                at = hw.chains.mechanical_position(LEADER, i)
                 hw.chains.set_stops(LEADER, i, at - 2, at + 2)
             # the scripted hand starts at a random point of its motion, which can be near any pose: the
             # shoulder's goal is the end of its range (limits -1.8, 1.2) farther from it, >= 1.3 rad away

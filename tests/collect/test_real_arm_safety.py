@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,41 +35,12 @@ from demoforge.collect.hardware import RigHardware
 from demoforge.collect.motor_report import inspect_rig
 from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.teleop import LeaderFollowerMap, speed_limits
-from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
+from demoforge.collect.virtual_rig import VirtualChains
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.test_arm import _real_rig_dict, aloha_rig
+from tests.collect.emulated_aloha import LEFT_F, LEFT_L, calibrate, open_side, poll
+from tests.collect.test_arm import _real_rig_dict
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import record_args, small_virtual_rig
-
-LEFT_F, LEFT_L = "emulator:left_follower", "emulator:left_leader"
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Rig:
-    return aloha_rig(tmp_path, arms=("left",))
-
-
-@pytest.fixture
-def chains(rig: Rig) -> Iterator[VirtualChains]:
-    with start_virtual_chains(rig, mode="thread", operator=False) as c:
-        yield c
-
-
-def calibrate(rig: Rig, chains: VirtualChains) -> cal.ArmCalibration:
-    return calibrate_arm(rig, rig.arms[0], ask=None, poser=chains.place_pose, range_s=0, say=lambda _: None)
-
-
-def open_side(rig: Rig, side: str, **kw: Any) -> ArmBus:
-    return ArmBus(rig.arms[0], side, cal.for_arm(rig, rig.arms[0]), **kw).open()
-
-
-def poll(predicate: Any, timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-    return bool(predicate())
-
 
 # --- 1. directions: measured at calibration, checked at every open --------------------------------------
 

@@ -26,7 +26,7 @@ from demoforge.policy.config import make_config
 from demoforge.policy.data import Stats
 from demoforge.policy.errors import PolicyError
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.test_real_arm_safety import poll
+from tests.collect.emulated_aloha import poll
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import small_virtual_rig
 

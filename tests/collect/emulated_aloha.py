@@ -1,0 +1,36 @@
+"""One ALOHA left arm on the protocol emulator (real dynamixel-sdk), calibrated as a user would: the
+helpers the real-arm safety tests share (their `rig` and `chains` fixtures: conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from demoforge.collect import calibration as cal
+from demoforge.collect.arm import ArmBus
+from demoforge.collect.calibration_flow import calibrate_arm
+from demoforge.collect.virtual_rig import VirtualChains
+from demoforge.schemas.rig import Rig
+
+LEFT_F, LEFT_L = "emulator:left_follower", "emulator:left_leader"
+
+
+def calibrate(rig: Rig, chains: VirtualChains, **kw: Any) -> cal.ArmCalibration:
+    """Calibrate the arm with the emulator posing it (no questions, no range sweep)."""
+    return calibrate_arm(
+        rig, rig.arms[0], ask=None, poser=chains.place_pose, range_s=0, say=lambda _: None, **kw
+    )
+
+
+def open_side(rig: Rig, side: str, **kw: Any) -> ArmBus:
+    return ArmBus(rig.arms[0], side, cal.for_arm(rig, rig.arms[0]), **kw).open()
+
+
+def poll(predicate: Callable[[], object], timeout_s: float = 3.0) -> bool:
+    """True once `predicate()` is, within `timeout_s` (busy-polling: the emulator answers at once)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+    return bool(predicate())
