@@ -22,6 +22,8 @@ Prints one JSON line with the three success rates of eval.json (reached: the top
 the ACT paper's count; lerobot: reached by tick 300; held: at the last tick).
 `--seed N` trains with train.seed = N into DIR/curated_seedN and DIR/all_seedN (seed 0: DIR/curated,
 DIR/all), so a second training seed per arm reuses the same recorded dataset and evaluation scenes.
+`--steps N` trains to N steps instead of for --minutes (the curated-versus-all comparison: arms that
+run side by side, one core each, or beside an evaluation, still get equal training).
 
 LeRobot's side is not run here: its trainer reads video through torchvision/torchcodec, which the
 shared peer venv lacks (/work/shared/peers/README.md), and its policy would have to drive our
@@ -113,6 +115,7 @@ def train_until(
     image_size: str,
     cameras: list[str],
     seed: int = 0,
+    steps: int | None = None,
 ) -> list[Path]:
     import dataclasses
 
@@ -123,6 +126,12 @@ def train_until(
     cfg = make_config(preset)
     model = dataclasses.replace(cfg.model, image_height=h, image_width=w, cameras=tuple(cameras))
     cfg = dataclasses.replace(cfg, model=model, train=dataclasses.replace(cfg.train, seed=seed))
+    if steps:  # a fixed number of steps: the same training whatever else the machine runs meanwhile
+        snap = run / f"best_{steps}steps.pt"
+        if not snap.exists():
+            train(dataset, run, cfg, resume=(run / "last.pt").exists(), cache=True, live=False, steps=steps)
+            shutil.copy(run / "best.pt", snap)
+        return [snap]
     snaps = []
     for m in minutes:
         snap = run / f"best_{m:g}min.pt"
@@ -191,6 +200,12 @@ def main() -> None:
     p.add_argument("--snap", type=Path, help="with --stage eval: the one snapshot to evaluate")
     p.add_argument("--threads", type=int, help="torch threads (default: the usable cores)")
     p.add_argument("--seed", type=int, default=0, help="train.seed of both arms (default 0)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="train each arm for this many steps instead of minutes (snapshot best_<N>steps.pt): two arms "
+        "trained side by side, or beside other work, still get the same training",
+    )
     a = p.parse_args()
     if a.threads:
         import torch
@@ -212,13 +227,17 @@ def main() -> None:
     curated = a.out / f"curated{tail}"
     every = a.out / f"all{tail}"
     if a.stage in (None, "curated"):
-        train_until(st.dataset, curated, a.preset, minutes, a.image_size, cams, a.seed)
-    if a.compare_minutes and a.stage in (None, "all"):
+        train_until(st.dataset, curated, a.preset, minutes, a.image_size, cams, a.seed, a.steps)
+    if (a.compare_minutes or a.steps) and a.stage in (None, "all"):
         keep_all(st.dataset, a.out / "dataset_all")
-        train_until(a.out / "dataset_all", every, a.preset, [a.compare_minutes], a.image_size, cams, a.seed)
-    snaps = [curated / f"best_{m:g}min.pt" for m in minutes]
-    if a.compare_minutes:
-        snaps.append(every / f"best_{a.compare_minutes:g}min.pt")
+        compare = [a.compare_minutes]
+        train_until(a.out / "dataset_all", every, a.preset, compare, a.image_size, cams, a.seed, a.steps)
+    if a.steps:
+        snaps = [curated / f"best_{a.steps}steps.pt", every / f"best_{a.steps}steps.pt"]
+    else:
+        snaps = [curated / f"best_{m:g}min.pt" for m in minutes]
+        if a.compare_minutes:
+            snaps.append(every / f"best_{a.compare_minutes:g}min.pt")
     if a.stage == "eval":
         snaps = [a.snap] if a.snap else snaps
     if a.stage in (None, "eval", "summary"):

@@ -113,15 +113,23 @@ def outside_limits(rig: Rig, measured: np.ndarray) -> tuple[int, float] | None:
     return (k, float(out[k])) if len(q) and excess[k] > 0 else None
 
 
+# The most a leader joint turns between two readings for the change to count as crossing ±π: 78 rad/s at
+# 50 Hz, beyond any hand. A larger change the short way round is no crossing but a jump (a leader put
+# somewhere else between episodes, a bad reading): taken as read, it cannot leave a lasting 2π offset.
+MAX_WRAP_STEP = np.pi / 2
+
+
 def unwrap(previous: np.ndarray | None, reading: np.ndarray, revolute: np.ndarray) -> np.ndarray:
     """Leader readings made continuous across ±π for revolute joints (`revolute`, (J,) bool): a waist
     turned past π reads π + x, not -π + x, so its follower stops at its limit instead of sweeping a
-    full circle the other way. The first reading (no `previous`) is taken as it is."""
+    full circle the other way. The first reading (no `previous`) is taken as it is, and so is one
+    that moved more than MAX_WRAP_STEP even the short way round."""
+    reading = np.asarray(reading, np.float64)
     if previous is None:
-        return np.asarray(reading, np.float64)
-    jump = np.asarray(reading, np.float64) - previous
-    wrapped = previous + (jump + np.pi) % (2 * np.pi) - np.pi
-    return np.where(revolute, wrapped, reading)
+        return reading
+    step = (reading - previous + np.pi) % (2 * np.pi) - np.pi  # the short way round
+    crossing = revolute & (np.abs(step) <= MAX_WRAP_STEP)
+    return np.where(crossing, previous + step, reading)
 
 
 def disagreement(leader: np.ndarray, follower: np.ndarray, tolerance: float) -> tuple[int, float] | None:

@@ -458,6 +458,19 @@ def test_unwrap_is_continuous_for_revolute_joints_only() -> None:
     assert out[0] == pytest.approx(2 * np.pi - 3.1) and out[1] == pytest.approx(0.1)
 
 
+def test_a_leader_put_elsewhere_is_read_as_it_is_not_unwrapped() -> None:
+    """Seen recording sim-insertion: a waist ended an episode at -π, the next episode's reset put its
+    leader at 0, and the jump of π was taken as a crossing: 2π off for good, and the recorder refused
+    to start (the leaders 6.28 from the start pose). A jump the short way round is no crossing."""
+    revolute = np.array([True])
+    assert unwrap(np.array([-np.pi]), np.array([0.0]), revolute)[0] == 0.0
+    assert unwrap(np.array([2.0]), np.array([-1.5]), revolute)[0] == -1.5  # 2.78 rad the short way
+    # the unwrapped side of π stays unwrapped while it moves on: 3.3 is -2.98 as read
+    assert unwrap(np.array([3.3]), np.array([3.4 - 2 * np.pi]), revolute)[0] == pytest.approx(3.4)
+    # and a reading back at 0 from there is a jump, not 2π
+    assert unwrap(np.array([3.4]), np.array([0.0]), revolute)[0] == 0.0
+
+
 # --- the stop key reaches `teleop` through the command line ------------------------------------------
 
 
