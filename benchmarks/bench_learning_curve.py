@@ -175,7 +175,7 @@ def main() -> None:
         "--rig",
         choices=("sim-transfer-cube", "sim-insertion"),
         default="sim-transfer-cube",
-        help="the task recorded, trained and evaluated (ACT paper, scripted data: 32 %% on insertion)",
+        help="the task recorded, trained and evaluated",
     )
     p.add_argument(
         "--record-cameras",
