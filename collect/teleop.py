@@ -128,7 +128,8 @@ def unwrap(previous: np.ndarray | None, reading: np.ndarray, revolute: np.ndarra
     if previous is None:
         return reading
     step = (reading - previous + np.pi) % (2 * np.pi) - np.pi  # the short way round
-    crossing = revolute & (np.abs(step) <= MAX_WRAP_STEP)
+    # a reading within π of the last one is kept exactly as read (the episode records it)
+    crossing = revolute & (np.abs(reading - previous) > np.pi) & (np.abs(step) <= MAX_WRAP_STEP)
     return np.where(crossing, previous + step, reading)
 
 

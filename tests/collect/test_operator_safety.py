@@ -469,6 +469,9 @@ def test_a_leader_put_elsewhere_is_read_as_it_is_not_unwrapped() -> None:
     assert unwrap(np.array([3.3]), np.array([3.4 - 2 * np.pi]), revolute)[0] == pytest.approx(3.4)
     # and a reading back at 0 from there is a jump, not 2π
     assert unwrap(np.array([3.4]), np.array([0.0]), revolute)[0] == 0.0
+    # an ordinary step is recorded exactly as read (previous + step rounds: -0.999 to 0 gives -3.3e-16)
+    assert unwrap(np.array([0.1]), np.array([0.0]), revolute)[0] == 0.0
+    assert unwrap(np.array([-0.999]), np.array([0.0]), revolute)[0] == 0.0
 
 
 # --- the stop key reaches `teleop` through the command line ------------------------------------------
