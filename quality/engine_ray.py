@@ -39,6 +39,8 @@ from demoforge.schemas.errors import ConfigError
 RETRIES = 2  # a third death of the process checking an episode makes it that episode's integrity finding
 IN_FLIGHT_PER_CPU = 4  # tasks queued per cluster CPU: workers never wait, the driver holds few results
 CPU_REFRESH_S = 2.0  # how often the cluster's size is asked again (nodes can join or leave mid-run)
+CANCEL_RETRY_S = 1.0  # a cancelled task not ended by then is cancelled again ...
+CANCEL_WAIT_S = 30.0  # ... until this long after Ctrl-C, when what still runs is reported and left
 
 
 def _import_ray() -> Any:
@@ -69,6 +71,8 @@ class RayRun:
         opts = {"max_retries": RETRIES, "retry_exceptions": True}
         self._check = ray.remote(**opts)(_check_one)
         self._assets = ray.remote(**opts)(_assets_one)
+        self.cancel_rounds = 0  # after an interrupted run: how many times its tasks had to be cancelled
+        self.still_running = 0  # ... and how many still ran when it gave up
 
     def check(
         self,
@@ -136,9 +140,29 @@ class RayRun:
                 if time.monotonic() - asked > CPU_REFRESH_S:
                     cpus, asked = self._cpus(), time.monotonic()
         except BaseException:  # Ctrl-C or a failing callback: nothing keeps running on the cluster
-            for obj in pending:
-                ray.cancel(obj, force=True)
+            self._cancel(list(pending))
             raise
+
+    def _cancel(self, refs: list[Any]) -> None:
+        """Cancel `refs` and wait until each has ended, cancelling again what has not.
+
+        One cancel is not always enough: Ray can lose one that reaches a task as it is being started
+        (a race of this kind: ray-project/ray#24359), and such a task then holds its CPU for good.
+        `benchmarks/bench_ray_cancel.py` measures how often (RESULTS.md).
+        """
+        ray, deadline = self.ray, time.monotonic() + CANCEL_WAIT_S
+        self.cancel_rounds = 0
+        while refs and (not self.cancel_rounds or time.monotonic() < deadline):
+            for obj in refs:
+                ray.cancel(obj, force=True)
+            self.cancel_rounds += 1
+            wait = max(0.0, min(CANCEL_RETRY_S, deadline - time.monotonic()))
+            _, refs = ray.wait(refs, num_returns=len(refs), timeout=wait)
+        self.still_running = len(refs)
+        if refs:
+            logging.getLogger(__name__).warning(
+                "%d Ray task(s) still running %.0f s after being cancelled", len(refs), CANCEL_WAIT_S
+            )
 
     def _cpus(self) -> int:
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))

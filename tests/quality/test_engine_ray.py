@@ -121,18 +121,53 @@ def test_ctrl_c_cancels_and_writes_nothing(
 ) -> None:
     from demoforge.commands import check_cmd
 
-    marker, out = tmp_path / "interrupted", tmp_path / "out"
+    # Ray lost a cancel in 2 of 36 interrupts (benchmarks/bench_ray_cancel.py --one-cancel): rounds give a
+    # lost one more chances to show here; test_a_lost_cancel_is_sent_again checks the re-cancel itself
+    for round_ in range(6):
+        marker, out = tmp_path / f"interrupted{round_}", tmp_path / f"out{round_}"
 
-    def interrupted(*args: Any, **kw: Any) -> Report:
-        def progress(r: Any) -> None:  # Ctrl-C at the first result, most episodes queued or running:
-            marker.write_text("")  # from now on a task that runs hangs until it is killed
-            raise KeyboardInterrupt
+        def interrupted(*args: Any, marker: Path = marker, **kw: Any) -> Report:
+            def progress(r: Any) -> None:  # Ctrl-C at the first result, most episodes queued or running:
+                marker.write_text("")  # from now on a task that runs hangs until it is killed
+                raise KeyboardInterrupt
 
-        check = functools.partial(ray_faults.hangs_once_interrupted, marker)
-        return check_dataset(*args, **{**kw, "progress": progress, "check": check})
+            check = functools.partial(ray_faults.hangs_once_interrupted, marker)
+            return check_dataset(*args, **{**kw, "progress": progress, "check": check})
 
-    monkeypatch.setattr(check_cmd, "check_dataset", interrupted)
-    assert main(["check", str(messy), "--engine", "ray", "--unattended", "--out", str(out)]) == 130
-    assert not out.exists()  # nothing written, not even the folder
-    # tasks left running would hang both CPUs and this run with them (until pytest's timeout)
-    assert len(check_dataset(messy, engine="ray").episodes) == 10
+        monkeypatch.setattr(check_cmd, "check_dataset", interrupted)
+        assert main(["check", str(messy), "--engine", "ray", "--unattended", "--out", str(out)]) == 130
+        assert not out.exists()  # nothing written, not even the folder
+        # tasks left running would hang both CPUs and this run with them (until pytest's timeout)
+        assert len(check_dataset(messy, engine="ray").episodes) == 10
+
+
+class _LosesCancels:
+    """Ray's cancel and wait as the engine uses them, with tasks that outlive their first `lost` cancels."""
+
+    def __init__(self, lost: int) -> None:
+        self.lost, self.cancels = lost, 0
+
+    def cancel(self, ref: object, force: bool) -> None:
+        self.cancels += 1
+
+    def wait(self, refs: list[object], num_returns: int, timeout: float) -> tuple[list[object], list[object]]:
+        return ([], refs) if self.cancels <= self.lost else (refs, [])
+
+
+def test_a_lost_cancel_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from demoforge.quality import engine_ray
+
+    monkeypatch.setattr(engine_ray, "CANCEL_RETRY_S", 0.0)
+    run = engine_ray.RayRun.__new__(engine_ray.RayRun)
+    run.ray = _LosesCancels(lost=2)
+    run._cancel(["task"])
+    assert (run.cancel_rounds, run.still_running) == (3, 0)
+    assert not caplog.records
+
+    monkeypatch.setattr(engine_ray, "CANCEL_WAIT_S", 0.05)
+    run.ray = _LosesCancels(lost=10**9)  # never ends: given up on, and said
+    run._cancel(["task"])
+    assert run.still_running == 1 and run.cancel_rounds > 1
+    assert "1 Ray task(s) still running" in caplog.text
