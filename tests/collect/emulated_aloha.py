@@ -3,8 +3,6 @@ helpers the real-arm safety tests share (their `rig` and `chains` fixtures: conf
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from demoforge.collect import calibration as cal
@@ -23,14 +21,6 @@ def calibrate(rig: Rig, chains: VirtualChains, **kw: Any) -> cal.ArmCalibration:
     )
 
 
-def open_side(rig: Rig, side: str, **kw: Any) -> ArmBus:
-    return ArmBus(rig.arms[0], side, cal.for_arm(rig, rig.arms[0]), **kw).open()
-
-
-def poll(predicate: Callable[[], object], timeout_s: float = 3.0) -> bool:
-    """True once `predicate()` is, within `timeout_s` (busy-polling: the emulator answers at once)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-    return bool(predicate())
+def open_side(rig: Rig, side: str, arm: int = 0, **kw: Any) -> ArmBus:
+    """One side ("leader" or "follower") of arm `arm`, opened with its calibration."""
+    return ArmBus(rig.arms[arm], side, cal.for_arm(rig, rig.arms[arm]), **kw).open()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,12 @@ import numpy as np
 import pytest
 
 from demoforge.collect import calibration as cal
-from demoforge.collect.arm import ArmBus
 from demoforge.collect.dynamixel import control_table as ct
 from demoforge.collect.errors import HardwareError
 from demoforge.collect.virtual_rig import VirtualChains, start_virtual_chains
 from demoforge.schemas.rig import Rig, parse_rig
+from tests.collect.emulated_aloha import open_side
+from tests.polling import poll
 
 # (name, leader ids, follower ids, leader model, follower model, limits, kind)
 ALOHA_JOINTS: list[tuple[str, list[int], list[int], str, str, list[float], str]] = [
@@ -68,22 +68,8 @@ def chains(rig: Rig) -> Iterator[VirtualChains]:
         yield c
 
 
-def open_side(rig: Rig, arm_index: int, side: str, retries: int = 3) -> ArmBus:
-    arm = rig.arms[arm_index]
-    return ArmBus(arm, side, cal.for_arm(rig, arm), retries=retries).open()
-
-
-def wait_until(predicate: Any, timeout_s: float = 3.0) -> bool:
-    """Bounded polling: each attempt is a bus round trip, so no sleeps are needed."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-    return False
-
-
 def test_two_arms_read_leaders_drive_followers(rig: Rig, chains: VirtualChains) -> None:
-    sides = [(open_side(rig, a, "leader"), open_side(rig, a, "follower")) for a in range(2)]
+    sides = [(open_side(rig, "leader", a), open_side(rig, "follower", a)) for a in range(2)]
     try:
         for leader, follower in sides:
             follower.set_modes()
@@ -95,7 +81,7 @@ def test_two_arms_read_leaders_drive_followers(rig: Rig, chains: VirtualChains) 
             assert 0.0 <= qpos[6] <= 1.0  # gripper normalized
             target = np.clip(qpos, lo, hi)
             follower.write(target)
-            assert wait_until(lambda f=follower, t=target: np.allclose(f.read()[0], t, atol=0.01))
+            assert poll(lambda f=follower, t=target: np.allclose(f.read()[0], t, atol=0.01))
         assert all(leader.bus.stats.failures == 0 for leader, _ in sides)
     finally:
         for leader, follower in sides:
@@ -104,13 +90,13 @@ def test_two_arms_read_leaders_drive_followers(rig: Rig, chains: VirtualChains) 
 
 
 def test_leader_moves_with_scripted_operator(rig: Rig, chains: VirtualChains) -> None:
-    with open_side(rig, 0, "leader") as leader:
+    with open_side(rig, "leader") as leader:
         first = leader.read()[0]
-        assert wait_until(lambda: not np.allclose(leader.read()[0], first, atol=1e-3))
+        assert poll(lambda: not np.allclose(leader.read()[0], first, atol=1e-3))
 
 
 def test_shadow_motor_is_written_mirrored(rig: Rig, chains: VirtualChains) -> None:
-    with open_side(rig, 0, "follower") as follower:
+    with open_side(rig, "follower") as follower:
         follower.set_modes()
         follower.torque(True)
         goal = np.array([0.1, 0.5, -0.4, 0.0, 0.2, 0.0, 0.8])
@@ -124,7 +110,7 @@ def test_shadow_motor_is_written_mirrored(rig: Rig, chains: VirtualChains) -> No
 
 def test_follower_holds_when_a_motor_disappears(rig: Rig, chains: VirtualChains) -> None:
     port = "emulator:left_follower"
-    with open_side(rig, 0, "follower", retries=2) as follower:
+    with open_side(rig, "follower", retries=2) as follower:
         follower.set_modes()
         follower.torque(True)
         follower.write(np.zeros(7))
@@ -177,7 +163,7 @@ def _real_rig_dict() -> dict[str, Any]:
 def test_virtual_chains_in_their_own_process(rig: Rig) -> None:
     with start_virtual_chains(rig, line="4M") as chains:  # the default mode: a spawned process
         assert chains.device_path("emulator:right_leader").startswith("/dev/")
-        with open_side(rig, 1, "leader", retries=1) as leader:
+        with open_side(rig, "leader", 1, retries=1) as leader:
             assert leader.read()[0].shape == (7,)
             chains.inject("emulator:right_leader", 9, "silent")
             with pytest.raises(HardwareError, match=r"motor 9 \(xl330-m288\) on emulator:right_leader"):

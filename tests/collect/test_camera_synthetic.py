@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,17 +14,9 @@ from demoforge.collect.cameras import Camera, Frame, SyntheticCamera, SyntheticF
 from demoforge.collect.cameras.base import CaptureThread
 from demoforge.collect.cameras.synthetic import encode_index
 from demoforge.collect.errors import HardwareError
+from tests.polling import poll
 
-
-def poll_until(pred: Callable[[], bool], timeout: float = 2.0) -> bool:
-    """Bounded polling: True as soon as `pred()` holds, False after `timeout`."""
-    end = time.monotonic() + timeout
-    tick = threading.Event()
-    while time.monotonic() < end:
-        if pred():
-            return True
-        tick.wait(0.005)
-    return pred()
+POLL_S = 0.005  # a camera publishes every 10 ms or so: polling faster would only spin
 
 
 def collect(cam: CaptureThread, n: int, timeout: float = 3.0) -> list[Frame]:
@@ -120,7 +111,7 @@ def test_stall_is_detected_within_a_few_periods_and_names_the_camera() -> None:
         assert cam.wait_for_frame(after=3) is not None
         stopped_at = cam.latest()
         assert stopped_at is not None
-        assert poll_until(lambda: cam.health().stalled, timeout=2.0)
+        assert poll(lambda: cam.health().stalled, 2.0, POLL_S)
         health = cam.health()
         # 5 periods of 10 ms, plus the polling step and scheduling slack
         assert health.age < 0.2
@@ -136,9 +127,9 @@ def test_faults_can_change_while_running(camera: SyntheticCamera) -> None:
     camera.start()
     assert camera.wait_for_frame() is not None
     camera.faults = SyntheticFaults(stall_from=0)
-    assert poll_until(lambda: camera.health().stalled)
+    assert poll(lambda: camera.health().stalled, 2.0, POLL_S)
     camera.faults = SyntheticFaults()
-    assert poll_until(lambda: camera.health().ok)
+    assert poll(lambda: camera.health().ok, 2.0, POLL_S)
 
 
 def test_stop_is_prompt_and_idempotent(camera: SyntheticCamera) -> None:

@@ -33,8 +33,9 @@ from demoforge.collect.virtual_rig import VirtualChains
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.emulated_aloha import LEFT_F, calibrate, open_side, poll
+from tests.collect.emulated_aloha import LEFT_F, calibrate, open_side
 from tests.collect.virtual_rig import small_virtual_rig
+from tests.polling import poll
 
 WRIST = 7  # wrist_angle, XM540-W270, limits [-1.87, 2.23], one motor, Position Control Mode
 GRIPPER = 9  # XM430-W350, current-based position (multi-turn)

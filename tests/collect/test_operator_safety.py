@@ -30,9 +30,9 @@ from demoforge.collect.teleop import LeaderFollowerMap, outside_limits, unwrap
 from demoforge.collect.virtual_rig import start_virtual_chains
 from demoforge.schemas.episode_reader import EpisodeReader
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.emulated_aloha import poll
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import small_virtual_rig
+from tests.polling import poll
 
 FOLLOWER, LEADER = "emulator:follower_left", "emulator:leader_left"
 SHOULDER = 1  # joint index of left_shoulder in the small virtual rig (limits [-1.8, 1.2])

@@ -37,10 +37,11 @@ from demoforge.collect.recorder import Recorder, RecordOptions
 from demoforge.collect.teleop import LeaderFollowerMap, speed_limits
 from demoforge.collect.virtual_rig import VirtualChains
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.emulated_aloha import LEFT_F, LEFT_L, calibrate, open_side, poll
+from tests.collect.emulated_aloha import LEFT_F, LEFT_L, calibrate, open_side
 from tests.collect.test_arm import _real_rig_dict
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import record_args, small_virtual_rig
+from tests.polling import poll
 
 # --- 1. directions: measured at calibration, checked at every open --------------------------------------
 

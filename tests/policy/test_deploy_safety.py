@@ -26,9 +26,9 @@ from demoforge.policy.config import make_config
 from demoforge.policy.data import Stats
 from demoforge.policy.errors import PolicyError
 from demoforge.schemas.rig import Rig, load_rig
-from tests.collect.emulated_aloha import poll
 from tests.collect.test_recorder import SpyHardware
 from tests.collect.virtual_rig import small_virtual_rig
+from tests.polling import poll
 
 
 def checkpoint(path: Path, rig: Rig, rig_meta: dict[str, Any] | None) -> Path:

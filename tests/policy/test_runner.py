@@ -22,6 +22,7 @@ from demoforge.policy.torch_policy import TorchPolicy
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.episode_reader import EpisodeReader
 from tests.collect.virtual_rig import small_virtual_rig
+from tests.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,15 +79,6 @@ class GatedPolicy:
         return qpos[None] + np.arange(self.k, dtype=float)[:, None]  # chunk[i] = qpos + i
 
 
-def poll(cond, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Bounded polling for another thread's progress (no fixed sleeps)."""
-    for _ in range(int(seconds / 0.005)):
-        if cond():
-            return
-        threading.Event().wait(0.005)
-    raise AssertionError("condition not reached")
-
-
 def obs(t: int) -> Observation:
     return Observation(
         t, t, np.zeros(2), np.full(2, 5.0), {"cam": Frame(np.zeros((4, 4, 3), np.uint8))}, True
@@ -99,12 +91,12 @@ def test_the_loop_never_waits_for_inference_and_late_chunks_start_at_the_current
     try:
         goals.start(np.full(2, 1.0))
         assert np.array_equal(goals.goal(obs(0)), np.full(2, 1.0))  # no chunk yet: hold where the arm was
-        poll(lambda: policy.calls == 1)  # tick 0's observation is being inferred ...
+        assert poll(lambda: policy.calls == 1, 10.0, 0.005)  # tick 0's observation is being inferred ...
         for t in (1, 2):  # ... and the loop goes on without it, asking for nothing more
             assert np.array_equal(goals.goal(obs(t)), np.full(2, 1.0))
         assert policy.calls == 1
         policy.go.set()
-        poll(lambda: goals._result is not None)
+        assert poll(lambda: goals._result is not None, 10.0, 0.005)
         g = goals.goal(obs(3))  # the chunk from tick 0 is used from its index 3 on
         assert np.array_equal(g, np.full(2, 8.0))
         assert goals.latency.keys() == {3}
