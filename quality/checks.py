@@ -108,9 +108,11 @@ CHECKS: list[Check] = [
        "one late delivery lasts.",
        "max_camera_skew_periods", "sync_min_periods"),
     _e("idle", WARNING, check_idle,
-       "The operator standing still at the start or end of an episode; `split` trims the span from "
-       "training so ACT does not learn to wait (an episode where nothing moves is a `pause`).",
-       "pause_motion_rad", "idle_min_s"),
+       "The operator standing still at the start of an episode, or at the end for longer than the "
+       "hold a policy must learn to do once the task is done; `split` trims it from training (at "
+       "the end, only what goes beyond that hold) so ACT does not learn to wait (an episode where "
+       "nothing moves is a `pause`).",
+       "pause_motion_rad", "idle_min_s", "idle_end_keep_s"),
     _e("pause", ERROR, check_pause,
        "The operator (leader readings, else the command) not moving mid-episode for over 0.5 s, or "
        "never moving at all; the follower's servo dither does not hide it. Trimmed instead with "

@@ -42,29 +42,30 @@ def _idle_edges(x: np.ndarray, motion: float) -> tuple[int, int]:
 
 
 def check_idle(ep: Episode, th: Thresholds) -> list[Finding]:
-    """The operator standing still at the start or the end (warning; `split` trims the span)."""
+    """The operator standing still at the start, or at the end for longer than the hold a policy must
+    learn (`idle_end_keep_s`); warning, and `split` trims the finding's span."""
     x, who = ep.operator()
     a, b = _idle_edges(x, th.pause_motion_rad)
     if a >= ep.length:
         return []  # nothing moved at all: a pause over the whole episode
     out: list[Finding] = []
-    for i0, i1, edge in ((0, a, "start"), (b, ep.length, "end")):
-        s, e = ep.span(i0, i1)
-        if i1 > i0 and e - s >= th.idle_min_s:
-            out.append(
-                ep.finding(
-                    "idle",
-                    WARNING,
-                    i0,
-                    i1,
-                    f"the {who} stood still for {e - s:.2f} s at the {edge} ({s:.2f}-{e:.2f} s); "
-                    "`demoforge split` trims it so ACT does not learn to wait"
-                    + (" before starting" if edge == "start" else ""),
-                    signal=who,
-                    edge=edge,
-                    trim=True,
-                )
+    if a > 0:
+        s, e = ep.span(0, a)
+        if e - s >= th.idle_min_s:
+            why = "`demoforge split` trims it so ACT does not learn to wait before starting"
+            msg = f"the {who} stood still for {e - s:.2f} s at the start ({s:.2f}-{e:.2f} s); {why}"
+            out.append(ep.finding("idle", WARNING, 0, a, msg, signal=who, edge="start", trim=True))
+    if b < ep.length:
+        s, e = ep.span(b, ep.length)
+        cut = int(np.searchsorted(ep.times, ep.times[b] + th.idle_end_keep_s - 1e-9))  # first tick past
+        cs = ep.span(cut, ep.length)[0] if cut < ep.length else e
+        if e - cs >= th.idle_min_s:
+            msg = (
+                f"the {who} stood still for {e - s:.2f} s at the end ({s:.2f}-{e:.2f} s); `demoforge "
+                f"split` keeps its first {th.idle_end_keep_s:g} s (ACT learns to hold once done) and "
+                f"trims the rest ({cs:.2f}-{e:.2f} s)"
             )
+            out.append(ep.finding("idle", WARNING, cut, ep.length, msg, signal=who, edge="end", trim=True))
     return out
 
 

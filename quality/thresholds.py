@@ -94,10 +94,17 @@ class Thresholds:
     pause_min_s: float = 0.5
     # Trim mid-episode pauses in `split` (warning) instead of excluding the episode (error).
     trim_pauses: bool = False
-    # Standing still at the start or end for longer than 0.5 s is `idle` (a warning; `split` trims it:
-    # ACT would learn to wait, "the robot never starts"). A reaction time plus the slow first
-    # hundredth of a radian of a stroke take 0.3-0.45 s in every demonstration: that is not idling.
+    # Standing still at the start (or at the end, beyond `idle_end_keep_s`) for longer than 0.5 s is
+    # `idle` (a warning; `split` trims it: ACT would learn to wait, "the robot never starts"). A
+    # reaction time plus the slow first hundredth of a radian of a stroke take 0.3-0.45 s in every
+    # demonstration: that is not idling.
     idle_min_s: float = 0.5
+    # Of the stillness at the end, the first this many seconds stay in training (only what is idle
+    # beyond it is `idle`, and trimmed): a policy that never saw the task done and the arms held
+    # undoes it (trimming the whole end, ACT let go of 26 of 44 transferred cubes from tick ~360:
+    # benchmarks/RESULTS.md). ACT samples every tick (tonyzhaozh/act utils.py, EpisodicDataset:
+    # `start_ts = np.random.choice(episode_len)`).
+    idle_end_keep_s: float = 1.0
     # Readings up to 0.01 past a joint limit are encoder noise at the limit (gripper closed on
     # itself), not reported.
     joint_limit_noise: float = 0.01

@@ -174,18 +174,31 @@ def test_unlabelled_allowed(tmp_path: Path) -> None:
 
 
 def test_stillness_at_the_edges_is_idle_not_pause(tmp_path: Path) -> None:
-    r = F.clean_recording(150)
+    r = F.clean_recording(250)
     F.plant_pause(r, 1, 40)  # the operator settles in: still from tick 0
     for arr in (r.qpos, r.action, r.leader):
-        arr[120:] = arr[119]  # ... and waits for the stop pedal
+        arr[120:] = arr[119]  # ... and waits 2.6 s for the stop pedal
     F.write_dataset(tmp_path, [r])
     from demoforge.quality import check_episode
 
     res = check_episode(tmp_path / "episode_0.hdf5", Thresholds())
     assert res.verdict == "pass" and {f.check for f in res.findings} == {"idle"}
     assert has_span(res.findings, "idle", planted(r, 0, 40))
-    assert has_span(res.findings, "idle", planted(r, 119, 150))
+    # the first second of the wait stays in training (the hold a policy must learn), the rest is idle
+    assert has_span(res.findings, "idle", planted(r, 119 + 50, 250))
     assert all(f.detail["trim"] for f in res.findings)
+
+
+@pytest.mark.parametrize("still_ticks", [60, 74])  # 1.2 s and 1.48 s: under the 1 s kept + 0.5 s idle
+def test_a_short_hold_at_the_end_is_kept_for_training(tmp_path: Path, still_ticks: int) -> None:
+    r = F.clean_recording(250)
+    for arr in (r.qpos, r.action, r.leader):
+        arr[250 - still_ticks :] = arr[249 - still_ticks]  # the task done, the arms held to the end
+    F.write_dataset(tmp_path, [r])
+    from demoforge.quality import check_episode
+
+    res = check_episode(tmp_path / "episode_0.hdf5", Thresholds())
+    assert [f for f in res.findings if f.check == "idle"] == []
 
 
 @pytest.mark.parametrize("cam_fps", [30.0, 60.0])

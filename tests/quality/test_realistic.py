@@ -142,7 +142,9 @@ def _late_start() -> tuple[F.Recording, tuple[int, int] | None]:
 
 def _early_stop() -> tuple[F.Recording, tuple[int, int] | None]:
     r, _ = R.realistic_recording(8.0, seed=21)
-    return r, R.defect_early_stop(r, 2.0)
+    a, b = R.defect_early_stop(r, 2.0)
+    # the first idle_end_keep_s of the wait is the hold a policy must learn: only the rest is idle
+    return r, (int(np.searchsorted(r.ts, r.ts[a] + Thresholds().idle_end_keep_s)), b)
 
 
 def _pause() -> tuple[F.Recording, tuple[int, int] | None]:
