@@ -101,9 +101,9 @@ class Thresholds:
     idle_min_s: float = 0.5
     # Of the stillness at the end, the first this many seconds stay in training (only what is idle
     # beyond it is `idle`, and trimmed): a policy that never saw the task done and the arms held
-    # undoes it (trimming the whole end, ACT let go of 26 of 44 transferred cubes from tick ~360:
-    # benchmarks/RESULTS.md). ACT samples every tick (tonyzhaozh/act utils.py, EpisodicDataset:
-    # `start_ts = np.random.choice(episode_len)`).
+    # undoes it (with the whole end trimmed, ACT at 60 minutes held 36 % of cube transfers at the
+    # last tick; with it kept, 80 %: benchmarks/RESULTS.md). ACT samples every tick (tonyzhaozh/act
+    # utils.py, EpisodicDataset: `start_ts = np.random.choice(episode_len)`).
     idle_end_keep_s: float = 1.0
     # Readings up to 0.01 past a joint limit are encoder noise at the limit (gripper closed on
     # itself), not reported.
