@@ -5,17 +5,17 @@ the cluster; prints JSON.
     .venv/bin/python benchmarks/bench_ray_cancel.py --runs 200
     .venv/bin/python benchmarks/bench_ray_cancel.py --one-cancel     # as before: stops at the first hang
 
-Each run checks 10 small episodes on a local Ray instance of 2 CPUs and is interrupted (KeyboardInterrupt
-from the progress callback) at its first result; from then on every task that starts hangs until it is
-killed, as a stuck reader would. Counted per run: how many cancel rounds the engine needed until every
-task had ended (1 = the first cancel was enough), tasks still running when it gave up, and whether a
-follow-up check on the same 2 CPUs completed within --follow-up-s (it cannot while a task hangs).
+Each run checks the Ray tests' 10 messy episodes (tests/quality/messy_dataset.py) on a local Ray
+instance of 2 CPUs and is interrupted (KeyboardInterrupt from the progress callback) at its first
+result; from then on every task that starts hangs until it is killed, as a stuck reader would. Counted
+per run: how many cancel rounds the engine needed until every task had ended (1 = the first cancel was
+enough), tasks still running when it gave up, and whether a follow-up check on the same 2 CPUs
+completed within --follow-up-s (it cannot while a task hangs).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import os
@@ -34,18 +34,8 @@ import ray
 from demoforge.quality import Thresholds, check_dataset, engine_ray
 from demoforge.quality.engine_ray import RayRun
 from demoforge.schemas.episode_source import list_episodes
-from tests import factories as F
-from tests import realistic_episodes as R
 from tests.quality import ray_faults
-
-
-def dataset(folder: Path) -> None:
-    recs = [R.realistic_recording(3.0, seed=60 + i)[0] for i in range(6)]
-    recs += [copy.deepcopy(recs[4]), F.clean_recording(60, seed=9)]
-    paths = F.write_dataset(folder, recs)
-    F.truncate(paths[5], 0.4)
-    F.write_cut_off(folder / "episode_8.hdf5")
-    (folder / "episode_9.hdf5").write_bytes(b"not an hdf5 file" * 50)
+from tests.quality.messy_dataset import write_messy_dataset
 
 
 def cpu_model() -> str:
@@ -71,7 +61,7 @@ def main() -> None:
     if a.one_cancel:
         engine_ray.CANCEL_RETRY_S = engine_ray.CANCEL_WAIT_S = 10.0
     folder = Path(tempfile.mkdtemp(prefix="bench_ray_cancel_"))
-    dataset(folder)
+    write_messy_dataset(folder)
     files = list_episodes(folder)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
     ray.cloudpickle.register_pickle_by_value(ray_faults)

@@ -5,7 +5,6 @@ One local Ray instance with two worker CPUs serves the whole module (starting on
 
 from __future__ import annotations
 
-import copy
 import functools
 import subprocess
 import sys
@@ -17,9 +16,8 @@ import pytest
 
 from demoforge.cli import main
 from demoforge.quality import Report, check_dataset
-from tests import factories as F
-from tests import realistic_episodes as R
 from tests.quality import ray_faults
+from tests.quality.messy_dataset import write_messy_dataset
 
 ray = pytest.importorskip("ray", reason="the `scale` extra (make setup installs it)")
 
@@ -34,21 +32,8 @@ def cluster() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Realistic episodes with real defects, a copied file, a half-copied one and one cut off mid-write."""
     folder = tmp_path_factory.mktemp("messy")
-    recs = []
-    for i in range(6):
-        r, _ = R.realistic_recording(3.0, seed=60 + i)
-        recs.append(r)
-    R.defect_pause(recs[1], 1.0, 1.0)
-    R.defect_dark(recs[2], "cam_high", 40, 48)
-    R.defect_dead_follower(recs[3])
-    recs.append(copy.deepcopy(recs[4]))  # near_duplicate: an exact copy
-    recs.append(F.clean_recording(60, seed=9))  # another rig: length and start pose outliers
-    paths = F.write_dataset(folder, recs)
-    F.truncate(paths[5], 0.4)
-    F.write_cut_off(folder / "episode_8.hdf5")
-    (folder / "episode_9.hdf5").write_bytes(b"not an hdf5 file" * 50)
+    write_messy_dataset(folder)
     return folder
 
 
