@@ -25,9 +25,13 @@ DIR/all), so a second training seed per arm reuses the same recorded dataset and
 `--steps N` trains to N steps instead of for --minutes (the curated-versus-all comparison: arms that
 run side by side, one core each, or beside an evaluation, still get equal training).
 
-LeRobot's side is not run here: its trainer reads video through torchvision/torchcodec, which the
-shared peer venv lacks (/work/shared/peers/README.md), and its policy would have to drive our
-recorder's rollouts from another interpreter; bench_act.py --peer compares the two on speed.
+LeRobot's side (`--stage lerobot-train`, then `--stage lerobot-eval`, both with --steps N): the curated
+split exported with `demoforge export --to lerobot` into DIR/lerobot, LeRobot's own trainer on it in the
+peer venv (scripts/peer_lerobot_train.py: LeRobot 0.4.4's `train`, our preset's ACT settings) into
+DIR/lerobot_run[_seedN], and its checkpoint driving the same rollouts as ours (benchmarks/peer_policy.py:
+the same rig, scenes, temporal ensembling and counts) into DIR/lerobot_run[_seedN]/eval_<N>steps. The
+peer interpreter: $PEER_PYTHON, default <temp folder>/peer-lerobot-venv/bin/python
+(../shared/peers/peer_lerobot_setup.sh, plus `pip install termcolor gymnasium` for LeRobot's trainer).
 """
 
 from __future__ import annotations
@@ -164,6 +168,55 @@ def evaluate_all(
     return out
 
 
+def lerobot_side(a: argparse.Namespace, dataset: Path, rig: Path, run: Path, cams: list[str]) -> dict:
+    """LeRobot's trainer on our export of the curated split, or its checkpoint in our rollouts."""
+    import subprocess
+
+    from peer_policy import LeRobotPeerPolicy, peer_python
+
+    export = a.out / "lerobot"
+    if not (export / "meta" / "info.json").exists():
+        subprocess.run(
+            [sys.executable, "-m", "demoforge", "export", str(dataset), "--to", "lerobot", str(export)],
+            check=True,
+        )
+    if a.stage == "lerobot-train":
+        if not (run / "peer_run.json").exists():
+            script = Path(__file__).resolve().parents[1] / "scripts" / "peer_lerobot_train.py"
+            cmd = [str(peer_python()), str(script), str(export), str(run), "--steps", str(a.steps)]
+            subprocess.run([*cmd, "--seed", str(a.seed), "--camera", ",".join(cams)], check=True)
+        return json.loads((run / "peer_run.json").read_text())
+    from demoforge.policy.evaluate import evaluate, success_counts
+
+    ev_dir = run / f"eval_{a.steps}steps"
+    if (ev_dir / "eval.json").exists():
+        s = json.loads((ev_dir / "eval.json").read_text())
+    else:
+        names = json.loads((export / "meta" / "info.json").read_text())["features"]["action"]["names"]
+        policy = LeRobotPeerPolicy(run / "checkpoints" / "last" / "pretrained_model", names, preset=a.preset)
+        try:
+            s = evaluate(
+                policy.path,
+                str(rig),
+                ev_dir,
+                episodes=a.eval_episodes,
+                episode_time=8.0,
+                videos=2,
+                policy=policy,
+            )
+        finally:
+            policy.close()
+    return {
+        "run": str(run),
+        **success_counts(s),
+        "stage_rates": s.get("stage_rates"),
+        "episodes": s.get("episodes"),
+        "runtime": s.get("runtime"),
+        "inference_latency": s.get("inference_latency"),
+        "train": json.loads((run / "peer_run.json").read_text()),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("bench-data/learning-curve"))
@@ -194,7 +247,7 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument(
         "--stage",
-        choices=("record", "curated", "all", "eval", "summary"),
+        choices=("record", "curated", "all", "eval", "summary", "lerobot-train", "lerobot-eval"),
         help="run one stage only (e.g. the two trainings side by side, one core each); default: all",
     )
     p.add_argument("--snap", type=Path, help="with --stage eval: the one snapshot to evaluate")
@@ -232,6 +285,12 @@ def main() -> None:
         keep_all(st.dataset, a.out / "dataset_all")
         compare = [a.compare_minutes]
         train_until(a.out / "dataset_all", every, a.preset, compare, a.image_size, cams, a.seed, a.steps)
+    peer = a.out / f"lerobot_run{tail}"
+    if a.stage in ("lerobot-train", "lerobot-eval"):
+        if not a.steps:
+            p.error("--stage lerobot-train/lerobot-eval need --steps (LeRobot's trainer counts steps)")
+        print(json.dumps(lerobot_side(a, st.dataset, st.rig_path, peer, cams)))
+        return
     if a.steps:
         snaps = [curated / f"best_{a.steps}steps.pt", every / f"best_{a.steps}steps.pt"]
     else:

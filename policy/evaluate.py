@@ -35,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from demoforge.policy.api import Policy
 from demoforge.policy.runner import PolicyGoals, latency_summary
 from demoforge.schemas import episode_layout as L
 from demoforge.schemas.dataset import episode_files
@@ -161,8 +162,12 @@ def evaluate(
     precision: str = "auto",
     ensemble: dict[str, Any] | None = None,
     seed_offset: int = EVAL_SEED_OFFSET,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
     """Roll out `episodes` times, record them, measure them; writes OUT/eval.json and returns it.
+
+    `policy`: one already loaded (any `Policy`, e.g. another project's model behind the same interface:
+    benchmarks/peer_policy.py) instead of loading `checkpoint`, which then only names it in eval.json.
 
     On a simulation rig rollout i starts from the scene of seed + seed_offset + i: the same scenes for
     every checkpoint evaluated with the same offset, and none a demonstration on the rig started from.
@@ -176,7 +181,8 @@ def evaluate(
     if episode_files(out / "rollouts") if (out / "rollouts").is_dir() else []:
         raise ConfigError(f"{out / 'rollouts'} already holds rollouts", "evaluate into a new --out folder")
     rig = resolve_rig(rig_name)
-    policy = load_policy(checkpoint, device, precision, threads=threads_beside_control_loop())
+    if policy is None:
+        policy = load_policy(checkpoint, device, precision, threads=threads_beside_control_loop())
     policy.check_rig(rig)
     # Rendering is most of a simulated rollout's cost: cameras the policy does not see are left out
     # (of the rendering and of the rollouts' files).

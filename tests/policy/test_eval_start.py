@@ -76,3 +76,46 @@ def test_rollouts_start_from_their_scenes_reset_whatever_the_inference_speed(
         np.testing.assert_array_equal(q_fast[0], fresh, err_msg=f"rollout {i}: not its scene's fresh reset")
     # the rollouts differ from each other: the cube moved (a different seed), not one scene replayed
     assert not np.array_equal(runs["fast"][0][1], runs["fast"][1][1])
+
+
+class ConstantPolicy(api.Policy):
+    """Another project's model behind our interface (as benchmarks/peer_policy.py puts LeRobot's)."""
+
+    def __init__(self, target: np.ndarray, names: list[str]) -> None:
+        from demoforge.policy.config import make_config
+
+        self.target = target.astype(np.float32)
+        self.cameras = {"cam_high": (48, 64)}
+        self.n_joints, self.chunk_size, self.joint_names = len(target), 10, names
+        self.config, self.meta = make_config("cpu"), {"joint_names": names}
+        self.runtime, self.path = "a constant stand-in", Path("elsewhere")
+        self.seen: list[tuple[int, ...]] = []
+
+    def _infer(self, frames: list[np.ndarray], qpos: np.ndarray) -> np.ndarray:
+        self.seen.append(frames[0].shape)
+        return np.tile(self.target, (self.chunk_size, 1))
+
+
+def test_a_policy_given_is_rolled_out_instead_of_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demoforge.collect.rigs import resolve_rig
+
+    rig = resolve_rig("sim-transfer-cube")
+    target = np.asarray(rig.start_pose, np.float32)
+    target[0] += 0.05  # left waist: a command the rollout's actions must show
+    policy = ConstantPolicy(target, list(rig.joint_names))
+
+    def no_load(*a: object, **k: object) -> None:
+        raise AssertionError("evaluate loaded a checkpoint although a policy was given")
+
+    monkeypatch.setattr(api, "load_policy", no_load)
+    summary = evaluate(
+        "peer-label", "sim-transfer-cube", tmp_path, episodes=2, episode_time=0.1, videos=0, policy=policy
+    )
+    assert summary["runtime"] == "a constant stand-in" and summary["checkpoint"] == "peer-label"
+    assert summary["episodes"] == 2 and set(policy.seen) == {(48, 64, 3)}  # resized to the policy's size
+    with EpisodeReader(tmp_path / "rollouts" / "episode_1.hdf5") as r:
+        # from tick 1: tick 0's command is limited to a step from the scene's reset pose
+        np.testing.assert_allclose(r.action[1:], np.tile(target, (r.length - 1, 1)), atol=1e-6)
+        assert r.cameras == ["cam_high"]  # only what the policy sees is rendered
