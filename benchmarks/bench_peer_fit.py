@@ -19,37 +19,15 @@ import json
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
-import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peer_policy import LeRobotPeerPolicy
 
 from demoforge.policy.api import load_policy
-
-
-def camera_frames(root: Path, info: dict, row: dict, key: str) -> np.ndarray:
-    path = root / info["video_path"].format(
-        video_key=key,
-        chunk_index=row[f"videos/{key}/chunk_index"],
-        file_index=row[f"videos/{key}/file_index"],
-    )
-    half = 0.5 / info["fps"]
-    t0, t1 = row[f"videos/{key}/from_timestamp"], row[f"videos/{key}/to_timestamp"]
-    out = []
-    with av.open(str(path)) as c:
-        for f in c.decode(c.streams.video[0]):
-            t = f.time
-            if t is None:
-                continue
-            if t >= t1 - half:
-                break
-            if t >= t0 - half:
-                out.append(f.to_ndarray(format="rgb24"))
-    return np.stack(out)
+from demoforge.schemas import lerobot_layout as LR
+from demoforge.schemas.lerobot_reader import LeRobotSource
 
 
 def main() -> None:
@@ -60,25 +38,16 @@ def main() -> None:
     ap.add_argument("--episodes", default="0,10,30")
     ap.add_argument("--ticks", default="0,120,240,330")
     a = ap.parse_args()
-    info = json.loads((a.export / "meta" / "info.json").read_text())
-    data = pq.read_table(a.export / "data").to_pydict()
-    rows = {
-        r["episode_index"]: r
-        for p in (a.export / "meta" / "episodes").rglob("*.parquet")
-        for r in pq.read_table(p).to_pylist()
-    }
-    names = info["features"]["action"]["names"]
-    peer = LeRobotPeerPolicy(a.pretrained, names)
+    source = LeRobotSource(a.export)  # our reader of LeRobot datasets: rows, and frames decoded with PyAV
+    peer = LeRobotPeerPolicy(a.pretrained, source.joint_names(LR.ACTION))
     ours = load_policy(a.ours, "cpu", "fp32", threads=1)
-    cams = list(ours.cameras)
     samples = []
     try:
         for ep in (int(e) for e in a.episodes.split(",")):
-            at = [i for i, e in enumerate(data["episode_index"]) if e == ep]
-            state = np.asarray([data["observation.state"][i] for i in at], np.float32)
-            action = np.asarray([data["action"][i] for i in at], np.float32)
-            frames = {c: camera_frames(a.export, info, rows[ep], f"observation.images.{c}") for c in cams}
-            for t in (int(t) for t in a.ticks.split(",") if int(t) < len(at)):
+            with source.open(ep) as r:
+                state, action = r.qpos, r.action
+                frames = {c: r.frames(c) for c in ours.cameras}
+            for t in (int(t) for t in a.ticks.split(",") if int(t) < len(state)):
                 images = {c: f[t] for c, f in frames.items()}
                 target = action[t : t + ours.chunk_size]
                 err = {}
