@@ -110,7 +110,10 @@ class LeRobotPeerPolicy(Policy):
         if len(head) < 4:
             self._died()
         (n,) = struct.unpack("<I", head)
-        return pipe.read(n)
+        data = pipe.read(n)
+        if len(data) < n:  # the peer ended mid-message
+            self._died()
+        return data
 
     def _died(self) -> None:
         self._proc.wait(timeout=30)

@@ -6,10 +6,12 @@ benchmarks/peer_policy.py, not by hand:
     /tmp/peer-lerobot-venv/bin/python scripts/peer_lerobot_policy.py PRETRAINED_MODEL [--threads 1]
 
 PRETRAINED_MODEL is a folder `lerobot_train` wrote (OUT/checkpoints/last/pretrained_model). Loaded as
-lerobot_eval.py does it: `ACTPolicy.from_pretrained` and `make_pre_post_processors(cfg, pretrained_path)`
-(the normalizer and unnormalizer with the training data's statistics). Each request is answered with
-`policy.predict_action_chunk` on the preprocessed observation, unnormalized by the postprocessor: the
-whole chunk, so that the caller's temporal ensembling is the same for every policy it compares.
+LeRobot 0.4.4's scripts/lerobot_eval.py does it (lines 528-545: `make_policy`, which calls the policy
+class's `from_pretrained`, policies/factory.py:513; `make_pre_post_processors(..., pretrained_path=)`,
+the normalizer and unnormalizer with the training data's statistics). Its rollout runs preprocessor,
+`select_action`, postprocessor (lines 173-178); here `predict_action_chunk` takes `select_action`'s place
+so that the whole chunk comes back and the caller's temporal ensembling is the same for every policy
+it compares.
 
 Messages are length-prefixed (4 bytes, little-endian) both ways. First the server says hello: JSON
 {"chunk_size", "cameras": {name: [H, W]}, "state_dim", "action_dim", "runtime"}. Then per request: an

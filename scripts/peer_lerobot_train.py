@@ -15,10 +15,12 @@ same problem: chunk 50, d_model 256, 8 heads, feed-forward 1024, 4 encoder / 1 d
 layers, latent 32, dropout 0.1, KL weight 10, lr 1e-4 (backbone 1e-4), weight decay 1e-4, clip 10,
 resnet18 from random weights (nothing can be downloaded here). What differs and cannot be set in
 LeRobot: its resnet18 is torchvision's (64 channels in the stem, ours is 32 wide in the `cpu` preset) and
-it normalizes images with ImageNet's statistics (`dataset.use_imagenet_stats`, its default).
+it normalizes images with ImageNet's statistics (`dataset.use_imagenet_stats`, default true:
+configs/default.py:35, applied in datasets/factory.py:128).
 
-One thing is replaced: video decoding. LeRobot decodes with torchcodec or torchvision's VideoReader, and
-the peer venv has neither (../shared/peers/README.md), so `decode_video_frames` is swapped for a PyAV
+One thing is replaced: video decoding. LeRobot decodes with torchcodec or torchvision's VideoReader
+(datasets/video_utils.py:117-154, `decode_video_frames`), and the peer venv has neither
+(../shared/peers/README.md), so `decode_video_frames` is swapped for a PyAV
 decoder that decodes each video once, before the data loader's workers fork (they share the frames).
 That makes LeRobot's data loading cheaper than it is for its users, never dearer: a fair peer for speed.
 The last line of stdout is JSON: steps, wall seconds of `train`, seconds per step, the checkpoint.
