@@ -61,8 +61,18 @@ def test_ctrl_c_mid_episode_says_what_was_kept_and_what_to_run(tmp_path: Path) -
     # a terminal's Ctrl-C: SIGINT to the whole foreground process group, children included
     # (PYTHONFAULTHANDLER: a run that does not end is made to print every thread's stack, below)
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    # A terminal's foreground job starts with SIGINT at its default action. A test run started as a
+    # background job of a non-interactive shell (`cmd &`, nohup, some CI runners) ignores SIGINT, and an
+    # ignored signal stays ignored across exec: Python then installs no KeyboardInterrupt handler and the
+    # Ctrl-C below would be lost (what made this test time out when the suite ran in the background).
     p = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert p.stdout is not None
     for line in p.stdout:
@@ -72,8 +82,8 @@ def test_ctrl_c_mid_episode_says_what_was_kept_and_what_to_run(tmp_path: Path) -
     try:
         out, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
-        # Seen once in CI (a loaded machine, the whole suite before it): the interrupt never reached
-        # Python. What each thread blocks, ignores and catches says why, with the stacks.
+        # The interrupt never reached Python. What each thread blocks, ignores and catches says why,
+        # with the stacks.
         masks = signal_masks(p.pid) + signal_masks(os.getpid())
         p.send_signal(signal.SIGABRT)
         out, err = p.communicate(timeout=30)
