@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from demoforge.policy.act import ACT, act_loss, count_parameters
 from demoforge.policy.backbone import freeze_stem_and_layer1, load_imagenet
+from demoforge.policy.budget import Budget
 from demoforge.policy.checkpoint import load_checkpoint, save_checkpoint
 from demoforge.policy.config import Config, config_from_dict, config_to_dict, config_to_toml
 from demoforge.policy.config import validate as validate_config
@@ -195,6 +196,7 @@ def train(
     live: bool | None = None,
     steps: int | None = None,
     budget_s: float | None = None,
+    max_budget_s: float | None = None,
     reports: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ACT on the dataset's split; returns the run summary (what run.json holds).
@@ -203,7 +205,11 @@ def train(
 
     budget_s: stop (validate, save, summarize) once the run's wall time reaches it, even before
     `train.steps`; a resumed run counts the time already spent. Single process only (DDP ranks
-    would disagree on when to stop)."""
+    would disagree on when to stop).
+
+    max_budget_s: when budget_s would end the run below `train.min_steps` and the measured step rate
+    reaches them by this wall time, train on to exactly `min_steps` (said while training; run.json's
+    `budget.stretched`). See policy/budget.py."""
     dataset, run = Path(dataset), Path(run)
     d = setup_distributed()
     try:
@@ -217,6 +223,7 @@ def train(
             live=sys.stdout.isatty() if live is None else live,
             steps=steps,
             budget_s=budget_s,
+            max_budget_s=max_budget_s,
             reports=reports,
         )
     finally:
@@ -235,6 +242,7 @@ def _train(
     live: bool,
     steps: int | None,
     budget_s: float | None = None,
+    max_budget_s: float | None = None,
     reports: str | Path | None = None,
 ) -> dict[str, Any]:
     if budget_s is not None and d.world > 1:
@@ -330,10 +338,14 @@ def _train(
     if d.main and state is not None:
         console.say(f"resuming {run} at step {step}")
     t0, window = time.monotonic(), torch.zeros(3, device=d.device)
+    # no stretch for a run whose own steps stop it below min_steps: the extra time could not reach them
+    step0 = step
+    budget = Budget(budget_s, max_budget_s if t.steps >= t.min_steps else None, t.min_steps)
     busy = 0.0  # seconds spent in training steps (batch + forward + backward + update) since the last log
 
     def budget_left() -> float | None:
-        return None if budget_s is None else budget_s - (wall0 + time.monotonic() - t0)
+        limit = budget.limit_s()
+        return None if limit is None else limit - (wall0 + time.monotonic() - t0)
 
     n_window, shown, status, val = 0, set[str](), "done", {"loss": math.nan}
 
@@ -370,7 +382,14 @@ def _train(
             opt.step()
             step += 1
             busy += time.monotonic() - t_step
-            out_of_time = budget_s is not None and wall0 + time.monotonic() - t0 >= budget_s
+            since = time.monotonic() - t0
+            # stretch or not: judged on a logged interval's rate (the first steps are slow), or when
+            # the budget is about to end the run
+            if step % t.log_every == 0 or budget.done(step, wall0 + since):
+                note = budget.consider(step, wall0 + since, since / (step - step0))
+                if note and d.main:
+                    console.say(note)
+            out_of_time = budget.done(step, wall0 + since)
             final = step == t.steps or out_of_time
             window += torch.stack([losses["loss"].detach(), losses["l1"].detach(), losses["kl"].detach()])
             n_window += 1
@@ -426,6 +445,7 @@ def _train(
             "step_s": _median_step_s(rows),
             "min_steps": t.min_steps,
             "too_few_steps": step < t.min_steps,
+            **({"budget": dataclasses.asdict(budget)} if budget_s is not None else {}),
             "health": list(advise(rows, t.steps, min_steps=t.min_steps, budget_left_s=0.0).values()),
         }
         (run / "run.json").write_text(json.dumps(summary, indent=2) + "\n")

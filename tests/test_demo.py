@@ -19,6 +19,7 @@ pytest.importorskip("torch", reason="the demo trains ACT: needs the `train` extr
 
 from demoforge.cli import build_parser, main
 from demoforge.commands.demo_cmd import claim_out
+from demoforge.schemas.errors import ConfigError
 from demoforge.schemas.splits import verify_split
 from tests.demoforge.test_read_only import tree_digest
 
@@ -109,6 +110,22 @@ def test_demo_end_to_end_then_resumes_without_overwriting(
     assert tree_digest(out) == before
 
 
+def test_a_demo_folder_from_before_a_new_argument_resumes(tmp_path: Path) -> None:
+    # made by a demoforge without --train-max-minutes: the folder is still this demo's
+    out = tmp_path / "demo"
+    args = build_parser().parse_args(["demo", "--out", str(out), *TOY])
+    claim_out(out, args)
+    marker = out / "demo-args.json"
+    old = json.loads(marker.read_text())
+    del old["train_max_minutes"]
+    marker.write_text(json.dumps(old))
+    claim_out(out, args)  # no refusal
+    old["episodes"] += 1  # while an argument the folder was made with still counts
+    marker.write_text(json.dumps(old))
+    with pytest.raises(ConfigError, match="--episodes"):
+        claim_out(out, args)
+
+
 def test_demo_refuses_a_split_that_no_longer_matches(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +172,7 @@ def test_demo_refuses_other_arguments_before_writing(
         (["--image-size", "big"], "--image-size"),
         (["--episodes", "0"], "--episodes"),
         (["--rig", "virtual"], "not a simulation rig"),
+        (["--train-minutes", "9", "--train-max-minutes", "5"], "--train-max-minutes 5 is below"),
     ],
 )
 def test_demo_bad_options_are_one_clear_error(

@@ -224,3 +224,18 @@ def test_threads_follow_the_affinity_and_a_run_below_min_steps_says_so(
     assert any("below the 500 steps its preset needs" in line for line in s["health"])
     rows = [r for r in metrics(tmp_path / "run") if r["split"] == "train"]
     assert all(r["step_s"] > 0 for r in rows)
+
+
+def test_a_budget_too_short_for_min_steps_stretches_to_them_and_says_so(
+    split_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a budget that ends after the first step, a cap with room for 30: trains exactly 30, says why
+    cfg = tiny(steps=500, min_steps=30, log_every=10, val_every=500)
+    s = train(split_dataset, tmp_path / "run", cfg, live=False, budget_s=1e-3, max_budget_s=600.0)
+    said = capsys.readouterr().out
+    assert s["steps"] == 30 and not s["too_few_steps"] and s["budget"]["stretched"]
+    assert "training goes on to step 30" in said and "below the 30 steps its preset needs" not in said
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["meta"]["step"] == 30
+    # the same run without a cap stops at its budget and is named too short
+    s = train(split_dataset, tmp_path / "run2", cfg, live=False, budget_s=1e-3)
+    assert s["steps"] == 1 and s["too_few_steps"] and not s["budget"]["stretched"]
