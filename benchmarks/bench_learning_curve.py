@@ -28,8 +28,10 @@ run side by side, one core each, or beside an evaluation, still get equal traini
 LeRobot's side (`--stage lerobot-train`, then `--stage lerobot-eval`, both with --steps N): the curated
 split exported with `demoforge export --to lerobot` into DIR/lerobot, LeRobot's own trainer on it in the
 peer venv (scripts/peer_lerobot_train.py: LeRobot 0.4.4's `train`, our preset's ACT settings) into
-DIR/lerobot_run[_seedN], and its checkpoint driving the same rollouts as ours (benchmarks/peer_policy.py:
-the same rig, scenes, temporal ensembling and counts) into DIR/lerobot_run[_seedN]/eval_<N>steps. The
+DIR/lerobot_run_<N>steps[_seedN], and its checkpoint driving the same rollouts as ours
+(benchmarks/peer_policy.py: the same rig, scenes, temporal ensembling and counts) into
+DIR/lerobot_run_<N>steps[_seedN]/eval_<N>steps. LeRobot's trainer counts steps, not minutes: its point
+at M minutes is the steps its measured seconds per step (peer_run.json's s_per_step) give in M minutes. The
 peer interpreter: $PEER_PYTHON, default <temp folder>/peer-lerobot-venv/bin/python
 (../shared/peers/peer_lerobot_setup.sh, plus `pip install termcolor gymnasium` for LeRobot's trainer).
 """
@@ -285,7 +287,8 @@ def main() -> None:
         keep_all(st.dataset, a.out / "dataset_all")
         compare = [a.compare_minutes]
         train_until(a.out / "dataset_all", every, a.preset, compare, a.image_size, cams, a.seed, a.steps)
-    peer = a.out / f"lerobot_run{tail}"
+    # One folder per step count: a second run with other --steps must not read the first one's result.
+    peer = a.out / f"lerobot_run_{a.steps}steps{tail}"
     if a.stage in ("lerobot-train", "lerobot-eval"):
         if not a.steps:
             p.error("--stage lerobot-train/lerobot-eval need --steps (LeRobot's trainer counts steps)")
