@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/system-packages.sh
 	touch $(STAMP)
 
 # The whole loop in simulation (no hardware): record transfer-cube demonstrations with planted faults,
-# check, split, train ACT on the passing episodes, evaluate it (~15 min on a 2-core CPU; see README).
+# check, split, train ACT on the passing episodes, evaluate it (13-22 min on a 2-core CPU; see README).
 # Each run writes a new folder (recorded data is never overwritten); DEMO_ARGS scales it up, e.g.
 # make demo DEMO_ARGS="--episodes 50 --train-minutes 60 --device cuda".  DEMO_DIR=... resumes a run.
 DEMO_DIR ?= demo-data/$(shell date +%Y%m%d-%H%M%S)

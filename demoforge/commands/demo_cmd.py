@@ -16,7 +16,7 @@ from typing import Any
 NAME = "demo"
 HELP = "the whole loop in simulation: record (faults planted), check, split, train ACT, evaluate"
 EXAMPLES = """examples:
-  demoforge demo --out demo-data/first                     # 15-25 min on a 2-core CPU
+  demoforge demo --out demo-data/first                     # 13-22 min on a 2-core CPU
   demoforge demo --out demo-data/first                     # again: resumes, or says what is done
   demoforge demo --out demo-data/gpu --episodes 50 --train-minutes 60 --image-size 240x320 --device cuda
 writes OUT/rig.toml, OUT/dataset/ (episodes, faults.json, quality/report.html, splits.json),
