@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from demoforge.policy.health import projected_steps
+
 
 @dataclass
 class Budget:
@@ -22,6 +24,7 @@ class Budget:
     soft_s: float | None
     cap_s: float | None = None
     min_steps: int = 0
+    total_steps: int = 10**9  # the run's own train.steps: below min_steps, no time can reach them
     stretched: bool = False
 
     def limit_s(self) -> float | None:
@@ -36,8 +39,8 @@ class Budget:
             return None
         if step_s <= 0:
             return None
-        at_soft = step + int(max(soft - wall_s, 0.0) / step_s)
-        at_cap = step + int(max(cap - wall_s, 0.0) / step_s)
+        at_soft = projected_steps(step, self.total_steps, step_s, soft - wall_s)
+        at_cap = projected_steps(step, self.total_steps, step_s, cap - wall_s)
         if at_soft >= self.min_steps or at_cap < self.min_steps:
             return None
         self.stretched = True

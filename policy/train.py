@@ -338,9 +338,7 @@ def _train(
     if d.main and state is not None:
         console.say(f"resuming {run} at step {step}")
     t0, window = time.monotonic(), torch.zeros(3, device=d.device)
-    # no stretch for a run whose own steps stop it below min_steps: the extra time could not reach them
-    step0 = step
-    budget = Budget(budget_s, max_budget_s if t.steps >= t.min_steps else None, t.min_steps)
+    step0, budget = step, Budget(budget_s, max_budget_s, t.min_steps, t.steps)
     busy = 0.0  # seconds spent in training steps (batch + forward + backward + update) since the last log
 
     def budget_left() -> float | None:
@@ -383,13 +381,14 @@ def _train(
             step += 1
             busy += time.monotonic() - t_step
             since = time.monotonic() - t0
+            out_of_time = budget.done(step, wall0 + since)
             # stretch or not: judged on a logged interval's rate (the first steps are slow), or when
             # the budget is about to end the run
-            if step % t.log_every == 0 or budget.done(step, wall0 + since):
-                note = budget.consider(step, wall0 + since, since / (step - step0))
-                if note and d.main:
+            judge = step % t.log_every == 0 or out_of_time
+            if judge and (note := budget.consider(step, wall0 + since, since / (step - step0))):
+                out_of_time = budget.done(step, wall0 + since)
+                if d.main:
                     console.say(note)
-            out_of_time = budget.done(step, wall0 + since)
             final = step == t.steps or out_of_time
             window += torch.stack([losses["loss"].detach(), losses["l1"].detach(), losses["kl"].detach()])
             n_window += 1
@@ -445,7 +444,11 @@ def _train(
             "step_s": _median_step_s(rows),
             "min_steps": t.min_steps,
             "too_few_steps": step < t.min_steps,
-            **({"budget": dataclasses.asdict(budget)} if budget_s is not None else {}),
+            **(
+                {"budget": {"soft_s": budget_s, "cap_s": budget.cap_s, "stretched": budget.stretched}}
+                if budget_s is not None
+                else {}
+            ),
             "health": list(advise(rows, t.steps, min_steps=t.min_steps, budget_left_s=0.0).values()),
         }
         (run / "run.json").write_text(json.dumps(summary, indent=2) + "\n")

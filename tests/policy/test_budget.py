@@ -62,4 +62,7 @@ def test_the_stretch_is_said_once_with_the_numbers_a_user_checks() -> None:
 def test_without_a_cap_or_a_budget_nothing_stretches() -> None:
     assert Budget(60.0).consider(10, 1.0, 1.0) is None and Budget(60.0).done(10, 60.0)
     assert Budget(60.0, 60.0, 1_000).consider(10, 1.0, 1.0) is None  # a cap equal to the budget
+    # a run whose own train.steps end below min_steps: no extra time reaches them
+    assert Budget(60.0, 6_000.0, 1_000, total_steps=500).consider(10, 50.0, 1.0) is None
+    assert Budget(60.0, 6_000.0, 1_000, total_steps=5_000).consider(10, 50.0, 1.0) is not None
     assert Budget(None, 600.0, 1_000).consider(10, 1.0, 1.0) is None and not Budget(None).done(10**6, 1e9)
