@@ -3,7 +3,8 @@
 Prints one JSON line. Usage:
     python benchmarks/bench_act.py [--height 240] [--width 320] [--cameras 3] [--batch 8] [--device cpu]
                                    [--reps 10] [--warmup 3] [--precision fp32|auto|bf16] [--no-fold]
-                                   [--freeze-stem] [--compare] [--peer [--rounds 3]]
+                                   [--freeze-stem] [--compare | --compare-optimizer] [--peer [--rounds 3]]
+                                   [--preset paper|cpu]
 The model: ResNet-18, 14 joints, chunk 100, hidden 512, feed-forward 3200, 4 encoder layers, 1 decoder
 layer, 4 CVAE layers, latent 32 (the `paper` preset at the given image size). Figures are medians over
 `--reps` after `--warmup` repetitions. Inference runs as `demoforge deploy` runs it (torch_policy.TorchPolicy:
@@ -22,7 +23,10 @@ PyTorch first), and both are called through `load_policy(...).predict_chunk` at 
 AVX512-BF16 CPUs) is timed beside them for reference, and `--onnx-fp16` adds an fp16 export.
 
 `--compare` also times the same network the plain way (NCHW tensors, batch norm as a separate pass,
-torch.no_grad), alternating repetition by repetition with ours so that both see the same machine load.
+torch.no_grad, torch's default AdamW instead of the fused one: policy/optim.py), alternating repetition
+by repetition with ours so that both see the same machine load. `--preset cpu` times the `cpu` preset's
+network instead (the learning curve's; give its --height 120 --width 160). `--compare-optimizer` times
+the training step of the same network with torch's default AdamW beside ours (`optimizer_ratio`).
 
 `--peer` runs LeRobot's own ACT beside ours, through the shared peer script
 (`peer_lerobot_act_bench.py`, in the LeRobot venv that `peer_lerobot_setup.sh` builds) with the same
@@ -62,6 +66,7 @@ import torch
 from demoforge.policy.act import ACT, act_loss, count_parameters
 from demoforge.policy.backbone import fold_frozen_batchnorm, freeze_stem_and_layer1
 from demoforge.policy.config import make_config
+from demoforge.policy.optim import has_fused_adamw, make_optimizer
 from demoforge.policy.precision import autocast, use_bf16
 from demoforge.policy.threads import usable_cores
 
@@ -141,7 +146,7 @@ def gflop(fn: Callable[[], Any]) -> float:
 
 def build(a: argparse.Namespace, dev: torch.device) -> tuple[ACT, ACT | None, dict[str, torch.Tensor]]:
     """Our model (channels_last), its plain twin for --compare, and the random inputs."""
-    cfg = make_config("paper", {"model": {"image_height": a.height, "image_width": a.width}})
+    cfg = make_config(a.preset, {"model": {"image_height": a.height, "image_width": a.width}})
     torch.manual_seed(0)
     model = ACT(cfg.model, JOINTS, a.cameras).to(dev)
     plain = copy.deepcopy(model) if a.compare else None
@@ -163,11 +168,13 @@ def build(a: argparse.Namespace, dev: torch.device) -> tuple[ACT, ACT | None, di
     return model, plain, inputs
 
 
-def train_step_of(net: ACT, x: dict[str, torch.Tensor], amp: Callable[[], Any]) -> Callable[[], None]:
-    """One step as `train` takes it: two AdamW groups (backbone, rest) at the paper's 1e-5, clip 10."""
-    backbone = [p for n, p in net.named_parameters() if n.startswith("backbone.") and p.requires_grad]
-    rest = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
-    opt = torch.optim.AdamW([{"params": rest}, {"params": backbone}], lr=1e-5, weight_decay=1e-4)
+def train_step_of(
+    net: ACT, x: dict[str, torch.Tensor], amp: Callable[[], Any], plain: bool = False
+) -> Callable[[], None]:
+    """One step as `train` takes it: two AdamW groups (backbone, rest) at the paper's 1e-5, clip 10.
+
+    `plain`: torch's default AdamW (one parameter at a time on a CPU), as ACT and LeRobot take it."""
+    opt = make_optimizer(net, 1e-5, 1e-5, 1e-4, fused=False if plain else None)
 
     def step() -> None:
         net.train()
@@ -232,6 +239,9 @@ def run_peer(a: argparse.Namespace, python: Path, script: Path, threads: int) ->
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument(
+        "--preset", choices=("paper", "cpu"), default="paper", help="the network (cpu: the learning curve's)"
+    )
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--cameras", type=int, default=3)
@@ -255,6 +265,11 @@ def parse() -> argparse.Namespace:
         "--freeze-stem", action="store_true", help="keep conv1 and layer1 fixed (this project's option)"
     )
     p.add_argument("--compare", action="store_true", help="also time the plain way, interleaved")
+    p.add_argument(
+        "--compare-optimizer",
+        action="store_true",
+        help="also time the training step with torch's default AdamW instead of the fused one, interleaved",
+    )
     p.add_argument("--peer", action="store_true", help="also time LeRobot's ACT, interleaved by rounds")
     p.add_argument("--rounds", type=int, default=3, help="with --peer: rounds of ours then LeRobot's")
     p.add_argument("--peer-python", help="LeRobot venv's python (default $PEER_VENV/bin/python)")
@@ -274,6 +289,10 @@ def parse() -> argparse.Namespace:
     if a.bf16:
         a.precision = "bf16"
     a.train_reps = a.train_reps or max(3, a.reps // 2)
+    if a.compare and a.compare_optimizer:
+        p.error("--compare and --compare-optimizer: one at a time (each times a twin beside ours)")
+    if a.preset != "paper" and (a.peer or a.backend == "onnx"):
+        p.error("--preset: --peer and --backend onnx time the paper network only")
     return a
 
 
@@ -294,7 +313,11 @@ def main() -> None:
     model, plain, x = build(a, dev)
     params, params_no_backbone = count_parameters(model)
     nets = [model] if plain is None else [model, plain]
-    steps = [] if a.skip_train else [train_step_of(n, x, amp) for n in nets]
+    steps = [] if a.skip_train else [train_step_of(n, x, amp, plain=n is plain) for n in nets]
+    twin = "plain_train_step_ms"
+    if a.compare_optimizer:  # the same network and layout with torch's default AdamW: the optimizer alone
+        steps.append(train_step_of(copy.deepcopy(model), x, amp, plain=True))
+        twin = "unfused_train_step_ms"
     model.eval()
     train_flop = None if a.skip_train else gflop(steps[0])
     infer_flop = gflop(infer_of(model, x, amp, plain=True))  # the flop counter cannot see inference_mode
@@ -309,7 +332,7 @@ def main() -> None:
         r: dict[str, Any] = {}
         if steps:
             tr = timed(steps, a.train_reps, max(1, a.warmup - 1), sync)
-            r["train_step_ms"], r["plain_train_step_ms"] = tr[0], tr[1] if len(tr) > 1 else None
+            r["train_step_ms"], r[twin] = tr[0], tr[1] if len(tr) > 1 else None
         inf = timed(infers, a.reps, a.warmup, sync)
         r["infer_ms"], r["plain_infer_ms"] = inf[0], inf[1] if len(inf) > 1 else None
         if peer is not None:
@@ -337,6 +360,11 @@ def main() -> None:
             "infer_ratio": ratio("infer_ms", "plain_infer_ms"),
             "train_ratio": ratio("train_step_ms", "plain_train_step_ms"),
         }
+    if a.compare_optimizer:
+        out |= {
+            "unfused_train_step_ms": med("unfused_train_step_ms"),
+            "optimizer_ratio": ratio("train_step_ms", "unfused_train_step_ms"),
+        }
     if peer is not None:
         out |= {
             "peer": "lerobot ACTPolicy (peer_lerobot_act_bench.py), fp32, whole backbone training",
@@ -362,11 +390,13 @@ def main() -> None:
     out |= {
         "params": params,
         "params_no_backbone": params_no_backbone,
+        "preset": a.preset,
         "height": a.height,
         "width": a.width,
         "cameras": a.cameras,
         "batch": a.batch,
         "device": str(dev),
+        "fused_adamw": has_fused_adamw(dev.type),
         "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "precision": a.precision,
         "bf16": bf16,
@@ -418,7 +448,7 @@ def onnx_backend(a: argparse.Namespace) -> None:
 
     threads = a.threads or usable_cores()
     torch.set_num_threads(threads)
-    cfg = make_config("paper", {"model": {"image_height": a.height, "image_width": a.width}})
+    cfg = make_config(a.preset, {"model": {"image_height": a.height, "image_width": a.width}})
     torch.manual_seed(0)
     cams = [f"cam_{i}" for i in range(a.cameras)]
     load0 = os.getloadavg()

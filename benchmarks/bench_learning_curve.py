@@ -31,7 +31,9 @@ peer venv (scripts/peer_lerobot_train.py: LeRobot 0.4.4's `train`, our preset's 
 DIR/lerobot_run_<N>steps[_seedN], and its checkpoint driving the same rollouts as ours
 (benchmarks/peer_policy.py: the same rig, scenes, temporal ensembling and counts) into
 DIR/lerobot_run_<N>steps[_seedN]/eval_<N>steps. LeRobot's trainer counts steps, not minutes: its point
-at M minutes is the steps its measured seconds per step (peer_run.json's s_per_step) give in M minutes. The
+at M minutes is the steps its measured seconds per step (peer_run.json's s_per_step) give in M minutes.
+`--stage lerobot-train --steps N --lerobot-from M` continues the M-step run's last checkpoint to N steps
+(LeRobot's own resume: weights, optimizer, step and RNG state) instead of starting over. The
 peer interpreter: $PEER_PYTHON, default <temp folder>/peer-lerobot-venv/bin/python
 (../shared/peers/peer_lerobot_setup.sh, plus `pip install termcolor gymnasium` for LeRobot's trainer).
 """
@@ -170,6 +172,16 @@ def evaluate_all(
     return out
 
 
+def lerobot_run(out: Path, steps: int, seed: int) -> Path:
+    """LeRobot's run folder for a step count: one each, so that another --steps never reads this one."""
+    return out / f"lerobot_run_{steps}steps{f'_seed{seed}' if seed else ''}"
+
+
+def lerobot_checkpoint(out: Path, steps: int, seed: int) -> Path:
+    """The checkpoint LeRobot's trainer wrote at the end of that run (lerobot_train.py's step folders)."""
+    return lerobot_run(out, steps, seed) / "checkpoints" / f"{steps:06d}"
+
+
 def lerobot_side(a: argparse.Namespace, dataset: Path, rig: Path, run: Path, cams: list[str]) -> dict:
     """LeRobot's trainer on our export of the curated split, or its checkpoint in our rollouts."""
     import subprocess
@@ -186,6 +198,8 @@ def lerobot_side(a: argparse.Namespace, dataset: Path, rig: Path, run: Path, cam
         if not (run / "peer_run.json").exists():
             script = Path(__file__).resolve().parents[1] / "scripts" / "peer_lerobot_train.py"
             cmd = [str(peer_python()), str(script), str(export), str(run), "--steps", str(a.steps)]
+            if a.lerobot_from:
+                cmd += ["--resume-from", str(lerobot_checkpoint(a.out, a.lerobot_from, a.seed))]
             subprocess.run([*cmd, "--seed", str(a.seed), "--camera", ",".join(cams)], check=True)
         return json.loads((run / "peer_run.json").read_text())
     from demoforge.policy.evaluate import evaluate, success_counts
@@ -256,12 +270,24 @@ def main() -> None:
     p.add_argument("--threads", type=int, help="torch threads (default: the usable cores)")
     p.add_argument("--seed", type=int, default=0, help="train.seed of both arms (default 0)")
     p.add_argument(
+        "--lerobot-from",
+        type=int,
+        help="with --stage lerobot-train: continue LeRobot's run of this many steps",
+    )
+    p.add_argument(
         "--steps",
         type=int,
         help="train each arm for this many steps instead of minutes (snapshot best_<N>steps.pt): two arms "
         "trained side by side, or beside other work, still get the same training",
     )
     a = p.parse_args()
+    if a.lerobot_from is not None:
+        ckpt = lerobot_checkpoint(a.out, a.lerobot_from, a.seed)
+        if a.stage != "lerobot-train" or not 0 < a.lerobot_from < (a.steps or 0) or not ckpt.is_dir():
+            p.error(
+                f"--lerobot-from {a.lerobot_from}: needs --stage lerobot-train, "
+                f"fewer steps than --steps and the checkpoint {ckpt}"
+            )
     if a.threads:
         import torch
 
@@ -287,8 +313,7 @@ def main() -> None:
         keep_all(st.dataset, a.out / "dataset_all")
         compare = [a.compare_minutes]
         train_until(a.out / "dataset_all", every, a.preset, compare, a.image_size, cams, a.seed, a.steps)
-    # One folder per step count: a second run with other --steps must not read the first one's result.
-    peer = a.out / f"lerobot_run_{a.steps}steps{tail}"
+    peer = lerobot_run(a.out, a.steps, a.seed)
     if a.stage in ("lerobot-train", "lerobot-eval"):
         if not a.steps:
             p.error("--stage lerobot-train/lerobot-eval need --steps (LeRobot's trainer counts steps)")

@@ -42,6 +42,7 @@ from demoforge.policy.data import ChunkDataset, TrainingData, load_training_data
 from demoforge.policy.errors import PolicyError
 from demoforge.policy.health import advise
 from demoforge.policy.loss_plot import plot_losses
+from demoforge.policy.optim import make_optimizer
 from demoforge.policy.precision import autocast, use_bf16
 from demoforge.policy.threads import usable_cores, use_cores
 from demoforge.schemas.errors import ConfigError
@@ -280,11 +281,7 @@ def _train(
         load_imagenet(model.backbone, t.backbone_weights)
     if t.backbone_weights and t.freeze_stem:
         freeze_stem_and_layer1(model.backbone)
-    backbone = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
-    opt = torch.optim.AdamW(
-        [{"params": rest, "lr": t.lr}, {"params": backbone, "lr": t.backbone_lr}], weight_decay=t.weight_decay
-    )
+    opt = make_optimizer(model, t.lr, t.backbone_lr, t.weight_decay)
     step, wall0, best_val = 0, 0.0, math.inf
     rows: list[dict[str, Any]] = []
     if state is not None:

@@ -5,7 +5,7 @@ needs `pip install termcolor gymnasium` there (imported by lerobot/scripts/lerob
 lerobot/envs/factory.py, which the setup script does not install):
 
     /tmp/peer-lerobot-venv/bin/python scripts/peer_lerobot_train.py EXPORT OUT --steps N
-        [--camera cam_high] [--batch 8] [--workers 2] [--seed 0] [--save-every N]
+        [--camera cam_high] [--batch 8] [--workers 2] [--seed 0] [--save-every N] [--resume-from CKPT]
 
 EXPORT is `demoforge export DIR --to lerobot EXPORT` (the split's episodes, trims applied). The run is
 `lerobot.scripts.lerobot_train.train` itself (LeRobot's data loader, normalization, AdamW with the
@@ -23,6 +23,11 @@ One thing is replaced: video decoding. LeRobot decodes with torchcodec or torchv
 (../shared/peers/README.md), so `decode_video_frames` is swapped for a PyAV
 decoder that decodes each video once, before the data loader's workers fork (they share the frames).
 That makes LeRobot's data loading cheaper than it is for its users, never dearer: a fair peer for speed.
+--resume-from OLD_OUT/checkpoints/<step> continues an earlier run of this script to --steps, in OUT: LeRobot's
+own resume (lerobot_train.py's `cfg.resume`: the checkpoint's weights, its optimizer, step and RNG state
+through `load_training_state`, utils/train_utils.py); ACT's preset has no learning-rate schedule
+(policies/act/configuration_act.py:160), so the continued run is the longer run but for the order in
+which batches are drawn after the resume.
 The last line of stdout is JSON: steps, wall seconds of `train`, seconds per step, the checkpoint.
 Uses nothing of demoforge (the peer venv does not have it).
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -77,7 +83,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, help="checkpoint every N steps (default: only the last)")
+    ap.add_argument(
+        "--resume-from", type=Path, help="OLD_OUT/checkpoints/<step>: continue that run to --steps"
+    )
     a = ap.parse_args()
+    before: dict = {}
+    if a.resume_from:
+        before = json.loads((a.resume_from.parents[1] / "peer_run.json").read_text())
 
     import lerobot.datasets.lerobot_dataset as lds
     from lerobot.configs.default import DatasetConfig, WandBConfig
@@ -139,14 +151,33 @@ def main() -> None:
         save_freq=a.save_every or a.steps,
         wandb=WandBConfig(enable=False),
     )
+    if a.resume_from:
+        # TrainPipelineConfig.validate (configs/train.py:89-106) finds the checkpoint through
+        # --config_path on the command line, and sets no optimizer preset when resuming (:134)
+        config_path = a.resume_from / "pretrained_model" / "train_config.json"
+        sys.argv = [sys.argv[0], f"--config_path={config_path}"]
+        cfg.resume = True
+        cfg.optimizer = policy.get_optimizer_preset()
+        cfg.scheduler = policy.get_scheduler_preset()
     t = time.monotonic()
     train(cfg)
     wall = time.monotonic() - t
     ckpt = a.out / "checkpoints" / "last" / "pretrained_model"
+    start = (
+        int(json.loads((a.resume_from / "training_state" / "training_step.json").read_text())["step"])
+        if a.resume_from
+        else 0
+    )
     summary = {
         "steps": a.steps,
-        "train_wall_s": round(wall, 1),
-        "s_per_step": round(wall / a.steps, 4),
+        # with --resume-from: the earlier run's wall time and this one's
+        "train_wall_s": round(wall + before.get("train_wall_s", 0.0), 1),
+        "s_per_step": round(wall / (a.steps - start), 4),  # of the steps this process trained
+        **(
+            {"resumed_from": {"step": start, "checkpoint": str(a.resume_from), "wall_s": round(wall, 1)}}
+            if start
+            else {}
+        ),
         "decode_s": round(decode_s, 1),
         "torch_threads": torch.get_num_threads(),
         "checkpoint": str(ckpt),
