@@ -5,7 +5,7 @@ policies/act/modeling_act.py:71-90 (`get_optim_params`). Both take torch's defau
 CPU updates one parameter tensor at a time (torch/optim/optimizer.py `_default_to_fused_or_foreach`:
 the multi-tensor paths only for CUDA-like devices). Here it is fused where torch has the kernel for
 the device (CUDA; CPU since torch 2.4): the same update rule in one kernel over all parameters
-(benchmarks/RESULTS.md, "ACT speed", `bench_act.py --preset cpu --compare`, for what it saves).
+(benchmarks/RESULTS.md, "ACT speed": `bench_act.py --compare-optimizer`, for what it saves).
 """
 
 from __future__ import annotations

@@ -87,9 +87,10 @@ def main() -> None:
         "--resume-from", type=Path, help="OLD_OUT/checkpoints/<step>: continue that run to --steps"
     )
     a = ap.parse_args()
-    before: dict = {}
+    before, start = {}, 0  # the continued run's summary and its last step
     if a.resume_from:
         before = json.loads((a.resume_from.parents[1] / "peer_run.json").read_text())
+        start = int(json.loads((a.resume_from / "training_state" / "training_step.json").read_text())["step"])
 
     import lerobot.datasets.lerobot_dataset as lds
     from lerobot.configs.default import DatasetConfig, WandBConfig
@@ -163,11 +164,6 @@ def main() -> None:
     train(cfg)
     wall = time.monotonic() - t
     ckpt = a.out / "checkpoints" / "last" / "pretrained_model"
-    start = (
-        int(json.loads((a.resume_from / "training_state" / "training_step.json").read_text())["step"])
-        if a.resume_from
-        else 0
-    )
     summary = {
         "steps": a.steps,
         # with --resume-from: the earlier run's wall time and this one's
